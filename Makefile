@@ -1,0 +1,136 @@
+# socks5wrap: plain GNU make.
+#
+#   make                  library and launcher into build/
+#   make test             unit tests, snippet programs, integration tests
+#   make test SANITIZE=1  the same, built with ASan+UBSan into build-san/
+#   make WERROR=1         warnings are errors (CI)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make fuzz FUZZ_SECONDS=60   (clang, libFuzzer)
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+CFLAGS ?= -O2 -g
+SANITIZE ?=
+WERROR ?=
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wundef -Wcast-align \
+	-Wwrite-strings
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+PKGLIBDIR := $(LIBDIR)/socks5wrap
+CPPFLAGS_ALL := -D_GNU_SOURCE -Iinclude -DS5_VERSION_STR='"$(VERSION)"' \
+	-DS5_PKGLIBDIR='"$(PKGLIBDIR)"' $(CPPFLAGS)
+CFLAGS_ALL := -std=c11 $(WARN) -fPIC -fvisibility=hidden \
+	-fno-strict-aliasing $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL := -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
+
+CORE_SRC := $(sort $(wildcard src/proto/*.c src/log/*.c src/config/*.c \
+	src/net/*.c))
+PRELOAD_SRC := $(sort $(wildcard src/preload/*.c))
+LAUNCHER_SRC := $(sort $(wildcard src/launcher/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+SNIPPET_SRC := $(sort $(wildcard tests/snippets/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+CORE_OBJ := $(call obj,$(CORE_SRC))
+PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
+LAUNCHER_OBJ := $(call obj,$(LAUNCHER_SRC))
+
+LIB := $(BUILD)/libsocks5wrap.so
+LAUNCHER := $(BUILD)/socks5wrap
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+SNIPPET_BIN := $(patsubst tests/snippets/%.c,$(BUILD)/snippets/%,\
+	$(filter-out tests/snippets/ctorlib.c,$(SNIPPET_SRC)))
+CTORLIB := $(BUILD)/snippets/libctor.so
+MAPFILE := src/preload/libsocks5wrap.map
+
+.PHONY: all test unit snippets integration install uninstall clean fuzz \
+	bench demo check-exports
+all: $(LIB) $(LAUNCHER)
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
+$(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) $(MAPFILE)
+	$(CC) -shared -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) $(LDFLAGS_ALL) \
+		-Wl,--version-script=$(MAPFILE) -ldl -lpthread
+
+$(LAUNCHER): $(CORE_OBJ) $(LAUNCHER_OBJ)
+	$(CC) -o $@ $(LAUNCHER_OBJ) $(CORE_OBJ) $(LDFLAGS_ALL)
+
+# Unit tests link the core modules (and, for preload-internal modules that
+# have no hooks, the object named in the test's first line: see tests/unit).
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PRELOAD_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Isrc $(CFLAGS_ALL) -o $@ $< $(CORE_OBJ) \
+		$(foreach m,$(shell sed -n '1s@^/\* *links: *\(.*\)\*/@\1@p' $<),\
+			$(BUILD)/obj/src/preload/$(m).o) \
+		$(LDFLAGS_ALL) -lcmocka -lpthread -ldl
+
+# Snippets export snippet_run (-rdynamic) so libctor.so can call it from its
+# constructor; they find libctor.so beside themselves.
+$(BUILD)/snippets/%: tests/snippets/%.c tests/snippets/*.h $(CTORLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -rdynamic -o $@ $< $(LDFLAGS_ALL) \
+		-L$(BUILD)/snippets -lctor -Wl,-rpath,'$$ORIGIN' -ldl
+
+$(CTORLIB): tests/snippets/ctorlib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -shared -o $@ $< $(LDFLAGS_ALL) -ldl
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+snippets: all $(SNIPPET_BIN) $(CTORLIB)
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/snippets/run.sh
+
+integration: all
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q \
+		tests/integration $(PYTEST_ARGS)
+
+check-exports: $(LIB)
+	sh scripts/check-exports.sh $(LIB) $(MAPFILE)
+
+test: all check-exports unit snippets integration
+
+demo: all
+	sh scripts/demo.sh
+
+bench: all
+	sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR) \
+		$(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(LAUNCHER) $(DESTDIR)$(BINDIR)/socks5wrap
+	install -m 644 $(LIB) $(DESTDIR)$(PKGLIBDIR)/libsocks5wrap.so
+	install -m 644 man/socks5wrap.1 $(DESTDIR)$(MANDIR)/man1/socks5wrap.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/socks5wrap \
+		$(DESTDIR)$(PKGLIBDIR)/libsocks5wrap.so \
+		$(DESTDIR)$(MANDIR)/man1/socks5wrap.1
+	-rmdir $(DESTDIR)$(PKGLIBDIR)
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,155 @@
+/* Configuration: the environment, read once, into one immutable struct.
+ *
+ * Parsers here do no I/O. The environment is read through a lookup function
+ * so tests can feed any set of variables; resolving a proxy host name is a
+ * separate step (s5_config_resolve_proxy) that takes the resolver to use.
+ *
+ * Error texts name the variable and say what is wrong, never echo a
+ * password, and fit in S5_ERR_MAX bytes.
+ */
+#ifndef S5_CONFIG_H
+#define S5_CONFIG_H
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "s5_log.h"
+#include "s5_proto.h"
+
+#define S5_ERR_MAX 256
+#define S5_DEFAULT_PORT 1080
+#define S5_DEFAULT_TIMEOUT_MS 10000
+#define S5_DEFAULT_NO_PROXY "127.0.0.0/8,::1"
+
+/* ---- proxy URL ------------------------------------------------------- */
+
+/* SOCKS5_PROXY: "host:port", "host", "[v6]:port", "[v6]",
+ * "socks5://[user[:pass]@]host[:port][/]" or "socks5h://..." (scheme in any
+ * case). user and pass are percent-decoded; they may then hold any byte
+ * but NUL. */
+struct s5_url {
+	char host[S5_NAME_MAX + 1]; /* name, IPv4 text, or IPv6 text without [] */
+	uint16_t port;
+	bool has_user, has_pass;
+	uint8_t user_len, pass_len;
+	char user[S5_CRED_MAX + 1];
+	char pass[S5_CRED_MAX + 1];
+};
+
+/* Returns 0, or -EINVAL with a message in err (which never contains the
+ * password). */
+int s5_url_parse(const char *s, struct s5_url *out, char *err, size_t errlen);
+
+/* ---- exclusion list -------------------------------------------------- */
+
+/* One CIDR, address, or host pattern, with an optional port (0 = any). */
+struct s5_cidr {
+	sa_family_t family; /* AF_INET or AF_INET6 */
+	uint8_t prefix;     /* 0..32 or 0..128 */
+	uint16_t port;      /* 0 = every port */
+	uint8_t addr[16];   /* network order, bits past prefix zeroed */
+};
+
+struct s5_hostpat {
+	bool suffix;   /* written ".corp.example": matches corp.example itself
+			  and every name below it */
+	uint16_t port; /* 0 = every port */
+	uint8_t len;
+	char name[S5_NAME_MAX + 1]; /* lower case, no leading dot, no trailing dot */
+};
+
+struct s5_exclude {
+	size_t n_cidrs, n_hosts;
+	struct s5_cidr *cidrs;    /* malloc'd */
+	struct s5_hostpat *hosts; /* malloc'd */
+};
+
+/* SOCKS5WRAP_NO_PROXY: comma-separated entries, blanks around entries
+ * ignored, empty entries ignored: "10.0.0.0/8", "192.0.2.1", "192.0.2.1:25",
+ * "2001:db8::/32", "::1", "[2001:db8::1]:443", "[2001:db8::/32]:443",
+ * "intranet.corp", ".corp.example", "host.test:8080".
+ * Returns 0, or -EINVAL (message in err), or -ENOMEM. On error *out is
+ * left empty. */
+int s5_exclude_parse(const char *s, struct s5_exclude *out, char *err,
+		     size_t errlen);
+void s5_exclude_free(struct s5_exclude *ex);
+
+/* True when the address (IPv4-mapped IPv6 counts as IPv4) and port match an
+ * entry. */
+bool s5_exclude_match_addr(const struct s5_exclude *ex,
+			   const struct sockaddr *sa, socklen_t len);
+
+/* True when the host name (case-insensitive, a trailing dot ignored) and
+ * port match a host entry. port 0 means "port not known yet" (a name
+ * lookup) and matches entries with and without a port. */
+bool s5_exclude_match_name(const struct s5_exclude *ex, const char *name,
+			   uint16_t port);
+
+/* ---- the whole configuration ----------------------------------------- */
+
+enum s5_dns_mode { S5_DNS_REMOTE = 0, S5_DNS_LOCAL = 1 };
+
+struct s5_config {
+	/* false: proxying is impossible; every connection that should be
+	 * proxied is refused. error says why. */
+	bool usable;
+	char error[S5_ERR_MAX];
+
+	struct s5_url url; /* host/port for messages; credentials below */
+
+	/* Proxy addresses: numeric host filled by s5_config_load, a name
+	 * by s5_config_resolve_proxy. */
+	bool has_proxy4, has_proxy6, proxy_is_name;
+	struct sockaddr_in proxy4;
+	struct sockaddr_in6 proxy6;
+
+	bool auth; /* offer username/password */
+	uint8_t user_len, pass_len;
+	char user[S5_CRED_MAX + 1];
+	char pass[S5_CRED_MAX + 1];
+
+	struct s5_exclude exclude;
+	int timeout_ms;
+	enum s5log_level log_level;
+	const char *log_file; /* points into the environment, or NULL */
+	enum s5_dns_mode dns;
+};
+
+typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);
+
+/* Reads SOCKS5_PROXY, SOCKS5_USER, SOCKS5_PASSWORD, SOCKS5WRAP_NO_PROXY,
+ * SOCKS5WRAP_TIMEOUT, SOCKS5WRAP_LOG, SOCKS5WRAP_LOG_FILE, SOCKS5WRAP_DNS
+ * through get. Always fills *c completely: on a bad value c->usable is
+ * false and c->error names the variable; the exclusion list then falls
+ * back to S5_DEFAULT_NO_PROXY if its own value was the bad one, and the
+ * log level to error. Returns 0, or -ENOMEM. */
+int s5_config_load(struct s5_config *c, s5_getenv_fn get, void *ctx);
+
+typedef int (*s5_getaddrinfo_fn)(const char *node, const char *service,
+				 const struct addrinfo *hints,
+				 struct addrinfo **res);
+typedef void (*s5_freeaddrinfo_fn)(struct addrinfo *res);
+
+/* When the proxy host is a name, looks it up once with gai (one IPv4 and
+ * one IPv6 address kept). On failure marks c unusable with a message.
+ * Returns 0 or -errno. A no-op for numeric hosts. */
+int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
+			    s5_freeaddrinfo_fn fai);
+
+/* True when sa is one of the proxy's addresses and port (so a connection
+ * there is never proxied). */
+bool s5_config_is_proxy(const struct s5_config *c, const struct sockaddr *sa,
+			socklen_t len);
+
+/* Frees what s5_config_load allocated and wipes the credentials. */
+void s5_config_free(struct s5_config *c);
+
+/* Parses a timeout in seconds ("10", "2.5", "0.25"): more than 0, at most
+ * 86400, at most 3 decimals. Returns 0 and *ms, or -EINVAL. */
+int s5_parse_timeout(const char *s, int *ms);
+
+#endif

@@ -1,0 +1,114 @@
+/* Driving a SOCKS5 exchange over a socket, with a deadline.
+ *
+ * All kernel calls go through a small table of function pointers (the I/O
+ * seam), so unit tests can feed short reads, EINTR, EAGAIN and garbage, and
+ * the preload can pass the real libc functions instead of its own hooks.
+ *
+ * The handshake is a resumable state machine: s5_hs_step does as much as
+ * the socket allows without blocking and says what it waits for. Blocking
+ * callers use s5_hs_run; an event-loop caller can keep the struct and call
+ * s5_hs_step again when the socket is ready.
+ */
+#ifndef S5_NET_H
+#define S5_NET_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "s5_proto.h"
+
+struct s5_io {
+	ssize_t (*send)(int fd, const void *buf, size_t len, int flags);
+	ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
+	int (*poll)(struct pollfd *fds, nfds_t n, int timeout_ms);
+	int (*connect)(int fd, const struct sockaddr *sa, socklen_t len);
+	int (*getsockopt)(int fd, int level, int name, void *val,
+			  socklen_t *len);
+	int (*fcntl)(int fd, int cmd, int arg); /* F_GETFL / F_SETFL only */
+	int64_t (*now_ms)(void);               /* monotonic milliseconds */
+};
+
+/* The plain libc functions (for the launcher and tests). */
+extern const struct s5_io s5_io_libc;
+
+/* Monotonic clock in milliseconds (CLOCK_MONOTONIC). */
+int64_t s5_now_ms(void);
+
+enum s5_hs_state {
+	S5HS_SEND_GREETING,
+	S5HS_RECV_METHOD,
+	S5HS_SEND_AUTH,
+	S5HS_RECV_AUTH,
+	S5HS_SEND_REQUEST,
+	S5HS_RECV_REPLY,
+	S5HS_DONE,
+	S5HS_FAILED,
+};
+
+/* One handshake: greeting, optional RFC 1929 authentication, one request.
+ * Reads never go past the end of the reply, so bytes the server sends
+ * after it stay in the socket for the program. */
+struct s5_hs {
+	enum s5_hs_state state;
+	uint8_t cmd; /* 0: stop after authentication (a proxy check) */
+	bool auth;   /* offer username/password as the only method */
+	uint8_t user_len, pass_len;
+	const char *user, *pass; /* not copied until needed; wiped after */
+	struct s5_addr dst;
+
+	uint8_t out[S5_USERPASS_MAX + S5_REQUEST_MAX]; /* pending bytes */
+	size_t out_len, out_off;
+	uint8_t in[S5_REPLY_MAX];
+	size_t in_len;
+
+	/* results */
+	uint8_t method;        /* the method the server chose */
+	uint8_t auth_status;   /* RFC 1929 STATUS, when auth ran */
+	struct s5_reply reply; /* when the request ran */
+	int err;               /* 0 or -errno once FAILED */
+	const char *why;       /* static text for logs once FAILED */
+	short want;            /* POLLIN or POLLOUT after -EAGAIN */
+};
+
+/* Prepares a handshake. cmd is S5_CMD_CONNECT, S5_CMD_UDP_ASSOCIATE, or 0
+ * to stop after authentication. With auth, user/pass must stay valid until
+ * the handshake ends (ulen 1..255, plen 0..255). */
+void s5_hs_init(struct s5_hs *hs, uint8_t cmd, const struct s5_addr *dst,
+		bool auth, const char *user, size_t ulen, const char *pass,
+		size_t plen);
+
+/* Advances without blocking (the socket should be non-blocking; a blocking
+ * one works too, it just blocks). Returns 0 when done, -EAGAIN with
+ * hs->want set when it must wait, or the failure -errno (also kept in
+ * hs->err, with hs->why): EPROTO for bytes that are not SOCKS5 or end too
+ * early, EACCES when the server accepts none of our methods or rejects the
+ * credentials, the reply code's errno (s5_rep_errno) for a failed request,
+ * or the errno of a failed send/recv. EINTR is retried. */
+int s5_hs_step(struct s5_hs *hs, int fd, const struct s5_io *io);
+
+/* Runs the handshake to its end, waiting with io->poll until deadline_ms
+ * (io->now_ms time). Returns 0, -ETIMEDOUT, or s5_hs_step's errors. */
+int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
+	      int64_t deadline_ms);
+
+/* Wipes the buffers that held credentials. Call when done, also on error. */
+void s5_hs_wipe(struct s5_hs *hs);
+
+/* connect() that waits until deadline_ms: on a non-blocking socket,
+ * connect, poll for POLLOUT, read SO_ERROR. Returns 0, -ETIMEDOUT, or the
+ * connect errno (negated). EINTR from poll is retried. */
+int s5_connect_wait(int fd, const struct sockaddr *sa, socklen_t len,
+		    const struct s5_io *io, int64_t deadline_ms);
+
+/* The whole TCP path on the caller's own descriptor: make it non-blocking
+ * for the duration, connect to the proxy, run hs, restore the file status
+ * flags exactly as they were (also on failure). Returns 0 or -errno as
+ * s5_connect_wait / s5_hs_run. */
+int s5_proxy_connect(int fd, const struct sockaddr *proxy, socklen_t plen,
+		     struct s5_hs *hs, const struct s5_io *io, int timeout_ms);
+
+#endif
