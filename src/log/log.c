@@ -1,0 +1,220 @@
+/* Levelled logging: one line per call chain begin..end, assembled on the
+ * caller's stack and written with one write(2), so that lines from threads
+ * and forked children do not interleave and nothing allocates.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "s5_log.h"
+
+/* Set once by s5log_setup before the program's threads exist (the preload
+ * calls it inside its pthread_once init), read-only afterwards: no lock.
+ * Until then, errors go to stderr so that a failing init is not silent. */
+static enum s5log_level log_level = S5LOG_ERROR;
+static int log_fd = STDERR_FILENO;
+static s5log_write_fn log_write = write;
+
+/* Room for text: the last byte of the buffer is kept for '\n'. */
+#define TEXT_MAX (S5LOG_LINE_MAX - 1)
+#define CUT_MARK "..."
+#define CUT_MARK_LEN (sizeof(CUT_MARK) - 1)
+
+void s5log_setup(enum s5log_level level, int fd, s5log_write_fn writer)
+{
+	log_level = level;
+	log_fd = fd;
+	log_write = writer ? writer : write;
+}
+
+enum s5log_level s5log_level(void)
+{
+	return log_level;
+}
+
+int s5log_fd(void)
+{
+	return log_fd;
+}
+
+bool s5log_enabled(enum s5log_level level)
+{
+	return level != S5LOG_NONE && level <= log_level;
+}
+
+static const char *const level_names[] = {
+	[S5LOG_NONE] = "none",
+	[S5LOG_ERROR] = "error",
+	[S5LOG_WARN] = "warn",
+	[S5LOG_INFO] = "info",
+	[S5LOG_DEBUG] = "debug",
+};
+
+#define LEVEL_COUNT (sizeof(level_names) / sizeof(level_names[0]))
+
+/* ASCII-only, so the result does not depend on the program's locale. */
+static bool ascii_caseeq(const char *a, const char *b)
+{
+	unsigned char x, y;
+
+	do {
+		x = (unsigned char)*a++;
+		y = (unsigned char)*b++;
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return false;
+	} while (x);
+	return true;
+}
+
+int s5log_parse_level(const char *s, enum s5log_level *out)
+{
+	size_t i;
+
+	if (!s)
+		return -EINVAL;
+	for (i = 0; i < LEVEL_COUNT; i++) {
+		if (ascii_caseeq(s, level_names[i])) {
+			*out = (enum s5log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* A line whose level is off is started as S5LOG_NONE: appending to it
+ * then costs one comparison and s5log_end writes nothing. */
+static bool discarded(const struct s5log_line *l)
+{
+	return l->level == S5LOG_NONE;
+}
+
+/* Appends n bytes; control characters become '?' so that one call is one
+ * line on the terminal, whatever a host name or path contains. */
+static void put_bytes(struct s5log_line *l, const char *s, size_t n)
+{
+	unsigned char c;
+
+	if (discarded(l) || l->cut)
+		return;
+	for (; n > 0; n--, s++) {
+		if (l->len == TEXT_MAX) {
+			l->cut = true;
+			return;
+		}
+		c = (unsigned char)*s;
+		l->buf[l->len++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+}
+
+void s5log_strn(struct s5log_line *l, const char *s, size_t n)
+{
+	size_t len = 0;
+
+	if (!s) {
+		put_bytes(l, "(null)", 6);
+		return;
+	}
+	while (len < n && s[len])
+		len++;
+	put_bytes(l, s, len);
+}
+
+void s5log_str(struct s5log_line *l, const char *s)
+{
+	s5log_strn(l, s, (size_t)-1);
+}
+
+void s5log_uint(struct s5log_line *l, unsigned long long v)
+{
+	char tmp[20]; /* 2^64 - 1 has 20 digits */
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put_bytes(l, tmp + i, sizeof(tmp) - i);
+}
+
+void s5log_int(struct s5log_line *l, long long v)
+{
+	if (v >= 0) {
+		s5log_uint(l, (unsigned long long)v);
+		return;
+	}
+	put_bytes(l, "-", 1);
+	/* -(v + 1) + 1 does not overflow for LLONG_MIN. */
+	s5log_uint(l, (unsigned long long)-(v + 1) + 1);
+}
+
+void s5log_begin(struct s5log_line *l, enum s5log_level level)
+{
+	l->level = s5log_enabled(level) ? level : S5LOG_NONE;
+	l->len = 0;
+	l->cut = false;
+	if (discarded(l))
+		return;
+	/* getpid at each line: a forked child logs its own PID. */
+	s5log_str(l, "socks5wrap[");
+	s5log_int(l, (long long)getpid());
+	s5log_str(l, "]: ");
+	s5log_str(l, level_names[l->level]);
+	s5log_str(l, ": ");
+}
+
+/* Writes the whole line, going on after a short write or EINTR a bounded
+ * number of times (a signal storm must not keep a hook spinning here);
+ * gives up silently on any other error: there is nowhere to report it. */
+static void write_all(const char *buf, size_t len)
+{
+	ssize_t n;
+	int tries = 0;
+
+	while (len > 0 && tries++ < 16) {
+		n = log_write(log_fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void s5log_end(struct s5log_line *l)
+{
+	int saved = errno; /* hooks log and must leave errno as it was */
+
+	if (discarded(l))
+		return;
+	if (l->cut) {
+		/* TEXT_MAX is far longer than any prefix, so the mark fits. */
+		l->len = TEXT_MAX;
+		for (size_t i = 0; i < CUT_MARK_LEN; i++)
+			l->buf[TEXT_MAX - CUT_MARK_LEN + i] = CUT_MARK[i];
+	}
+	l->buf[l->len++] = '\n';
+	write_all(l->buf, l->len);
+	l->level = S5LOG_NONE; /* a second s5log_end writes nothing */
+	errno = saved;
+}
+
+void s5log_msg(enum s5log_level level, const char *first, ...)
+{
+	struct s5log_line l;
+	const char *s;
+	va_list ap;
+
+	if (!s5log_enabled(level))
+		return;
+	s5log_begin(&l, level);
+	va_start(ap, first);
+	for (s = first; s; s = va_arg(ap, const char *))
+		s5log_str(&l, s);
+	va_end(ap);
+	s5log_end(&l);
+}
