@@ -1,0 +1,746 @@
+/* Unit tests for src/config/config.c: the environment into struct
+ * s5_config, the proxy lookup, and the proxy address check. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "config/cfg.h"
+#include "s5_config.h"
+
+/* ---- a fake environment -------------------------------------------- */
+
+#define ENV_MAX 16
+
+struct fake_env {
+	const char *name[ENV_MAX];
+	const char *value[ENV_MAX];
+	size_t n;
+	unsigned lookups;
+};
+
+static struct fake_env fenv;
+static struct s5_config cfg;
+
+static const char *fake_getenv(const char *name, void *ctx)
+{
+	struct fake_env *e = ctx;
+	size_t i;
+
+	e->lookups++;
+	for (i = 0; i < e->n; i++) {
+		if (strcmp(e->name[i], name) == 0)
+			return e->value[i];
+	}
+	return NULL;
+}
+
+static void set(const char *name, const char *value)
+{
+	assert_true(fenv.n < ENV_MAX);
+	fenv.name[fenv.n] = name;
+	fenv.value[fenv.n] = value;
+	fenv.n++;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fenv, 0, sizeof(fenv));
+	memset(&cfg, 0, sizeof(cfg));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	s5_config_free(&cfg);
+	return 0;
+}
+
+static void load(void)
+{
+	s5_config_free(&cfg);
+	assert_int_equal(s5_config_load_from(&cfg, fake_getenv, &fenv, false),
+			 0);
+	assert_non_null(memchr(cfg.error, '\0', sizeof(cfg.error)));
+}
+
+static void load_ok(void)
+{
+	load();
+	if (!cfg.usable)
+		fail_msg("unusable: %s", cfg.error);
+	assert_string_equal(cfg.error, "");
+}
+
+static void load_bad(const char *error_start)
+{
+	load();
+	assert_false(cfg.usable);
+	if (strncmp(cfg.error, error_start, strlen(error_start)) != 0)
+		fail_msg("error '%s' does not start with '%s'", cfg.error,
+			 error_start);
+}
+
+static bool excluded4(const char *ip, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+	sin.sin_port = htons(port);
+	return s5_exclude_match_addr(&cfg.exclude, (struct sockaddr *)&sin,
+				     sizeof(sin));
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static void proxy_alone_gives_every_default(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1");
+	load_ok();
+	assert_string_equal(cfg.url.host, "192.0.2.1");
+	assert_int_equal(cfg.url.port, S5_DEFAULT_PORT);
+	assert_true(cfg.has_proxy4);
+	assert_false(cfg.has_proxy6);
+	assert_false(cfg.proxy_is_name);
+	assert_int_equal(cfg.proxy4.sin_family, AF_INET);
+	assert_int_equal(cfg.proxy4.sin_port, htons(1080));
+	assert_int_equal(cfg.proxy4.sin_addr.s_addr, inet_addr("192.0.2.1"));
+	assert_false(cfg.auth);
+	assert_int_equal(cfg.user_len, 0);
+	assert_int_equal(cfg.timeout_ms, S5_DEFAULT_TIMEOUT_MS);
+	assert_int_equal(cfg.log_level, S5LOG_ERROR);
+	assert_null(cfg.log_file);
+	assert_int_equal(cfg.dns, S5_DNS_REMOTE);
+	assert_true(excluded4("127.0.0.1", 80));
+	assert_false(excluded4("192.0.2.1", 80));
+}
+
+static void every_variable_is_read(void **state)
+{
+	static const char *const vars[] = {
+		"SOCKS5_PROXY",	       "SOCKS5_USER",	     "SOCKS5_PASSWORD",
+		"SOCKS5WRAP_NO_PROXY", "SOCKS5WRAP_TIMEOUT", "SOCKS5WRAP_LOG",
+		"SOCKS5WRAP_LOG_FILE", "SOCKS5WRAP_DNS",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		set(vars[i], NULL);
+	load();
+	assert_true(fenv.lookups >= sizeof(vars) / sizeof(vars[0]));
+}
+
+static void unset_or_empty_proxy_is_unusable(void **state)
+{
+	(void)state;
+	load_bad("SOCKS5_PROXY is not set");
+	assert_string_equal(cfg.error, "SOCKS5_PROXY is not set");
+	set("SOCKS5_PROXY", "");
+	load_bad("SOCKS5_PROXY is not set");
+	/* The rest still holds defaults. */
+	assert_int_equal(cfg.timeout_ms, S5_DEFAULT_TIMEOUT_MS);
+	assert_true(excluded4("127.0.0.1", 1));
+}
+
+static void ipv6_proxy_fills_the_ipv6_address(void **state)
+{
+	struct in6_addr want;
+
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://[2001:db8::7]:9050/");
+	load_ok();
+	assert_false(cfg.has_proxy4);
+	assert_true(cfg.has_proxy6);
+	assert_int_equal(cfg.proxy6.sin6_family, AF_INET6);
+	assert_int_equal(cfg.proxy6.sin6_port, htons(9050));
+	inet_pton(AF_INET6, "2001:db8::7", &want);
+	assert_memory_equal(&cfg.proxy6.sin6_addr, &want, 16);
+}
+
+static void proxy_name_waits_for_a_lookup(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "socks5h://proxy.example:1081");
+	load_ok();
+	assert_true(cfg.proxy_is_name);
+	assert_false(cfg.has_proxy4);
+	assert_false(cfg.has_proxy6);
+	assert_string_equal(cfg.url.host, "proxy.example");
+	assert_int_equal(cfg.url.port, 1081);
+}
+
+static void bad_proxy_url_error_names_the_variable(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "http://proxy.example");
+	load_bad("SOCKS5_PROXY: unsupported scheme 'http'");
+	assert_false(cfg.has_proxy4 || cfg.has_proxy6 || cfg.proxy_is_name);
+}
+
+static void url_credentials_move_out_of_the_url(void **state)
+{
+	static const char zero[S5_CRED_MAX + 1];
+
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://al%69ce:s%3Acret@10.0.0.1:1");
+	load_ok();
+	assert_true(cfg.auth);
+	assert_int_equal(cfg.user_len, 5);
+	assert_string_equal(cfg.user, "alice");
+	assert_int_equal(cfg.pass_len, 6);
+	assert_string_equal(cfg.pass, "s:cret");
+	assert_memory_equal(cfg.url.user, zero, sizeof(zero));
+	assert_memory_equal(cfg.url.pass, zero, sizeof(zero));
+}
+
+static void environment_credentials_override_the_url(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://alice:one@10.0.0.1");
+	set("SOCKS5_USER", "bob");
+	load_ok();
+	assert_string_equal(cfg.user, "bob");
+	assert_string_equal(cfg.pass, "one");
+
+	set("SOCKS5_PASSWORD", "two");
+	load_ok();
+	assert_string_equal(cfg.user, "bob");
+	assert_int_equal(cfg.pass_len, 3);
+	assert_string_equal(cfg.pass, "two");
+}
+
+static void empty_password_is_allowed(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://alice:one@10.0.0.1");
+	set("SOCKS5_PASSWORD", "");
+	load_ok();
+	assert_true(cfg.auth);
+	assert_int_equal(cfg.pass_len, 0);
+	assert_string_equal(cfg.pass, "");
+}
+
+static void user_from_environment_alone_turns_auth_on(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5_USER", "carol");
+	set("SOCKS5_PASSWORD", "pw");
+	load_ok();
+	assert_true(cfg.auth);
+	assert_int_equal(cfg.user_len, 5);
+	assert_int_equal(cfg.pass_len, 2);
+}
+
+static void empty_user_is_an_error(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5_USER", "");
+	load_bad("SOCKS5_USER is set but empty");
+}
+
+static void credentials_of_256_bytes_are_errors(void **state)
+{
+	char long_cred[257];
+
+	(void)state;
+	memset(long_cred, 'S', 256);
+	long_cred[256] = '\0';
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5_USER", long_cred);
+	load_bad("SOCKS5_USER: longer than 255 bytes");
+	assert_null(strstr(cfg.error, "SSSS"));
+
+	fenv.value[1] = "u";
+	set("SOCKS5_PASSWORD", long_cred);
+	load_bad("SOCKS5_PASSWORD: longer than 255 bytes");
+	assert_null(strstr(cfg.error, "SSSS"));
+
+	long_cred[255] = '\0';
+	load_ok();
+	assert_int_equal(cfg.pass_len, 255);
+}
+
+static void password_without_a_user_is_an_error(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5_PASSWORD", "secret");
+	load_bad("SOCKS5_PASSWORD is set but there is no user name");
+	assert_null(strstr(cfg.error, "secret"));
+}
+
+static void empty_password_without_a_user_is_harmless(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5_PASSWORD", "");
+	load_ok();
+	assert_false(cfg.auth);
+}
+
+static void no_proxy_replaces_the_default_even_when_empty(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_NO_PROXY", "");
+	load_ok();
+	assert_int_equal(cfg.exclude.n_cidrs + cfg.exclude.n_hosts, 0);
+	assert_false(excluded4("127.0.0.1", 1));
+
+	fenv.value[1] = "192.0.2.0/24, .corp";
+	load_ok();
+	assert_true(excluded4("192.0.2.9", 1));
+	assert_false(excluded4("127.0.0.1", 1));
+	assert_true(s5_exclude_match_name(&cfg.exclude, "x.corp", 0));
+}
+
+static void bad_no_proxy_falls_back_to_the_default(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_NO_PROXY", "10.0.0.0/40");
+	load_bad("SOCKS5WRAP_NO_PROXY: bad entry '10.0.0.0/40'");
+	assert_true(excluded4("127.0.0.1", 1));
+	assert_false(excluded4("10.0.0.1", 1));
+}
+
+static void timeout_is_read_in_seconds(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_TIMEOUT", "2.5");
+	load_ok();
+	assert_int_equal(cfg.timeout_ms, 2500);
+	fenv.value[1] = "";
+	load_ok();
+	assert_int_equal(cfg.timeout_ms, S5_DEFAULT_TIMEOUT_MS);
+	fenv.value[1] = "soon";
+	load_bad("SOCKS5WRAP_TIMEOUT: 'soon' is not a number of seconds");
+	assert_int_equal(cfg.timeout_ms, S5_DEFAULT_TIMEOUT_MS);
+}
+
+static void log_level_and_file_are_read(void **state)
+{
+	static const char path[] = "/tmp/s5.log";
+
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_LOG", "DEBUG");
+	set("SOCKS5WRAP_LOG_FILE", path);
+	load_ok();
+	assert_int_equal(cfg.log_level, S5LOG_DEBUG);
+	assert_ptr_equal(cfg.log_file, path);
+	fenv.value[1] = "none";
+	fenv.value[2] = "";
+	load_ok();
+	assert_int_equal(cfg.log_level, S5LOG_NONE);
+	assert_null(cfg.log_file);
+	fenv.value[1] = "verbose";
+	load_bad("SOCKS5WRAP_LOG: 'verbose' is not none, error, warn, info or "
+		 "debug");
+	assert_int_equal(cfg.log_level, S5LOG_ERROR);
+}
+
+static void dns_mode_is_remote_or_local(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_DNS", "Local");
+	load_ok();
+	assert_int_equal(cfg.dns, S5_DNS_LOCAL);
+	fenv.value[1] = "remote";
+	load_ok();
+	assert_int_equal(cfg.dns, S5_DNS_REMOTE);
+	fenv.value[1] = "both";
+	load_bad("SOCKS5WRAP_DNS: 'both' is not remote or local");
+	assert_int_equal(cfg.dns, S5_DNS_REMOTE);
+}
+
+static void first_error_is_kept_and_the_rest_counted(void **state)
+{
+	(void)state;
+	set("SOCKS5WRAP_TIMEOUT", "x");
+	set("SOCKS5WRAP_DNS", "x");
+	load_bad("SOCKS5_PROXY is not set, and 2 more");
+	assert_string_equal(cfg.error, "SOCKS5_PROXY is not set, and 2 more");
+}
+
+static void long_first_error_still_shows_the_count(void **state)
+{
+	char value[300];
+	size_t n;
+
+	(void)state;
+	memset(value, 'x', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	value[0] = '!';
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_NO_PROXY", "a.b,a.b,a.b,a.b,a.b,a.b,a.b,a.b,a.b,!");
+	set("SOCKS5WRAP_TIMEOUT", value);
+	set("SOCKS5WRAP_LOG", value);
+	set("SOCKS5WRAP_DNS", value);
+	load_bad("SOCKS5WRAP_NO_PROXY: bad entry '!'");
+	n = strlen(cfg.error);
+	assert_true(n < S5_ERR_MAX);
+	assert_string_equal(cfg.error + n - strlen(", and 3 more"),
+			    ", and 3 more");
+}
+
+static void secure_mode_ignores_the_environment(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://u:p@10.0.0.1");
+	set("SOCKS5WRAP_NO_PROXY", "");
+	set("SOCKS5WRAP_TIMEOUT", "1");
+	set("SOCKS5WRAP_LOG", "debug");
+	set("SOCKS5WRAP_LOG_FILE", "/tmp/x");
+	set("SOCKS5WRAP_DNS", "local");
+	assert_int_equal(s5_config_load_from(&cfg, fake_getenv, &fenv, true),
+			 0);
+	assert_int_equal(fenv.lookups, 0);
+	assert_false(cfg.usable);
+	assert_string_equal(cfg.error,
+			    "environment ignored in a setuid/setgid program");
+	assert_false(cfg.auth);
+	assert_false(cfg.has_proxy4 || cfg.has_proxy6 || cfg.proxy_is_name);
+	assert_int_equal(cfg.timeout_ms, S5_DEFAULT_TIMEOUT_MS);
+	assert_int_equal(cfg.log_level, S5LOG_ERROR);
+	assert_null(cfg.log_file);
+	assert_int_equal(cfg.dns, S5_DNS_REMOTE);
+	assert_true(excluded4("127.0.0.1", 1));
+}
+
+static void public_load_reads_the_environment_in_a_normal_program(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1:2");
+	assert_int_equal(s5_config_load(&cfg, fake_getenv, &fenv), 0);
+	assert_true(cfg.usable);
+	assert_int_equal(cfg.proxy4.sin_port, htons(2));
+}
+
+static void free_wipes_the_credentials(void **state)
+{
+	static const char zero[S5_CRED_MAX + 1];
+
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://alice:secret@10.0.0.1");
+	load_ok();
+	s5_config_free(&cfg);
+	assert_false(cfg.auth);
+	assert_int_equal(cfg.user_len, 0);
+	assert_int_equal(cfg.pass_len, 0);
+	assert_memory_equal(cfg.user, zero, sizeof(zero));
+	assert_memory_equal(cfg.pass, zero, sizeof(zero));
+	assert_null(cfg.exclude.cidrs);
+	s5_config_free(&cfg); /* twice is harmless */
+}
+
+/* ---- s5_parse_timeout ------------------------------------------------- */
+
+static void timeouts_in_range_parse_to_milliseconds(void **state)
+{
+	static const struct {
+		const char *s;
+		int ms;
+	} good[] = {
+		{ "10", 10000 },  { "2.5", 2500 },	   { "0.25", 250 },
+		{ "0.001", 1 },	  { "1.000", 1000 },	   { "007", 7000 },
+		{ "86400", 86400000 }, { "86400.000", 86400000 },
+		{ "86399.999", 86399999 },
+	};
+	size_t i;
+	int ms;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ms = -1;
+		assert_int_equal(s5_parse_timeout(good[i].s, &ms), 0);
+		assert_int_equal(ms, good[i].ms);
+	}
+}
+
+static void timeouts_out_of_range_or_malformed_are_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"",	   "0",	      "0.0",	 "0.0004", "-1",  "+1",
+		"1.",	   ".5",      "1.2345",	 "86400.001", "86401",
+		"1e3",	   " 1",      "1 ",	 "1s",	   "1,5", "0x10",
+		"99999999999999999999999",	 "1..2",
+	};
+	size_t i;
+	int ms = 42;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (s5_parse_timeout(bad[i], &ms) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+	}
+	assert_int_equal(s5_parse_timeout(NULL, &ms), -EINVAL);
+	assert_int_equal(ms, 42);
+}
+
+/* ---- s5_config_resolve_proxy with a fake resolver ---------------------- */
+
+static struct {
+	int rc;
+	struct addrinfo *res;
+	unsigned calls, frees;
+	char node[300];
+	bool service_null;
+	struct addrinfo hints;
+} fake;
+
+static struct sockaddr_in fake4[2];
+static struct sockaddr_in6 fake6;
+static struct sockaddr fake_unix = { .sa_family = AF_UNIX };
+static struct addrinfo ai[4];
+
+static int fake_gai(const char *node, const char *service,
+		    const struct addrinfo *hints, struct addrinfo **res)
+{
+	fake.calls++;
+	strcpy(fake.node, node);
+	fake.service_null = service == NULL;
+	fake.hints = *hints;
+	if (fake.rc)
+		return fake.rc;
+	*res = fake.res;
+	return 0;
+}
+
+static void fake_fai(struct addrinfo *res)
+{
+	assert_ptr_equal(res, fake.res);
+	fake.frees++;
+}
+
+/* Answer list: IPv6, IPv4, a second IPv4, then an AF_UNIX oddity. */
+static void fake_answers(void)
+{
+	memset(&fake, 0, sizeof(fake));
+	memset(ai, 0, sizeof(ai));
+	fake6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8::53", &fake6.sin6_addr);
+	fake4[0].sin_family = fake4[1].sin_family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.1", &fake4[0].sin_addr);
+	inet_pton(AF_INET, "198.51.100.2", &fake4[1].sin_addr);
+	ai[0] = (struct addrinfo){ .ai_family = AF_INET6,
+				   .ai_addr = (struct sockaddr *)&fake6,
+				   .ai_addrlen = sizeof(fake6),
+				   .ai_next = &ai[1] };
+	ai[1] = (struct addrinfo){ .ai_family = AF_INET,
+				   .ai_addr = (struct sockaddr *)&fake4[0],
+				   .ai_addrlen = sizeof(fake4[0]),
+				   .ai_next = &ai[2] };
+	ai[2] = (struct addrinfo){ .ai_family = AF_INET,
+				   .ai_addr = (struct sockaddr *)&fake4[1],
+				   .ai_addrlen = sizeof(fake4[1]),
+				   .ai_next = &ai[3] };
+	ai[3] = (struct addrinfo){ .ai_family = AF_UNIX,
+				   .ai_addr = &fake_unix,
+				   .ai_addrlen = sizeof(fake_unix) };
+	fake.res = ai;
+}
+
+static void proxy_name_lookup_keeps_first_address_of_each_family(void **state)
+{
+	(void)state;
+	fake_answers();
+	set("SOCKS5_PROXY", "proxy.example:1081");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai), 0);
+	assert_int_equal(fake.calls, 1);
+	assert_int_equal(fake.frees, 1);
+	assert_string_equal(fake.node, "proxy.example");
+	assert_true(fake.service_null);
+	assert_int_equal(fake.hints.ai_family, AF_UNSPEC);
+	assert_int_equal(fake.hints.ai_socktype, SOCK_STREAM);
+	assert_int_equal(fake.hints.ai_flags, 0);
+	assert_true(cfg.usable);
+	assert_true(cfg.has_proxy4);
+	assert_true(cfg.has_proxy6);
+	assert_int_equal(cfg.proxy4.sin_addr.s_addr,
+			 fake4[0].sin_addr.s_addr);
+	assert_int_equal(cfg.proxy4.sin_port, htons(1081));
+	assert_memory_equal(&cfg.proxy6.sin6_addr, &fake6.sin6_addr, 16);
+	assert_int_equal(cfg.proxy6.sin6_port, htons(1081));
+
+	/* Looked up once: a second call does nothing. */
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai), 0);
+	assert_int_equal(fake.calls, 1);
+}
+
+static void failed_lookup_makes_config_unusable(void **state)
+{
+	char want[S5_ERR_MAX];
+
+	(void)state;
+	fake_answers();
+	fake.rc = EAI_NONAME;
+	set("SOCKS5_PROXY", "socks5://u:secret@proxy.example");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai),
+			 -EHOSTUNREACH);
+	assert_int_equal(fake.frees, 0);
+	assert_false(cfg.usable);
+	strcpy(want, "SOCKS5_PROXY: cannot resolve 'proxy.example': ");
+	strcat(want, gai_strerror(EAI_NONAME));
+	assert_string_equal(cfg.error, want);
+	assert_null(strstr(cfg.error, "secret"));
+}
+
+static void lookup_without_inet_addresses_is_a_failure(void **state)
+{
+	(void)state;
+	fake_answers();
+	fake.res = &ai[3];
+	set("SOCKS5_PROXY", "proxy.example");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai),
+			 -EHOSTUNREACH);
+	assert_int_equal(fake.frees, 1);
+	assert_false(cfg.usable);
+	assert_string_equal(cfg.error, "SOCKS5_PROXY: cannot resolve "
+				       "'proxy.example': no IPv4 or IPv6 "
+				       "address");
+}
+
+static void numeric_or_unusable_proxy_needs_no_lookup(void **state)
+{
+	(void)state;
+	fake_answers();
+	set("SOCKS5_PROXY", "10.0.0.1");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai), 0);
+	fenv.value[0] = "proxy.example";
+	set("SOCKS5WRAP_DNS", "bad");
+	load_bad("SOCKS5WRAP_DNS");
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai), 0);
+	assert_int_equal(fake.calls, 0);
+}
+
+static void lookup_needs_a_resolver(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "proxy.example");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, NULL, NULL), -EINVAL);
+}
+
+/* ---- s5_config_is_proxy ----------------------------------------------- */
+
+static bool is_proxy(const char *ip, uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) == 1) {
+		sin.sin_port = htons(port);
+		return s5_config_is_proxy(&cfg, (struct sockaddr *)&sin,
+					  sizeof(sin));
+	}
+	assert_int_equal(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
+	sin6.sin6_port = htons(port);
+	return s5_config_is_proxy(&cfg, (struct sockaddr *)&sin6,
+				  sizeof(sin6));
+}
+
+static void proxy_is_recognised_by_address_and_port(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_port = htons(1080) };
+
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1");
+	load_ok();
+	assert_true(is_proxy("192.0.2.1", 1080));
+	assert_false(is_proxy("192.0.2.1", 1081));
+	assert_false(is_proxy("192.0.2.2", 1080));
+	assert_true(is_proxy("::ffff:192.0.2.1", 1080));
+	assert_false(is_proxy("::192.0.2.1", 1080));
+	sin.sin_addr.s_addr = inet_addr("192.0.2.1");
+	assert_false(s5_config_is_proxy(&cfg, (struct sockaddr *)&sin,
+					sizeof(sin) - 1));
+	assert_false(s5_config_is_proxy(&cfg, NULL, 0));
+}
+
+static void ipv6_proxy_is_recognised(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "[2001:db8::1]:9");
+	load_ok();
+	assert_true(is_proxy("2001:db8::1", 9));
+	assert_false(is_proxy("2001:db8::1", 1080));
+	assert_false(is_proxy("2001:db8::2", 9));
+}
+
+static void looked_up_proxy_is_recognised_in_both_families(void **state)
+{
+	(void)state;
+	fake_answers();
+	set("SOCKS5_PROXY", "proxy.example");
+	load_ok();
+	assert_false(is_proxy("198.51.100.1", 1080));
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai), 0);
+	assert_true(is_proxy("198.51.100.1", 1080));
+	assert_true(is_proxy("::ffff:198.51.100.1", 1080));
+	assert_true(is_proxy("2001:db8::53", 1080));
+	assert_false(is_proxy("198.51.100.2", 1080));
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(proxy_alone_gives_every_default),
+		T(every_variable_is_read),
+		T(unset_or_empty_proxy_is_unusable),
+		T(ipv6_proxy_fills_the_ipv6_address),
+		T(proxy_name_waits_for_a_lookup),
+		T(bad_proxy_url_error_names_the_variable),
+		T(url_credentials_move_out_of_the_url),
+		T(environment_credentials_override_the_url),
+		T(empty_password_is_allowed),
+		T(user_from_environment_alone_turns_auth_on),
+		T(empty_user_is_an_error),
+		T(credentials_of_256_bytes_are_errors),
+		T(password_without_a_user_is_an_error),
+		T(empty_password_without_a_user_is_harmless),
+		T(no_proxy_replaces_the_default_even_when_empty),
+		T(bad_no_proxy_falls_back_to_the_default),
+		T(timeout_is_read_in_seconds),
+		T(log_level_and_file_are_read),
+		T(dns_mode_is_remote_or_local),
+		T(first_error_is_kept_and_the_rest_counted),
+		T(long_first_error_still_shows_the_count),
+		T(secure_mode_ignores_the_environment),
+		T(public_load_reads_the_environment_in_a_normal_program),
+		T(free_wipes_the_credentials),
+		T(timeouts_in_range_parse_to_milliseconds),
+		T(timeouts_out_of_range_or_malformed_are_invalid),
+		T(proxy_name_lookup_keeps_first_address_of_each_family),
+		T(failed_lookup_makes_config_unusable),
+		T(lookup_without_inet_addresses_is_a_failure),
+		T(numeric_or_unusable_proxy_needs_no_lookup),
+		T(lookup_needs_a_resolver),
+		T(proxy_is_recognised_by_address_and_port),
+		T(ipv6_proxy_is_recognised),
+		T(looked_up_proxy_is_recognised_in_both_families),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
