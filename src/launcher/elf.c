@@ -1,0 +1,218 @@
+/* Telling, before the exec, whether the preload can reach PROGRAM.
+ *
+ * LD_PRELOAD is honoured by the dynamic loader only. A program without a
+ * PT_INTERP program header is started by the kernel directly, so nothing
+ * loads the library; a program for another ELF class or machine gets the
+ * loader's "wrong ELF class" and runs without it; a setuid or setgid
+ * program runs in secure-execution mode, where ld.so(8) ignores preload
+ * paths. Each case would send the program's traffic around the proxy, so
+ * we warn (we do not refuse: the user may know, and want it anyway).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launcher.h"
+
+/* The kernel's load_elf_phdrs() refuses program header tables larger than
+ * this, so no executable it runs has a bigger one. This also keeps us away
+ * from PN_XNUM (65535 headers would not fit). */
+#define PHDR_TABLE_MAX 65536
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_ELFDATA ELFDATA2LSB
+#else
+#define HOST_ELFDATA ELFDATA2MSB
+#endif
+
+/* pread of exactly len bytes; a short file is -ENOEXEC. */
+static int read_exact(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got,
+				  off + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENOEXEC;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* The fields we need, whatever the class. */
+struct ehdr_fields {
+	uint16_t type, machine, phentsize, phnum;
+	uint64_t phoff;
+};
+
+static int read_ehdr64(int fd, struct ehdr_fields *f)
+{
+	Elf64_Ehdr e;
+	int rc = read_exact(fd, &e, sizeof(e), 0);
+
+	if (rc)
+		return rc;
+	*f = (struct ehdr_fields){ e.e_type, e.e_machine, e.e_phentsize,
+				   e.e_phnum, e.e_phoff };
+	return e.e_phentsize == sizeof(Elf64_Phdr) ? 0 : -ENOEXEC;
+}
+
+static int read_ehdr32(int fd, struct ehdr_fields *f)
+{
+	Elf32_Ehdr e;
+	int rc = read_exact(fd, &e, sizeof(e), 0);
+
+	if (rc)
+		return rc;
+	*f = (struct ehdr_fields){ e.e_type, e.e_machine, e.e_phentsize,
+				   e.e_phnum, e.e_phoff };
+	return e.e_phentsize == sizeof(Elf32_Phdr) ? 0 : -ENOEXEC;
+}
+
+/* Scans the program header table for PT_INTERP. p_type is the first
+ * 32-bit field of both Elf32_Phdr and Elf64_Phdr, so one loop serves
+ * both classes. */
+static int find_interp(int fd, const struct ehdr_fields *f, bool *found)
+{
+	size_t size = (size_t)f->phnum * f->phentsize, i;
+	uint8_t *tab;
+	int rc;
+
+	*found = false;
+	if (size == 0)
+		return 0;
+	if (size > PHDR_TABLE_MAX || f->phoff > (uint64_t)INT64_MAX - size)
+		return -ENOEXEC;
+	tab = malloc(size);
+	if (!tab)
+		return -ENOMEM;
+	rc = read_exact(fd, tab, size, (off_t)f->phoff);
+	for (i = 0; rc == 0 && i < f->phnum; i++) {
+		uint32_t type;
+
+		memcpy(&type, tab + i * f->phentsize, sizeof(type));
+		if (type == PT_INTERP)
+			*found = true;
+	}
+	free(tab);
+	return rc;
+}
+
+int s5l_elf_inspect(int fd, struct s5l_elf *out)
+{
+	unsigned char ident[EI_NIDENT];
+	struct ehdr_fields f;
+	int rc = read_exact(fd, ident, sizeof(ident), 0);
+
+	memset(out, 0, sizeof(*out));
+	if (rc)
+		return rc;
+	if (memcmp(ident, ELFMAG, SELFMAG) != 0)
+		return -ENOEXEC;
+	if (ident[EI_CLASS] != ELFCLASS32 && ident[EI_CLASS] != ELFCLASS64)
+		return -ENOEXEC;
+	if (ident[EI_DATA] != ELFDATA2LSB && ident[EI_DATA] != ELFDATA2MSB)
+		return -ENOEXEC;
+	out->cls = ident[EI_CLASS];
+	out->data = ident[EI_DATA];
+	/* A file in the other byte order cannot run here natively; its
+	 * fields would need swapping, and the answer is "foreign" anyway. */
+	if (out->data != HOST_ELFDATA)
+		return 0;
+	if (out->cls == ELFCLASS64)
+		rc = read_ehdr64(fd, &f);
+	else
+		rc = read_ehdr32(fd, &f);
+	if (rc)
+		return rc;
+	if (f.type != ET_EXEC && f.type != ET_DYN)
+		return -ENOEXEC;
+	out->native = true;
+	out->machine = f.machine;
+	return find_interp(fd, &f, &out->has_interp);
+}
+
+static bool starts_with_shebang(int fd)
+{
+	char magic[2];
+
+	return read_exact(fd, magic, sizeof(magic), 0) == 0 &&
+	       magic[0] == '#' && magic[1] == '!';
+}
+
+/* The launcher's own class and machine: the library is built with it. */
+static bool same_arch_as_launcher(const struct s5l_elf *e)
+{
+	struct s5l_elf self;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return true; /* cannot tell: say nothing */
+	rc = s5l_elf_inspect(fd, &self);
+	close(fd);
+	if (rc)
+		return true;
+	return e->native && e->cls == self.cls && e->machine == self.machine;
+}
+
+static void warn(const char *path, const char *what, const char *why)
+{
+	fprintf(stderr,
+		"socks5wrap: warning: %s %s: %s; its connections will not go "
+		"through the proxy\n", path, what, why);
+}
+
+static void warn_elf(const char *path, int fd)
+{
+	struct s5l_elf e;
+
+	if (s5l_elf_inspect(fd, &e) != 0)
+		return; /* not ELF, or unreadable: the exec will tell */
+	if (!same_arch_as_launcher(&e))
+		warn(path, "is built for another architecture",
+		     "the dynamic loader will skip the preload library");
+	else if (!e.has_interp)
+		warn(path, "is statically linked",
+		     "the preload cannot apply");
+}
+
+static void warn_setid(const char *path, const struct stat *st)
+{
+	/* Setgid without group execute is the old mandatory-locking mark,
+	 * which exec ignores. */
+	if (st->st_mode & S_ISUID)
+		warn(path, "is setuid",
+		     "the dynamic loader ignores LD_PRELOAD for setuid programs");
+	else if ((st->st_mode & S_ISGID) && (st->st_mode & S_IXGRP))
+		warn(path, "is setgid",
+		     "the dynamic loader ignores LD_PRELOAD for setgid programs");
+}
+
+void s5l_warn_unreachable(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	/* An execute-only file cannot be read: nothing to say then. */
+	if (fd < 0)
+		return;
+	/* The kernel ignores setuid bits on scripts, and their interpreter
+	 * is a program of its own: no warning for them. */
+	if (fstat(fd, &st) == 0 && !starts_with_shebang(fd)) {
+		warn_setid(path, &st);
+		warn_elf(path, fd);
+	}
+	close(fd);
+}
