@@ -117,6 +117,8 @@ struct s5_config {
 	enum s5log_level log_level;
 	const char *log_file; /* points into the environment, or NULL */
 	enum s5_dns_mode dns;
+	struct s5_cidr fake4; /* SOCKS5WRAP_FAKE_NET */
+	struct s5_cidr fake6; /* SOCKS5WRAP_FAKE_NET6 */
 };
 
 typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);

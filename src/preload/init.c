@@ -1,0 +1,189 @@
+/* Start-up of the preloaded library: real symbols, configuration, logging.
+ *
+ * The configuration is read in the library's constructor, while the
+ * environment is still the one the program was started with (a program may
+ * clear it later), and again through pthread_once by any hook that runs
+ * first: another library's constructor can call connect() before ours. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "s5_log.h"
+
+struct s5_real real;
+struct s5_config s5_cfg;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_once_t proxy_once = PTHREAD_ONCE_INIT;
+static bool symbols_ok;
+static atomic_bool config_error_reported;
+
+/* Nonzero while this thread runs our own calls into libc that may come
+ * back into a hook (the resolver connects to name servers). initial-exec:
+ * the library is loaded at start-up, and a plain TLS load keeps the hooks'
+ * fast path free of __tls_get_addr. */
+static _Thread_local int guard_depth __attribute__((tls_model("initial-exec")));
+
+bool s5_guarded(void)
+{
+	return guard_depth != 0;
+}
+
+void s5_guard_enter(void)
+{
+	guard_depth++;
+}
+
+void s5_guard_leave(void)
+{
+	guard_depth--;
+}
+
+/* Log lines go straight to the kernel: they must work before the real
+ * symbols are known and must never pass through a hook of ours. */
+static ssize_t sys_write_fn(int fd, const void *buf, size_t len)
+{
+	return syscall(SYS_write, fd, buf, len);
+}
+
+/* A symbol that resolves to ourselves would make every call recurse
+ * forever; that happens only when the library is loaded in a way it was
+ * not built for, and is reported once. */
+static void *lookup(const char *name, bool optional)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	Dl_info mine, found;
+
+	if (p == NULL) {
+		if (!optional)
+			s5log_msg(S5LOG_ERROR, "libc function '", name,
+				  "' not found; refusing network calls", NULL);
+		return NULL;
+	}
+	if (dladdr(p, &found) && dladdr((void *)lookup, &mine) &&
+	    found.dli_fbase == mine.dli_fbase) {
+		s5log_msg(S5LOG_ERROR, "'", name,
+			  "' resolves to socks5wrap itself; refusing network "
+			  "calls",
+			  NULL);
+		return NULL;
+	}
+	return p;
+}
+
+/* close_range appeared in glibc 2.34; a program built against an older
+ * libc never calls it, so its absence is not an error. */
+static bool is_optional(const char *name)
+{
+	return strcmp(name, "close_range") == 0;
+}
+
+static bool resolve_symbols(void)
+{
+	bool ok = true;
+
+#define S5_REAL_LOOKUP(name, ret, args)                                      \
+	do {                                                                  \
+		real.name = (ret(*) args)lookup(#name, is_optional(#name));   \
+		if (real.name == NULL && !is_optional(#name))                 \
+			ok = false;                                           \
+	} while (0);
+	S5_REAL_SYMBOLS(S5_REAL_LOOKUP)
+#undef S5_REAL_LOOKUP
+	return ok;
+}
+
+static const char *env_get(const char *name, void *ctx)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+/* The log file is opened once and kept at a high descriptor number that
+ * the program's close() cannot take away; when it cannot be opened, lines
+ * go to stderr and say so. */
+static int open_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		s5log_msg(S5LOG_WARN, "SOCKS5WRAP_LOG_FILE: cannot open '",
+			  path, "'; logging to stderr", NULL);
+		return -1;
+	}
+	return s5_fd_move_high(fd);
+}
+
+static void init_once_fn(void)
+{
+	int fd = 2;
+
+	s5_guard_enter();
+	s5log_setup(S5LOG_ERROR, 2, sys_write_fn);
+	symbols_ok = resolve_symbols();
+	if (s5_config_load(&s5_cfg, env_get, NULL) < 0) {
+		s5_cfg.usable = false;
+		strcpy(s5_cfg.error, "out of memory reading the configuration");
+	}
+	s5log_setup(s5_cfg.log_level, 2, sys_write_fn);
+	if (symbols_ok && s5_cfg.log_file != NULL) {
+		int lf = open_log(s5_cfg.log_file);
+
+		if (lf >= 0)
+			fd = lf;
+		s5log_setup(s5_cfg.log_level, fd, sys_write_fn);
+	}
+	s5_guard_leave();
+}
+
+void s5_init(void)
+{
+	pthread_once(&init_once, init_once_fn);
+}
+
+bool s5_ready(void)
+{
+	return symbols_ok;
+}
+
+static void proxy_once_fn(void)
+{
+	if (!s5_cfg.usable || !s5_cfg.proxy_is_name)
+		return;
+	s5_guard_enter();
+	s5_config_resolve_proxy(&s5_cfg, real.getaddrinfo, real.freeaddrinfo);
+	s5_guard_leave();
+}
+
+bool s5_proxy_ready(void)
+{
+	pthread_once(&proxy_once, proxy_once_fn);
+	return s5_cfg.usable;
+}
+
+void s5_report_config_error(void)
+{
+	if (atomic_exchange(&config_error_reported, true))
+		return;
+	s5log_msg(S5LOG_ERROR, s5_cfg.error,
+		  "; refusing connections that should go through the proxy",
+		  NULL);
+}
+
+void s5_internal_moved(int oldfd, int newfd)
+{
+	if (s5log_fd() == oldfd)
+		s5log_setup(s5log_level(), newfd, sys_write_fn);
+}
+
+__attribute__((constructor)) static void s5_constructor(void)
+{
+	s5_init();
+}

@@ -1,0 +1,233 @@
+/* What happens to a TCP connect(): pass it to libc, carry it through the
+ * proxy on the program's own descriptor, or refuse it. Fail closed: a
+ * destination meant for the proxy is never connected directly. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "preload.h"
+#include "s5_log.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+struct sock_info {
+	int domain, type, protocol;
+};
+
+static int get_int_opt(int fd, int name, int *out)
+{
+	socklen_t len = sizeof(*out);
+
+	return real.getsockopt(fd, SOL_SOCKET, name, out, &len);
+}
+
+static int sock_info(int fd, struct sock_info *si)
+{
+	if (get_int_opt(fd, SO_DOMAIN, &si->domain) < 0 ||
+	    get_int_opt(fd, SO_TYPE, &si->type) < 0 ||
+	    get_int_opt(fd, SO_PROTOCOL, &si->protocol) < 0)
+		return -1;
+	return 0;
+}
+
+/* A connect to 0.0.0.0 or :: reaches this host (Linux treats it as the
+ * loopback address), so it never leaves the machine. */
+static bool is_unspecified(const struct sockaddr *sa)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+
+	/* Copies, not casts: the program's buffer need not be aligned for
+	 * the larger structures. */
+	if (sa->sa_family == AF_INET) {
+		memcpy(&s4, sa, sizeof(s4));
+		return s4.sin_addr.s_addr == htonl(INADDR_ANY);
+	}
+	memcpy(&s6, sa, sizeof(s6));
+	return memcmp(&s6.sin6_addr, &any6, sizeof(any6)) == 0;
+}
+
+static bool address_complete(const struct sockaddr *sa, socklen_t len)
+{
+	if (sa->sa_family == AF_INET)
+		return len >= sizeof(struct sockaddr_in);
+	return len >= sizeof(struct sockaddr_in6);
+}
+
+static bool v6only(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return real.getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len) == 0 &&
+	       on;
+}
+
+/* The proxy address this socket can reach: its own family, or for an
+ * IPv6 socket the IPv4-mapped form of an IPv4 proxy. */
+static int pick_proxy(int fd, int domain, struct sockaddr_storage *out,
+		      socklen_t *len)
+{
+	const struct s5_config *c = &s5_cfg;
+
+	if (domain == AF_INET && c->has_proxy4) {
+		memcpy(out, &c->proxy4, sizeof(c->proxy4));
+		*len = sizeof(c->proxy4);
+		return 0;
+	}
+	if (domain == AF_INET6 && c->has_proxy6) {
+		memcpy(out, &c->proxy6, sizeof(c->proxy6));
+		*len = sizeof(c->proxy6);
+		return 0;
+	}
+	if (domain == AF_INET6 && c->has_proxy4 && !v6only(fd)) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+
+		memset(s6, 0, sizeof(*s6));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = c->proxy4.sin_port;
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], &c->proxy4.sin_addr, 4);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+static void log_no_route(const struct sockaddr *dst, socklen_t len,
+			 int domain)
+{
+	struct s5log_line l;
+
+	s5log_begin(&l, S5LOG_ERROR);
+	s5log_str(&l, "connect ");
+	s5log_sockaddr(&l, dst, len);
+	s5log_str(&l, domain == AF_INET
+			      ? ": the proxy has no IPv4 address for this "
+				"IPv4 socket"
+			      : ": the proxy has no IPv6 address and this "
+				"IPv6-only socket cannot reach its IPv4 one");
+	s5log_end(&l);
+}
+
+/* Proxy-side failures (unreachable, timeout, bad bytes, credentials) are
+ * errors worth seeing by default; a destination the proxy could not reach
+ * is the program's ordinary business and shows with -v. */
+static void log_outcome(const struct sockaddr *dst, socklen_t dlen,
+			const struct sockaddr *proxy, socklen_t plen,
+			const struct s5_hs *hs, int r, int64_t ms)
+{
+	enum s5log_level lvl = S5LOG_INFO;
+	struct s5log_line l;
+
+	if (r < 0 && hs->reply.rep == S5_REP_SUCCEEDED)
+		lvl = S5LOG_ERROR;
+	if (!s5log_enabled(lvl))
+		return;
+	s5log_begin(&l, lvl);
+	s5log_str(&l, "connect ");
+	s5log_sockaddr(&l, dst, dlen);
+	s5log_str(&l, " via ");
+	s5log_sockaddr(&l, proxy, plen);
+	if (r == 0) {
+		s5log_str(&l, ": ok");
+	} else {
+		s5log_str(&l, ": ");
+		if (hs->reply.rep != S5_REP_SUCCEEDED) {
+			s5log_str(&l, "proxy answered: ");
+			s5log_str(&l, s5_rep_str(hs->reply.rep));
+		} else if (hs->why != NULL) {
+			s5log_str(&l, hs->why);
+		} else {
+			s5log_str(&l, "cannot reach the proxy");
+		}
+		s5log_str(&l, " (");
+		s5log_errno(&l, -r);
+		s5log_str(&l, ")");
+	}
+	s5log_str(&l, " in ");
+	s5log_int(&l, (long long)ms);
+	s5log_str(&l, " ms");
+	s5log_end(&l);
+}
+
+static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
+			 socklen_t dlen)
+{
+	const struct s5_config *c = &s5_cfg;
+	struct sockaddr_storage proxy;
+	struct s5_addr target;
+	struct s5_hs hs;
+	socklen_t plen;
+	int64_t t0;
+	int r;
+
+	if (pick_proxy(fd, domain, &proxy, &plen) < 0) {
+		log_no_route(dst, dlen, domain);
+		return -EAFNOSUPPORT;
+	}
+	r = s5_addr_from_sockaddr(&target, dst, dlen);
+	if (r < 0)
+		return r;
+	s5_hs_init(&hs, S5_CMD_CONNECT, &target, c->auth, c->user,
+		   c->user_len, c->pass, c->pass_len);
+	t0 = s5_now_ms();
+	r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &hs,
+			     &s5_io_real, c->timeout_ms);
+	s5_hs_wipe(&hs);
+	log_outcome(dst, dlen, (struct sockaddr *)&proxy, plen, &hs, r,
+		    s5_now_ms() - t0);
+	if (r < 0) {
+		/* The socket may be connected to the proxy with the handshake
+		 * half done, or still trying: make it unusable so nothing the
+		 * program writes next reaches the proxy as raw bytes. */
+		real.shutdown(fd, SHUT_RDWR);
+		return r;
+	}
+	s5_fd_set_tcp(fd, dst, dlen);
+	return 0;
+}
+
+int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct sock_info si;
+
+	if (sa == NULL || len < sizeof(sa_family_t))
+		return S5_PASS;
+	if (sa->sa_family == AF_UNSPEC) {
+		/* Dissolves a TCP association; the virtual peer goes too. */
+		s5_fd_clear(fd);
+		return S5_PASS;
+	}
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return S5_PASS;
+	/* From here on anything odd is left to the kernel, which reports
+	 * it with the errno the program expects. */
+	if (!address_complete(sa, len) || sock_info(fd, &si) < 0 ||
+	    si.type != SOCK_STREAM || si.domain != sa->sa_family ||
+	    is_unspecified(sa))
+		return S5_PASS;
+	if (s5_exclude_match_addr(&s5_cfg.exclude, sa, len) ||
+	    s5_config_is_proxy(&s5_cfg, sa, len))
+		return S5_PASS;
+	if (!s5_ready())
+		return -ECONNREFUSED;
+	if (si.protocol != IPPROTO_TCP && si.protocol != IPPROTO_MPTCP) {
+		/* SCTP also uses SOCK_STREAM; SOCKS5 cannot carry it. */
+		s5log_msg(S5LOG_ERROR,
+			  "refusing a stream socket that is not TCP (SOCKS5 "
+			  "carries only TCP streams)",
+			  NULL);
+		return -EPROTONOSUPPORT;
+	}
+	if (!s5_proxy_ready()) {
+		s5_report_config_error();
+		return -ECONNREFUSED;
+	}
+	return proxy_connect(fd, si.domain, sa, len);
+}

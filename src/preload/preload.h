@@ -1,0 +1,182 @@
+/* Internals of the preloaded library: the real libc functions, start-up,
+ * the reentrancy guard, the per-descriptor table and the TCP policy.
+ * Only this directory knows it runs inside someone else's process. */
+#ifndef S5_PRELOAD_H
+#define S5_PRELOAD_H
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "s5_config.h"
+#include "s5_net.h"
+
+#define S5_EXPORT __attribute__((visibility("default")))
+
+/* Every libc function the library calls that it also interposes, or may
+ * interpose later, is called through this table, never by name: a call by
+ * name from inside the library would land in its own hook. */
+#define S5_REAL_SYMBOLS(X)                                                    \
+	X(connect, int, (int, const struct sockaddr *, socklen_t))            \
+	X(getpeername, int, (int, struct sockaddr *, socklen_t *))            \
+	X(sendto, ssize_t,                                                     \
+	  (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                \
+	X(send, ssize_t, (int, const void *, size_t, int))                    \
+	X(recv, ssize_t, (int, void *, size_t, int))                          \
+	X(poll, int, (struct pollfd *, nfds_t, int))                          \
+	X(write, ssize_t, (int, const void *, size_t))                        \
+	X(close, int, (int))                                                  \
+	X(close_range, int, (unsigned int, unsigned int, int))                \
+	X(dup, int, (int))                                                    \
+	X(dup2, int, (int, int))                                              \
+	X(dup3, int, (int, int, int))                                         \
+	X(fcntl, int, (int, int, ...))                                        \
+	X(getsockopt, int, (int, int, int, void *, socklen_t *))              \
+	X(shutdown, int, (int, int))                                          \
+	X(getaddrinfo, int,                                                    \
+	  (const char *, const char *, const struct addrinfo *,               \
+	   struct addrinfo **))                                               \
+	X(freeaddrinfo, void, (struct addrinfo *))
+
+struct s5_real {
+#define S5_REAL_FIELD(name, ret, args) ret(*name) args;
+	S5_REAL_SYMBOLS(S5_REAL_FIELD)
+#undef S5_REAL_FIELD
+};
+
+/* Filled once by s5_init(); read-only afterwards. */
+extern struct s5_real real;
+
+/* The configuration, read once by s5_init(); immutable afterwards (the
+ * proxy's addresses are completed once by s5_proxy_ready()). */
+extern struct s5_config s5_cfg;
+
+/* The I/O seam for the net layer, made of real libc functions. */
+extern const struct s5_io s5_io_real;
+
+/* Start-up: real symbols, configuration, logging. Cheap after the first
+ * call (pthread_once). Every hook calls it before anything else. */
+void s5_init(void);
+
+/* False when a real symbol could not be found: hooks then fail closed. */
+bool s5_ready(void);
+
+/* Resolves a proxy host name once, on first use (the resolver may connect,
+ * so this runs inside the guard). Returns true when the configuration can
+ * proxy a connection. */
+bool s5_proxy_ready(void);
+
+/* Reentrancy guard: while set on this thread, hooks pass straight to libc.
+ * Set around our own use of libc functions that may call hooked symbols
+ * (the resolver connects to name servers). */
+bool s5_guarded(void);
+void s5_guard_enter(void);
+void s5_guard_leave(void);
+
+/* Logs the configuration error once per process (at the first connection
+ * it refuses), so programs that never connect stay silent. */
+void s5_report_config_error(void);
+
+/* ---- per-descriptor table (fdtable.c) -------------------------------- */
+
+enum s5_fd_kind {
+	S5FD_NONE = 0,
+	S5FD_TCP = 1,      /* connected through the proxy; peer is virtual */
+	S5FD_INTERNAL = 2, /* one of ours (log file): the program cannot close it */
+};
+
+/* Kind of fd: one atomic load for descriptors we never touched. */
+enum s5_fd_kind s5_fd_kind(int fd);
+
+/* Records that fd carries a proxied TCP connection to peer. Returns 0 or
+ * -ENOMEM / -EBADF (fd beyond what the table covers: then getpeername
+ * shows the proxy, nothing else breaks). */
+int s5_fd_set_tcp(int fd, const struct sockaddr *peer, socklen_t len);
+
+/* Copies the virtual peer of fd if it is a proxied TCP socket that is
+ * still the same socket (same inode) as when it was recorded. */
+bool s5_fd_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);
+
+/* Marks fd as internal. Returns 0 or -errno. */
+int s5_fd_set_internal(int fd);
+
+/* Forgets fd (close, or a descriptor replaced by dup2). */
+void s5_fd_clear(int fd);
+
+/* Forgets every fd in [first, last]. */
+void s5_fd_clear_range(unsigned int first, unsigned int last);
+
+/* After newfd became a copy of oldfd: newfd gets oldfd's state. */
+void s5_fd_copy(int oldfd, int newfd);
+
+/* The lowest internal descriptor in [from, last], or -1. */
+int s5_fd_next_internal(unsigned int from, unsigned int last);
+
+/* A program wants the number of one of our descriptors (dup2 onto it): our
+ * descriptor moves to another high number and its owner is told. The old
+ * number is closed. Returns 0 or -errno. */
+int s5_internal_relocate(int fd);
+
+/* Tells the owner of an internal descriptor that it moved (init.c). */
+void s5_internal_moved(int oldfd, int newfd);
+
+/* Moves an internal descriptor to a high number, close-on-exec, and marks
+ * it internal. Returns the new descriptor (the old one is closed), or the
+ * old one when no move was possible. */
+int s5_fd_move_high(int fd);
+
+/* ---- names (names.c) ------------------------------------------------- */
+
+enum s5_name_route {
+	S5_NAME_LIBC,    /* numeric, localhost, /etc/hosts, or DNS=local */
+	S5_NAME_DIRECT,  /* the exclusion list names it: libc, then direct */
+	S5_NAME_FAKE,    /* the proxy resolves it: hand out a fake address */
+	S5_NAME_INVALID, /* cannot be a DNS name: EAI_NONAME */
+};
+
+/* Decides who answers node; for every route but LIBC-by-number, norm
+ * (S5_NAME_MAX + 1 bytes) gets the normalised name. */
+enum s5_name_route s5_name_route(const char *node, char *norm);
+
+struct s5_pool;
+/* The process's pool, mapped on first use; NULL when it cannot be. */
+struct s5_pool *s5_pool(void);
+/* Seconds on CLOCK_MONOTONIC (shared by all processes: fork-safe). */
+uint32_t s5_now_s(void);
+
+/* Remembers an address that an excluded name resolved to. */
+void s5_remember_direct(const struct sockaddr *sa);
+/* True for an address remembered by s5_remember_direct. */
+bool s5_is_direct(int family, const uint8_t *addr);
+/* True when addr lies in the configured fake range of its family. */
+bool s5_is_fake(int family, const uint8_t *addr);
+/* The name behind a fake address: its length, or -ENOENT. */
+int s5_fake_to_name(int family, const uint8_t *addr, char *name);
+
+/* ---- policy (policy.c) ----------------------------------------------- */
+
+/* Returned by the policy when the call is not ours: pass it to libc. */
+#define S5_PASS 1
+
+/* Decides and carries out a TCP connect: S5_PASS (let libc connect), 0
+ * (connected through the proxy), or -errno. */
+int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* Hook epilogue: r < 0 sets errno and gives -1; otherwise restores the
+ * errno the program had (a successful call leaves errno untouched). */
+static inline int s5_result(int r, int saved_errno)
+{
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	errno = saved_errno;
+	return r;
+}
+
+#endif

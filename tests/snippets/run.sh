@@ -1,0 +1,59 @@
+#!/bin/sh
+# Runs every snippet program under the preload twice: the hook called from
+# main(), and from a library constructor that runs before the preload's own.
+# Everything runs in a new network namespace with only loopback, next to a
+# fake SOCKS5 server: a connection that went around the proxy could not
+# reach anything, so a passing snippet really went through the proxy.
+set -u
+BUILD=${BUILD:-build}
+if [ -z "${S5_SNIPPETS_INNER:-}" ]; then
+	S5_SNIPPETS_INNER=1 exec unshare --net -- sh "$0" "$@"
+fi
+ip link set lo up || exit 1
+build=$(cd "$BUILD" && pwd)
+tmp=$(mktemp -d)
+/usr/bin/python3 tests/snippets/fake_socks.py --port-file "$tmp/port" \
+	--lifetime 300 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$tmp"' EXIT
+i=0
+while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -s "$tmp/port" ] || { echo "fake SOCKS5 server did not start"; exit 1; }
+port=$(cat "$tmp/port")
+
+preload="$build/libsocks5wrap.so"
+if [ "${SANITIZE:-}" = 1 ]; then
+	preload="$(gcc -print-file-name=libasan.so) $preload"
+	export ASAN_OPTIONS=detect_leaks=0
+fi
+
+passed=0
+failed=0
+for bin in "$build"/snippets/*; do
+	[ -x "$bin" ] && [ "${bin%.so}" = "$bin" ] || continue
+	name=$(basename "$bin")
+	for mode in main ctor; do
+		log="$tmp/$name-$mode.log"
+		: >"$log"
+		if [ $mode = ctor ]; then ctor=1; else ctor=; fi
+		out=$(env LD_PRELOAD="$preload" SOCKS5_PROXY="127.0.0.1:$port" \
+			SOCKS5WRAP_NO_PROXY= SOCKS5WRAP_LOG=info \
+			SOCKS5WRAP_LOG_FILE="$log" ${ctor:+S5_SNIPPET_CTOR=1} \
+			timeout 30 "$bin" 2>&1)
+		rc=$?
+		if [ $rc -eq 0 ] && grep -q "via 127.0.0.1:$port: ok" "$log"; then
+			passed=$((passed + 1))
+			echo "PASS $name ($mode)"
+		else
+			failed=$((failed + 1))
+			echo "FAIL $name ($mode): exit $rc"
+			echo "$out" | sed 's/^/    /'
+			sed 's/^/    log: /' "$log"
+		fi
+	done
+done
+echo "snippets: $passed passed, $failed failed"
+[ $failed -eq 0 ] && [ $passed -gt 0 ]
