@@ -1,0 +1,82 @@
+/* The fake-address pool: host name <-> reserved address.
+ *
+ * A name the proxy must resolve gets an address from a reserved range (one
+ * IPv4 range, one IPv6 range; a name has the same slot in both). connect()
+ * to such an address is turned back into the name and sent to the proxy
+ * as a DOMAINNAME. The pool lives in one shared anonymous mapping, so a
+ * process and the children it forks see the same names at the same
+ * addresses; it is guarded by a process-shared robust mutex (a child that
+ * dies holding it does not wedge the others).
+ *
+ * Slots are recycled least-recently-used first, and only when their last
+ * use is older than the grace period: an address the program may still
+ * hold is never handed to another name. When every slot is younger than
+ * that, allocation fails (-ENOSPC) rather than reuse one.
+ *
+ * The pool also keeps a small "direct set": addresses that came from
+ * names the exclusion list resolves locally, so that a connect() to them
+ * goes direct even when no address rule matches them.
+ *
+ * Time is passed in by the caller (seconds on a clock shared by all
+ * processes: CLOCK_MONOTONIC), which keeps the module testable.
+ */
+#ifndef S5_DNS_H
+#define S5_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "s5_config.h"
+
+#define S5_POOL_DEFAULT_CAPACITY 8192
+#define S5_POOL_DEFAULT_GRACE_S 600
+#define S5_POOL_DIRECT_MAX 1024
+
+struct s5_pool;
+
+/* Maps a new pool. net4 (AF_INET, prefix 1..30) and net6 (AF_INET6, prefix
+ * 1..126) are the ranges; capacity is capped by the size of the smaller
+ * range less its first and last address, which are never handed out.
+ * Returns 0 or -EINVAL / -ENOMEM. */
+int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
+		   const struct s5_cidr *net6, uint32_t capacity,
+		   uint32_t grace_s);
+
+/* Unmaps the pool (tests; the library keeps its pool for life). */
+void s5_pool_destroy(struct s5_pool *p);
+
+/* Number of slots. */
+uint32_t s5_pool_capacity(const struct s5_pool *p);
+
+/* Normalises a host name for the pool and the proxy: lower case, one
+ * trailing dot removed. Returns the new length, or -EINVAL for a name that
+ * cannot be a DNS name (empty, > 253 bytes, an empty label or one > 63
+ * bytes, a byte that is a control character, a space, or not ASCII...).
+ * out must have room for S5_NAME_MAX + 1 bytes. */
+int s5_name_normalize(const char *name, char *out);
+
+/* The slot for name (normalised), allocating or recycling one if needed,
+ * and marks it used at now_s. Fills v4 (4 bytes) and v6 (16 bytes), each
+ * may be NULL. Returns 0, -EINVAL (bad name), -ENOSPC (every slot in use
+ * within the grace period), or the pool lock's error (-ENOTRECOVERABLE). */
+int s5_pool_lookup(struct s5_pool *p, const char *name, uint32_t now_s,
+		   uint8_t *v4, uint8_t *v6);
+
+/* True when addr (4 or 16 bytes, per family) is inside the pool's range.
+ * Here and below, an IPv4-mapped IPv6 address counts as its IPv4 address. */
+bool s5_pool_in_range(const struct s5_pool *p, int family,
+		      const uint8_t *addr);
+
+/* The name behind a fake address; marks the slot used at now_s. Returns the
+ * name length (name NUL-terminated, cap >= S5_NAME_MAX + 1), or -ENOENT
+ * (-ERANGE if cap is too small for the name, or the lock's error). */
+int s5_pool_reverse(struct s5_pool *p, int family, const uint8_t *addr,
+		    uint32_t now_s, char *name, size_t cap);
+
+/* Direct set: remembers addr; the oldest entry goes when full. */
+void s5_pool_direct_add(struct s5_pool *p, int family, const uint8_t *addr);
+bool s5_pool_direct_has(struct s5_pool *p, int family, const uint8_t *addr);
+
+#endif

@@ -1,0 +1,135 @@
+/* The pool's shared layout and the helpers the dns files share; not part
+ * of the s5_dns.h contract.
+ *
+ * Everything lives in one MAP_SHARED anonymous mapping, so the parent and
+ * the children it forks see the same bytes at the same address. Arrays are
+ * found by offset from the header rather than by pointer, so the layout
+ * would still hold if the mapping were ever placed elsewhere (a pool
+ * shared across exec, DESIGN.md "Later").
+ *
+ *   struct s5_pool   header, lock, direct set
+ *   uint32_t[]       bucket heads of the name index (slot + 1, 0 = empty)
+ *   struct s5p_slot[]
+ *   uint32_t[]       last use of each slot, apart from the slots so that
+ *                    the LRU scan reads 4 bytes per slot, not a whole slot
+ *
+ * Lock order: p->lock is the only lock, and nothing else is taken while
+ * it is held.
+ */
+#ifndef S5_DNS_INTERNAL_H
+#define S5_DNS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "s5_dns.h"
+
+#define S5P_NAME_TEXT_MAX 253 /* RFC 1035 section 2.3.4, without the last dot */
+#define S5P_LABEL_MAX 63
+
+/* Slot states. Zero is FREE so that a fresh mapping needs no init; USED
+ * is an unlikely byte so that a torn write is not mistaken for it. */
+#define S5P_SLOT_FREE 0
+#define S5P_SLOT_USED 0xa5
+
+#define S5P_NONE UINT32_MAX /* "no slot" */
+
+struct s5p_slot {
+	uint32_t next; /* next slot + 1 in the same bucket, 0 ends the chain */
+	uint32_t hash; /* of name, so that unlinking need not rehash */
+	uint8_t state; /* S5P_SLOT_FREE or S5P_SLOT_USED */
+	uint8_t len;   /* strlen(name), 1..253 while USED */
+	char name[S5_NAME_MAX + 1];
+};
+
+struct s5p_direct {
+	uint8_t family; /* AF_INET, AF_INET6, or 0 for an empty entry */
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes, the rest zero */
+};
+
+struct s5_pool {
+	/* Process-shared and robust: see s5p_lock(). Guards every field
+	 * marked "lock" and the three arrays after the header. */
+	pthread_mutex_t lock;
+
+	/* Fixed by s5_pool_create, read without the lock. */
+	size_t map_len;
+	size_t off_buckets, off_slots, off_last;
+	uint32_t capacity, grace_s;
+	uint32_t n_buckets; /* a power of two, at least 2 * capacity */
+	struct s5_cidr net4, net6;
+
+	uint32_t fresh; /* lock: slots [fresh, capacity) were never used */
+	uint32_t direct_next; /* lock: the entry the next add overwrites */
+	struct s5p_direct direct[S5_POOL_DIRECT_MAX]; /* lock */
+};
+
+static inline uint32_t *s5p_buckets(struct s5_pool *p)
+{
+	return (uint32_t *)(void *)((char *)p + p->off_buckets);
+}
+
+static inline struct s5p_slot *s5p_slots(struct s5_pool *p)
+{
+	return (struct s5p_slot *)(void *)((char *)p + p->off_slots);
+}
+
+static inline uint32_t *s5p_last(struct s5_pool *p)
+{
+	return (uint32_t *)(void *)((char *)p + p->off_last);
+}
+
+/* Orders the stores of an update as written. A holder that dies is not
+ * interrupted between CPU stores in a way another process can see out of
+ * order (the kernel's exit path is a full barrier), but the compiler may
+ * reorder them; this forbids that, so a half-done update is one of the
+ * states the code was written to leave. */
+static inline void s5p_step(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* The name index's hash of a normalised name (FNV-1a, 32 bits), and the
+ * bucket it falls in. */
+uint32_t s5p_hash(const char *name, size_t len);
+
+static inline uint32_t s5p_bucket_of(const struct s5_pool *p, uint32_t hash)
+{
+	return hash & (p->n_buckets - 1);
+}
+
+/* Takes p->lock. When its last holder died, rebuilds the derived data
+ * (s5p_repair) and marks the lock consistent. Returns 0 or -errno. */
+int s5p_lock(struct s5_pool *p);
+void s5p_unlock(struct s5_pool *p);
+
+/* After a holder died: drops what a half-done update left behind and
+ * rebuilds the name index from the slots. Called with the lock held. */
+void s5p_repair(struct s5_pool *p);
+
+/* The direct set's share of s5p_repair. */
+void s5p_direct_repair(struct s5_pool *p);
+
+/* ---- addresses (addr.c) ---------------------------------------------- */
+
+/* An IPv4-mapped IPv6 address is looked at as the IPv4 address it holds,
+ * as the exclusion list does. Returns false for any other family. */
+bool s5p_canon(int *family, const uint8_t **addr);
+
+/* Usable slots in a range: its size less the first and last address,
+ * or UINT32_MAX when that is more. */
+uint32_t s5p_range_slots(const struct s5_cidr *c);
+
+/* The slot an address in the pool's range stands for. Returns 0, or
+ * -ENOENT for an address that is no slot. */
+int s5p_slot_of(const struct s5_pool *p, int family, const uint8_t *addr,
+		uint32_t *slot);
+
+/* The addresses of slot (each output may be NULL). */
+void s5p_addr_of(const struct s5_pool *p, uint32_t slot, uint8_t *v4,
+		 uint8_t *v6);
+
+#endif
