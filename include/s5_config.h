@@ -24,6 +24,10 @@
 #define S5_DEFAULT_PORT 1080
 #define S5_DEFAULT_TIMEOUT_MS 10000
 #define S5_DEFAULT_NO_PROXY "127.0.0.0/8,::1"
+/* RFC 2544's benchmarking range, which fake-IP proxies commonly use for
+ * this, and a unique-local IPv6 /64 (RFC 4193) of our own. */
+#define S5_DEFAULT_FAKE_NET "198.18.0.0/15"
+#define S5_DEFAULT_FAKE_NET6 "fd53:5357::/64"
 
 /* ---- proxy URL ------------------------------------------------------- */
 
@@ -78,6 +82,10 @@ int s5_exclude_parse(const char *s, struct s5_exclude *out, char *err,
 		     size_t errlen);
 void s5_exclude_free(struct s5_exclude *ex);
 
+/* One "addr/prefix" or "addr" (prefix = full length). An IPv4-mapped IPv6
+ * network becomes IPv4. Returns 0 or -EINVAL. */
+int s5_cidr_parse(const char *s, struct s5_cidr *out);
+
 /* True when the address (IPv4-mapped IPv6 counts as IPv4) and port match an
  * entry. */
 bool s5_exclude_match_addr(const struct s5_exclude *ex,
@@ -124,8 +132,8 @@ struct s5_config {
 typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);
 
 /* Reads SOCKS5_PROXY, SOCKS5_USER, SOCKS5_PASSWORD, SOCKS5WRAP_NO_PROXY,
- * SOCKS5WRAP_TIMEOUT, SOCKS5WRAP_LOG, SOCKS5WRAP_LOG_FILE, SOCKS5WRAP_DNS
- * through get. Always fills *c completely: on a bad value c->usable is
+ * SOCKS5WRAP_TIMEOUT, SOCKS5WRAP_LOG, SOCKS5WRAP_LOG_FILE, SOCKS5WRAP_DNS,
+ * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6 through get. Always fills *c completely: on a bad value c->usable is
  * false and c->error names the variable; the exclusion list then falls
  * back to S5_DEFAULT_NO_PROXY if its own value was the bad one, and the
  * log level to error. Returns 0, or -ENOMEM. */

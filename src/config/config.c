@@ -239,6 +239,27 @@ static void load_dns(struct loader *ld)
 				" is not remote or local");
 }
 
+/* A fake range must hold a few addresses beyond its first and last (never
+ * handed out): at most /30 for IPv4, /126 for IPv6. A bad value falls back
+ * to the default so that a fake address can still never leak. */
+static void load_fake_net(struct loader *ld, const char *var, int family,
+			  const char *dflt, struct s5_cidr *out)
+{
+	const char *v = env_opt(ld, var);
+	unsigned int max = family == AF_INET ? 30 : 126;
+
+	if (v && (s5_cidr_parse(v, out) < 0 || out->family != family ||
+		  out->prefix == 0 || out->prefix > max))
+		add_value_error(ld, var, v,
+				family == AF_INET
+					? " is not an IPv4 network from /1 to /30"
+					: " is not an IPv6 network from /1 to "
+					  "/126");
+	else if (v)
+		return;
+	s5_cidr_parse(dflt, out);
+}
+
 static void set_defaults(struct s5_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -262,6 +283,8 @@ int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,
 		ld.get = NULL;
 		add_error(&ld, "environment ignored in a setuid/setgid program",
 			  (const char *)NULL);
+		s5_cidr_parse(S5_DEFAULT_FAKE_NET, &c->fake4);
+		s5_cidr_parse(S5_DEFAULT_FAKE_NET6, &c->fake6);
 		return load_no_proxy(&ld) == -ENOMEM ? -ENOMEM : 0;
 	}
 	load_proxy(&ld);
@@ -270,6 +293,10 @@ int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,
 	load_timeout(&ld);
 	load_log(&ld);
 	load_dns(&ld);
+	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET", AF_INET, S5_DEFAULT_FAKE_NET,
+		      &c->fake4);
+	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET6", AF_INET6,
+		      S5_DEFAULT_FAKE_NET6, &c->fake6);
 	/* A bad SOCKS5WRAP_LOG leaves the level at error (the default): the
 	 * error must still be seen. */
 	finish_errors(&ld);

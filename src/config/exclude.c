@@ -103,6 +103,12 @@ static const char *parse_cidr(const char *s, size_t n, struct s5_cidr *c)
 	return NULL;
 }
 
+int s5_cidr_parse(const char *s, struct s5_cidr *out)
+{
+	memset(out, 0, sizeof(*out));
+	return parse_cidr(s, strlen(s), out) == NULL ? 0 : -EINVAL;
+}
+
 static bool name_char(char c)
 {
 	c = s5_ascii_lower(c);

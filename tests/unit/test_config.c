@@ -368,6 +368,59 @@ static void dns_mode_is_remote_or_local(void **state)
 	assert_int_equal(cfg.dns, S5_DNS_REMOTE);
 }
 
+static void fake_ranges_default_to_198_18_and_a_unique_local_64(void **state)
+{
+	static const uint8_t want6[16] = { 0xfd, 0x53, 0x53, 0x57 };
+
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	load_ok();
+	assert_int_equal(cfg.fake4.family, AF_INET);
+	assert_int_equal(cfg.fake4.prefix, 15);
+	assert_memory_equal(cfg.fake4.addr, "\xc6\x12\x00\x00", 4);
+	assert_int_equal(cfg.fake6.family, AF_INET6);
+	assert_int_equal(cfg.fake6.prefix, 64);
+	assert_memory_equal(cfg.fake6.addr, want6, 16);
+}
+
+static void fake_ranges_can_be_chosen(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_FAKE_NET", "100.64.0.0/10");
+	set("SOCKS5WRAP_FAKE_NET6", "fd12:3456:789a::/48");
+	load_ok();
+	assert_int_equal(cfg.fake4.prefix, 10);
+	assert_memory_equal(cfg.fake4.addr, "\x64\x40\x00\x00", 4);
+	assert_int_equal(cfg.fake6.prefix, 48);
+	assert_int_equal(cfg.fake6.addr[5], 0x9a);
+}
+
+static void bad_fake_ranges_name_their_variable_and_keep_the_default(
+	void **state)
+{
+	static const char *bad4[] = { "fd00::/64", "10.0.0.0/31", "10.0.0.0/0",
+				      "10.0.0.300/8", "ten" };
+	static const char *bad6[] = { "10.0.0.0/8", "fd00::/127", "::/0",
+				      "fd00::/x" };
+	size_t i;
+
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_FAKE_NET", "");
+	for (i = 0; i < sizeof(bad4) / sizeof(bad4[0]); i++) {
+		fenv.value[1] = bad4[i];
+		load_bad("SOCKS5WRAP_FAKE_NET: '");
+		assert_int_equal(cfg.fake4.prefix, 15);
+	}
+	fenv.name[1] = "SOCKS5WRAP_FAKE_NET6";
+	for (i = 0; i < sizeof(bad6) / sizeof(bad6[0]); i++) {
+		fenv.value[1] = bad6[i];
+		load_bad("SOCKS5WRAP_FAKE_NET6: '");
+		assert_int_equal(cfg.fake6.prefix, 64);
+	}
+}
+
 static void first_error_is_kept_and_the_rest_counted(void **state)
 {
 	(void)state;
@@ -724,6 +777,9 @@ int main(void)
 		T(timeout_is_read_in_seconds),
 		T(log_level_and_file_are_read),
 		T(dns_mode_is_remote_or_local),
+		T(fake_ranges_default_to_198_18_and_a_unique_local_64),
+		T(fake_ranges_can_be_chosen),
+		T(bad_fake_ranges_name_their_variable_and_keep_the_default),
 		T(first_error_is_kept_and_the_rest_counted),
 		T(long_first_error_still_shows_the_count),
 		T(secure_mode_ignores_the_environment),
