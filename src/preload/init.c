@@ -121,6 +121,24 @@ static int open_log(const char *path)
 	return s5_fd_move_high(fd);
 }
 
+static void atfork_prepare(void)
+{
+	s5_hosts_atfork_prepare();
+	s5_blocks_atfork_prepare();
+}
+
+static void atfork_parent(void)
+{
+	s5_blocks_atfork_parent();
+	s5_hosts_atfork_parent();
+}
+
+static void atfork_child(void)
+{
+	s5_blocks_atfork_child();
+	s5_hosts_atfork_child();
+}
+
 static void init_once_fn(void)
 {
 	int fd = 2;
@@ -133,6 +151,7 @@ static void init_once_fn(void)
 		strcpy(s5_cfg.error, "out of memory reading the configuration");
 	}
 	s5log_setup(s5_cfg.log_level, 2, sys_write_fn);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	if (symbols_ok && s5_cfg.log_file != NULL) {
 		int lf = open_log(s5_cfg.log_file);
 

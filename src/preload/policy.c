@@ -118,7 +118,7 @@ static void log_no_route(const struct sockaddr *dst, socklen_t len,
 /* Proxy-side failures (unreachable, timeout, bad bytes, credentials) are
  * errors worth seeing by default; a destination the proxy could not reach
  * is the program's ordinary business and shows with -v. */
-static void log_outcome(const struct sockaddr *dst, socklen_t dlen,
+static void log_outcome(const struct s5_addr *dst,
 			const struct sockaddr *proxy, socklen_t plen,
 			const struct s5_hs *hs, int r, int64_t ms)
 {
@@ -131,7 +131,7 @@ static void log_outcome(const struct sockaddr *dst, socklen_t dlen,
 		return;
 	s5log_begin(&l, lvl);
 	s5log_str(&l, "connect ");
-	s5log_sockaddr(&l, dst, dlen);
+	s5log_s5addr(&l, dst);
 	s5log_str(&l, " via ");
 	s5log_sockaddr(&l, proxy, plen);
 	if (r == 0) {
@@ -157,11 +157,10 @@ static void log_outcome(const struct sockaddr *dst, socklen_t dlen,
 }
 
 static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
-			 socklen_t dlen)
+			 socklen_t dlen, const struct s5_addr *target)
 {
 	const struct s5_config *c = &s5_cfg;
 	struct sockaddr_storage proxy;
-	struct s5_addr target;
 	struct s5_hs hs;
 	socklen_t plen;
 	int64_t t0;
@@ -171,16 +170,13 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 		log_no_route(dst, dlen, domain);
 		return -EAFNOSUPPORT;
 	}
-	r = s5_addr_from_sockaddr(&target, dst, dlen);
-	if (r < 0)
-		return r;
-	s5_hs_init(&hs, S5_CMD_CONNECT, &target, c->auth, c->user,
+	s5_hs_init(&hs, S5_CMD_CONNECT, target, c->auth, c->user,
 		   c->user_len, c->pass, c->pass_len);
 	t0 = s5_now_ms();
 	r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &hs,
 			     &s5_io_real, c->timeout_ms);
 	s5_hs_wipe(&hs);
-	log_outcome(dst, dlen, (struct sockaddr *)&proxy, plen, &hs, r,
+	log_outcome(target, (struct sockaddr *)&proxy, plen, &hs, r,
 		    s5_now_ms() - t0);
 	if (r < 0) {
 		/* The socket may be connected to the proxy with the handshake
@@ -193,9 +189,43 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 	return 0;
 }
 
+static const uint8_t *addr_bytes(const struct s5_addr *a)
+{
+	return a->atyp == S5_ATYP_IPV4 ? a->u.v4 : a->u.v6;
+}
+
+static int family_of(const struct s5_addr *a)
+{
+	return a->atyp == S5_ATYP_IPV4 ? AF_INET : AF_INET6;
+}
+
+/* A fake address becomes its name again. One the pool does not know (the
+ * name was resolved before an exec, or recycled) has nowhere to go: it
+ * must never reach the network. */
+static int fake_to_target(struct s5_addr *target)
+{
+	char name[S5_NAME_MAX + 1];
+	struct s5log_line l;
+	int n = s5_fake_to_name(family_of(target), addr_bytes(target), name);
+
+	if (n < 0) {
+		s5log_begin(&l, S5LOG_ERROR);
+		s5log_str(&l, "connect ");
+		s5log_s5addr(&l, target);
+		s5log_str(&l, ": a fake address that no host name maps to "
+			      "(resolved in another process?); refused");
+		s5log_end(&l);
+		return -EHOSTUNREACH;
+	}
+	return s5_addr_from_name(target, name, (size_t)n, target->port);
+}
+
 int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
+	struct s5_addr target;
 	struct sock_info si;
+	bool fake;
+	int r;
 
 	if (sa == NULL || len < sizeof(sa_family_t))
 		return S5_PASS;
@@ -212,8 +242,13 @@ int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	    si.type != SOCK_STREAM || si.domain != sa->sa_family ||
 	    is_unspecified(sa))
 		return S5_PASS;
-	if (s5_exclude_match_addr(&s5_cfg.exclude, sa, len) ||
-	    s5_config_is_proxy(&s5_cfg, sa, len))
+	if (s5_addr_from_sockaddr(&target, sa, len) < 0)
+		return S5_PASS;
+	/* Fake addresses first: no exclusion rule may send one out. */
+	fake = s5_is_fake(family_of(&target), addr_bytes(&target));
+	if (!fake && (s5_exclude_match_addr(&s5_cfg.exclude, sa, len) ||
+		      s5_config_is_proxy(&s5_cfg, sa, len) ||
+		      s5_is_direct(family_of(&target), addr_bytes(&target))))
 		return S5_PASS;
 	if (!s5_ready())
 		return -ECONNREFUSED;
@@ -229,5 +264,7 @@ int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		s5_report_config_error();
 		return -ECONNREFUSED;
 	}
-	return proxy_connect(fd, si.domain, sa, len);
+	if (fake && (r = fake_to_target(&target)) < 0)
+		return r;
+	return proxy_connect(fd, si.domain, sa, len, &target);
 }

@@ -41,7 +41,22 @@
 	X(getaddrinfo, int,                                                    \
 	  (const char *, const char *, const struct addrinfo *,               \
 	   struct addrinfo **))                                               \
-	X(freeaddrinfo, void, (struct addrinfo *))
+	X(freeaddrinfo, void, (struct addrinfo *))                            \
+	X(getnameinfo, int,                                                    \
+	  (const struct sockaddr *, socklen_t, char *, socklen_t, char *,     \
+	   socklen_t, int))                                                   \
+	X(gethostbyname, struct hostent *, (const char *))                    \
+	X(gethostbyname2, struct hostent *, (const char *, int))              \
+	X(gethostbyname_r, int,                                                \
+	  (const char *, struct hostent *, char *, size_t, struct hostent **, \
+	   int *))                                                            \
+	X(gethostbyname2_r, int,                                               \
+	  (const char *, int, struct hostent *, char *, size_t,               \
+	   struct hostent **, int *))                                         \
+	X(gethostbyaddr, struct hostent *, (const void *, socklen_t, int))    \
+	X(gethostbyaddr_r, int,                                                \
+	  (const void *, socklen_t, int, struct hostent *, char *, size_t,    \
+	   struct hostent **, int *))
 
 struct s5_real {
 #define S5_REAL_FIELD(name, ret, args) ret(*name) args;
@@ -157,6 +172,24 @@ bool s5_is_direct(int family, const uint8_t *addr);
 bool s5_is_fake(int family, const uint8_t *addr);
 /* The name behind a fake address: its length, or -ENOENT. */
 int s5_fake_to_name(int family, const uint8_t *addr, char *name);
+
+/* Lays out a hostent for one address (4 or 16 bytes per af) and its
+ * name in buf. Returns 0 or ERANGE (hostent.c). */
+int s5_hostent_fill(struct hostent *he, char *buf, size_t buflen,
+		    const char *name, int af, const uint8_t *addr);
+
+/* True when sa holds a fake address; gives its family and bytes. */
+bool s5_sockaddr_fake(const struct sockaddr *sa, socklen_t len, int *family,
+		      uint8_t addr[16]);
+
+/* fork() with our resolver locks held by another thread must not leave
+ * the child with a lock nobody will release (getaddrinfo.c, names.c). */
+void s5_blocks_atfork_prepare(void);
+void s5_blocks_atfork_parent(void);
+void s5_blocks_atfork_child(void);
+void s5_hosts_atfork_prepare(void);
+void s5_hosts_atfork_parent(void);
+void s5_hosts_atfork_child(void);
 
 /* ---- policy (policy.c) ----------------------------------------------- */
 

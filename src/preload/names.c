@@ -1,0 +1,327 @@
+/* Which names the real resolver answers and which get a fake address, and
+ * the process's fake-address pool.
+ *
+ * Answered by libc: numeric hosts, "localhost" and names below it
+ * (RFC 6761 section 6.3), names listed in /etc/hosts, names the exclusion
+ * list matches, and every name when SOCKS5WRAP_DNS=local. Every other name
+ * gets a fake address, and only its text ever leaves the process, inside a
+ * CONNECT request. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "s5_dns.h"
+#include "s5_log.h"
+
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+/* Mapped on the first name that needs it, so programs that resolve no
+ * names pay nothing; connect() only reads it. */
+static _Atomic(struct s5_pool *) pool;
+
+static void make_pool(void)
+{
+	struct s5_pool *p = NULL;
+
+	if (s5_pool_create(&p, &s5_cfg.fake4, &s5_cfg.fake6,
+			   S5_POOL_DEFAULT_CAPACITY,
+			   S5_POOL_DEFAULT_GRACE_S) < 0) {
+		s5log_msg(S5LOG_ERROR,
+			  "cannot map the fake-address pool; host names will "
+			  "not resolve",
+			  NULL);
+		return;
+	}
+	atomic_store(&pool, p);
+}
+
+struct s5_pool *s5_pool(void)
+{
+	pthread_once(&pool_once, make_pool);
+	return atomic_load(&pool);
+}
+
+/* The pool if some name already made it, without making it. */
+static struct s5_pool *existing_pool(void)
+{
+	return atomic_load(&pool);
+}
+
+uint32_t s5_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* ---- /etc/hosts ------------------------------------------------------- */
+
+/* The names in /etc/hosts, normalised, one after another with NUL
+ * separators; re-read when the file changes. Guarded by hosts_lock. */
+static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *hosts_names;
+static size_t hosts_len;
+static struct timespec hosts_mtime;
+static bool hosts_loaded;
+
+#define S5_HOSTS_MAX (16u << 20) /* a larger file is read up to this */
+
+static char *read_file(const char *path, size_t *len)
+{
+	char *buf = NULL, *nb;
+	size_t cap = 0, n = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= S5_HOSTS_MAX)
+				break;
+			cap = cap ? cap * 2 : 4096;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL)
+				break;
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	real.close(fd);
+	if (buf != NULL)
+		buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Appends every host name of one line ("ADDRESS NAME [ALIAS...]"). */
+static void hosts_line(char *line, char *out, size_t *outlen)
+{
+	char norm[S5_NAME_MAX + 1], *p = line, *tok;
+	int field = 0, n;
+
+	for (;;) {
+		while (is_blank(*p))
+			p++;
+		if (*p == '\0' || *p == '#')
+			return;
+		tok = p;
+		while (*p != '\0' && !is_blank(*p) && *p != '#')
+			p++;
+		if (field++ > 0) {
+			char save = *p;
+
+			*p = '\0';
+			n = s5_name_normalize(tok, norm);
+			if (n > 0) {
+				memcpy(out + *outlen, norm, (size_t)n + 1);
+				*outlen += (size_t)n + 1;
+			}
+			*p = save;
+		}
+		if (*p == '#')
+			return;
+	}
+}
+
+static void hosts_parse(char *text, size_t len)
+{
+	/* Names are never longer than the text they come from. */
+	char *out = malloc(len + 1), *line = text, *nl;
+	size_t outlen = 0;
+
+	free(hosts_names);
+	hosts_names = out;
+	hosts_len = 0;
+	if (out == NULL)
+		return;
+	while (line != NULL && *line != '\0') {
+		nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		hosts_line(line, out, &outlen);
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	hosts_len = outlen;
+}
+
+static void hosts_refresh(void)
+{
+	struct stat st;
+	char *text;
+	size_t len;
+
+	if (stat("/etc/hosts", &st) != 0) {
+		hosts_len = 0;
+		return;
+	}
+	if (hosts_loaded && st.st_mtim.tv_sec == hosts_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == hosts_mtime.tv_nsec)
+		return;
+	text = read_file("/etc/hosts", &len);
+	hosts_loaded = true;
+	hosts_mtime = st.st_mtim;
+	if (text == NULL) {
+		hosts_len = 0;
+		return;
+	}
+	hosts_parse(text, len);
+	free(text);
+}
+
+void s5_hosts_atfork_prepare(void)
+{
+	pthread_mutex_lock(&hosts_lock);
+}
+
+void s5_hosts_atfork_parent(void)
+{
+	pthread_mutex_unlock(&hosts_lock);
+}
+
+void s5_hosts_atfork_child(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	hosts_lock = fresh;
+}
+
+static bool in_hosts(const char *norm)
+{
+	size_t off = 0, n;
+	bool found = false;
+
+	pthread_mutex_lock(&hosts_lock);
+	hosts_refresh();
+	while (!found && off < hosts_len) {
+		n = strlen(hosts_names + off);
+		found = strcmp(hosts_names + off, norm) == 0;
+		off += n + 1;
+	}
+	pthread_mutex_unlock(&hosts_lock);
+	return found;
+}
+
+/* ---- the decision ----------------------------------------------------- */
+
+static bool is_localhost(const char *norm, size_t len)
+{
+	static const char lh[] = "localhost";
+	size_t l = sizeof(lh) - 1;
+
+	if (len == l)
+		return memcmp(norm, lh, l) == 0;
+	return len > l && norm[len - l - 1] == '.' &&
+	       memcmp(norm + len - l, lh, l) == 0;
+}
+
+/* Numeric hosts in every form libc accepts: inet_aton's ("10.1", "0x7f.1")
+ * and IPv6 with an optional "%scope". */
+static bool is_numeric(const char *node)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN + 1];
+	const char *pct = strchr(node, '%');
+	size_t n;
+
+	if (inet_aton(node, &a4))
+		return true;
+	if (pct == NULL)
+		return inet_pton(AF_INET6, node, &a6) == 1;
+	n = (size_t)(pct - node);
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, node, n);
+	buf[n] = '\0';
+	return inet_pton(AF_INET6, buf, &a6) == 1;
+}
+
+enum s5_name_route s5_name_route(const char *node, char *norm)
+{
+	int n;
+
+	if (is_numeric(node))
+		return S5_NAME_LIBC;
+	n = s5_name_normalize(node, norm);
+	if (n < 0)
+		return S5_NAME_INVALID;
+	if (s5_exclude_match_name(&s5_cfg.exclude, norm, 0))
+		return S5_NAME_DIRECT;
+	if (s5_cfg.dns == S5_DNS_LOCAL || is_localhost(norm, (size_t)n) ||
+	    in_hosts(norm))
+		return S5_NAME_LIBC;
+	return S5_NAME_FAKE;
+}
+
+void s5_remember_direct(const struct sockaddr *sa)
+{
+	struct s5_pool *p = s5_pool();
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	if (p == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		memcpy(&s4, sa, sizeof(s4));
+		s5_pool_direct_add(p, AF_INET, (const uint8_t *)&s4.sin_addr);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(&s6, sa, sizeof(s6));
+		s5_pool_direct_add(p, AF_INET6,
+				   (const uint8_t *)&s6.sin6_addr);
+	}
+}
+
+bool s5_is_fake(int family, const uint8_t *addr)
+{
+	const struct s5_cidr *c = family == AF_INET ? &s5_cfg.fake4
+						    : &s5_cfg.fake6;
+	unsigned int bits = c->prefix, i;
+	size_t len = family == AF_INET ? 4 : 16;
+
+	if (c->family != family)
+		return false;
+	for (i = 0; i < len && bits > 0; i++) {
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+
+		if ((addr[i] & mask) != (c->addr[i] & mask))
+			return false;
+		bits = bits >= 8 ? bits - 8 : 0;
+	}
+	return true;
+}
+
+int s5_fake_to_name(int family, const uint8_t *addr, char *name)
+{
+	struct s5_pool *p = existing_pool();
+
+	if (p == NULL)
+		return -ENOENT;
+	return s5_pool_reverse(p, family, addr, s5_now_s(), name,
+			       S5_NAME_MAX + 1);
+}
+
+bool s5_is_direct(int family, const uint8_t *addr)
+{
+	struct s5_pool *p = existing_pool();
+
+	return p != NULL && s5_pool_direct_has(p, family, addr);
+}
