@@ -1,0 +1,189 @@
+"""Fixtures for the integration tests.
+
+  lab       (session) the topology with the target servers and the four
+            standard proxies running; fails every test that uses it when
+            the machine cannot host namespaces (never skips).
+  client    (per test) a harness.Client for the client namespace, with a
+            leak capture running for the whole test: at teardown every
+            packet on the client's link must be ARP, ICMPv6 or between
+            the client and the proxy host, or the test errors with the
+            packet list. client.target_peers() lists who reached the
+            target during this test.
+  scripted  (per test) factory: scripted(mode) starts socks_script.py in
+            the proxy namespace and returns an object with .url, .port,
+            .records().
+"""
+
+import os
+import re
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import leakcap  # noqa: E402
+import proxies  # noqa: E402
+import targets  # noqa: E402
+import topo  # noqa: E402
+
+REQUIRED = [
+    (proxies.DANTED, "dante-server"), (proxies.MICROSOCKS, "microsocks"),
+    (leakcap.TCPDUMP, "tcpdump"), ("/usr/bin/ncat", "ncat"),
+    ("/usr/bin/curl", "curl"), (topo.IP, "iproute2"),
+    ("/usr/sbin/useradd", "passwd"), ("/usr/sbin/chpasswd", "passwd"),
+]
+SERVER_LIFETIME = int(os.environ.get("S5W_SERVER_LIFETIME", "600"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if harness.asan_preload_skipped:
+        terminalreporter.write_line(
+            "SANITIZE=1: libasan not preloaded for %s (hangs at start with "
+            "it preloaded); ASan still loads through the library" %
+            ", ".join(sorted(harness.asan_preload_skipped)))
+
+
+class Lab:
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.topo = topo.Topology(workdir)
+        self.user = proxies.TestUser()
+        self.target = None
+        self.proxies = {}
+
+    def start(self):
+        missing = ["%s (package %s)" % (path, pkg) for path, pkg in REQUIRED
+                   if not os.access(path, os.X_OK)]
+        if missing:
+            raise topo.SetupError("missing programs: " + ", ".join(missing))
+        self.topo.create()
+        self.target = targets.Target(self.topo, lifetime=SERVER_LIFETIME)
+        self.proxies = proxies.start_all(self.topo, self.user,
+                                         lifetime=SERVER_LIFETIME)
+
+    def stop(self):
+        errors = []
+        try:
+            errors = self.topo.destroy()
+        finally:
+            self.user.remove()
+        return errors
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    topo.install_sigterm_handler()
+    workdir = str(tmp_path_factory.mktemp("s5w-lab"))
+    lab = Lab(workdir)
+    try:
+        lab.start()
+    except topo.SetupError as e:
+        lab.stop()
+        pytest.fail("integration topology could not be set up: %s" % e,
+                    pytrace=False)
+    except BaseException:
+        lab.stop()
+        raise
+    try:
+        yield lab
+    finally:
+        errors = lab.stop()
+        if errors:
+            print("teardown problems: %s" % "; ".join(errors),
+                  file=sys.stderr)
+
+
+class ClientHandle(harness.Client):
+    def __init__(self, lab):
+        super().__init__(lab.topo)
+        self.lab = lab
+
+    def target_peers(self):
+        """Connections and datagrams the target saw during this test."""
+        return self.lab.target.peers()
+
+    def proxy_log(self, name):
+        return self.lab.proxies[name].log_text()
+
+
+def _safe_name(nodeid):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-80:]
+
+
+@pytest.fixture
+def client(lab, request):
+    cap = leakcap.LeakCapture(lab.topo, _safe_name(request.node.nodeid))
+    lab.target.mark()
+    handle = ClientHandle(lab)
+    try:
+        yield handle
+    finally:
+        leaks, everything = cap.stop()
+    if leaks:
+        pytest.fail("traffic left the client namespace without the proxy "
+                    "(%d packets):\n  %s\nfull capture (%s):\n  %s" % (
+                        len(leaks), "\n  ".join(leaks[:30]), cap.path,
+                        "\n  ".join(everything[:60])), pytrace=False)
+
+
+class ScriptedProxy:
+    def __init__(self, lab, mode, port, lifetime):
+        self.mode = mode
+        self.port = port
+        self.url = "%s:%d" % (topo.PROXY4_C, port)
+        self.record_path = os.path.join(lab.workdir,
+                                        "script-%d.rec" % port)
+        script = os.path.join(harness.HERE, "socks_script.py")
+        self.proc = lab.topo.spawn(
+            "script-%d" % port, lab.topo.proxy,
+            [harness.PYTHON, script, "--host", topo.PROXY4_C, "--port",
+             str(port), "--mode", mode, "--lifetime", str(lifetime),
+             "--record", self.record_path], lifetime=lifetime + 5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "ready" in self.proc.log_text():
+                return
+            if not self.proc.alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError("socks_script.py (%s) did not start:\n%s" % (
+            mode, self.proc.log_text()))
+
+    def records(self):
+        """[(kind, bytes)] the scripted server received, in order."""
+        try:
+            with open(self.record_path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            kind, _, data = line.partition(" ")
+            out.append((kind, bytes.fromhex(data)))
+        return out
+
+    def stop(self):
+        self.proc.stop()
+
+
+_next_script_port = [2000]
+
+
+@pytest.fixture
+def scripted(lab):
+    started = []
+
+    def start(mode, lifetime=30):
+        port = _next_script_port[0]
+        _next_script_port[0] += 1
+        sp = ScriptedProxy(lab, mode, port, lifetime)
+        started.append(sp)
+        return sp
+    try:
+        yield start
+    finally:
+        for sp in started:
+            sp.stop()

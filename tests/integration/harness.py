@@ -1,0 +1,190 @@
+"""Run programs in the client namespace, with or without socks5wrap.
+
+All client invocations go through Client.run_wrapped / run_direct, so the
+sanitizer handling (SANITIZE=1) and the clean environment live here only.
+"""
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+
+import topo
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+CLIENTS = os.path.join(HERE, "clients")
+PYTHON = "/usr/bin/python3"
+
+# Standard proxy URLs (see proxies.py for what runs on each port).
+DANTE = "192.0.2.1:1080"
+DANTE6 = "[fd00:5357:1::1]:1080"
+DANTE_USER = "192.0.2.1:1081"
+MICRO = "192.0.2.1:1082"
+MICRO_USER = "192.0.2.1:1083"
+
+# Variables from the caller's environment that would change what a client
+# does; the tests set what they need explicitly.
+SCRUB_PREFIXES = ("SOCKS5", "SOCKS5WRAP_", "ASAN_", "UBSAN_")
+SCRUB_NAMES = ("LD_PRELOAD", "http_proxy", "https_proxy", "all_proxy",
+               "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+               "NO_PROXY", "CURL_HOME")
+
+
+def build_dir():
+    b = os.environ.get("BUILD", "build")
+    return b if os.path.isabs(b) else os.path.join(REPO, b)
+
+
+def launcher_path():
+    return os.path.join(build_dir(), "socks5wrap")
+
+
+def library_path():
+    return os.path.join(build_dir(), "libsocks5wrap.so")
+
+
+ASAN_OPTIONS = "detect_leaks=0:verify_asan_link_order=0"
+# program path -> True when it runs with libasan preloaded (see below)
+_asan_preload_ok = {}
+# programs run without the libasan preload, for the session summary
+asan_preload_skipped = set()
+
+
+def libasan_path():
+    cp = subprocess.run(["gcc", "-print-file-name=libasan.so"],
+                        capture_output=True, text=True, timeout=10)
+    asan = cp.stdout.strip()
+    if cp.returncode != 0 or not os.path.isabs(asan):
+        raise AssertionError("SANITIZE=1 but libasan.so not found: %r" % asan)
+    return asan
+
+
+def asan_preload_works(program, asan):
+    """Does PROGRAM start with libasan preloaded? Some do not: Debian's
+    curl and wget hang in setlocale() because p11-kit's constructor runs
+    under the preloaded runtime. Probed once per program with --version."""
+    path = shutil.which(program) or program
+    if path not in _asan_preload_ok:
+        try:
+            subprocess.run(["/usr/bin/env", "LD_PRELOAD=" + asan,
+                            "ASAN_OPTIONS=" + ASAN_OPTIONS, path, "--version"],
+                           capture_output=True, timeout=5)
+            _asan_preload_ok[path] = True
+        except subprocess.TimeoutExpired:
+            _asan_preload_ok[path] = False
+            asan_preload_skipped.add(path)
+    return _asan_preload_ok[path]
+
+
+def sanitizer_env(program):
+    """Extra variables for running PROGRAM under an ASan+UBSan build
+    (SANITIZE=1), else {}. libasan is preloaded so that it comes first
+    and replaces malloc; for a program that cannot start that way the
+    library's own dependency on libasan loads it later instead (ASan then
+    checks stack and globals but not the heap of that program)."""
+    if os.environ.get("SANITIZE") != "1":
+        return {}
+    env = {"ASAN_OPTIONS": ASAN_OPTIONS,
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+    asan = libasan_path()
+    if asan_preload_works(program, asan):
+        env["LD_PRELOAD"] = asan
+    return env
+
+
+def client_script(name, *args):
+    """Command line for one of the Python programs in clients/."""
+    return [PYTHON, os.path.join(CLIENTS, name)] + [str(a) for a in args]
+
+
+class Result:
+    def __init__(self, argv, rc, stdout, stderr, elapsed):
+        self.argv = argv
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.elapsed = elapsed
+
+    def json(self):
+        """The last line of stdout as JSON (what clients/*.py print)."""
+        lines = [l for l in self.stdout.splitlines() if l.strip()]
+        if not lines:
+            raise AssertionError("no output from client\n%s" % self)
+        try:
+            return json.loads(lines[-1])
+        except ValueError:
+            raise AssertionError("client output is not JSON\n%s" % self)
+
+    def __str__(self):
+        return ("$ %s\nexit %s after %.2fs\n--- stdout ---\n%s\n"
+                "--- stderr ---\n%s" % (
+                    " ".join(shlex.quote(a) for a in self.argv), self.rc,
+                    self.elapsed, self.stdout[-4000:], self.stderr[-4000:]))
+
+    __repr__ = __str__
+
+
+class Client:
+    """Runs commands in the client namespace of a topology."""
+
+    def __init__(self, t):
+        self.topo = t
+
+    def _env(self, extra):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(SCRUB_PREFIXES) and k not in SCRUB_NAMES}
+        env.update(extra or {})
+        return env
+
+    def _run(self, argv, env, timeout, input):
+        t0 = time.monotonic()
+        try:
+            cp = subprocess.run(argv, env=env, capture_output=True,
+                                timeout=timeout, input=input,
+                                text=True, errors="replace")
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode(errors="replace") if isinstance(
+                e.stdout, bytes) else (e.stdout or "")
+            err = e.stderr.decode(errors="replace") if isinstance(
+                e.stderr, bytes) else (e.stderr or "")
+            raise AssertionError("client timed out after %ss\n%s" % (
+                timeout, Result(argv, None, out, err,
+                                time.monotonic() - t0)))
+        return Result(argv, cp.returncode, cp.stdout, cp.stderr,
+                      time.monotonic() - t0)
+
+    def run_wrapped(self, cmd, proxy=DANTE, opts=(), env=None, timeout=30,
+                    input=None):
+        """Run cmd in the client namespace under the socks5wrap launcher:
+        `socks5wrap -p PROXY OPTS -- cmd`. proxy=None leaves -p out (the
+        proxy then comes from env, e.g. SOCKS5_PROXY). Returns a Result."""
+        launcher = launcher_path()
+        if not os.access(launcher, os.X_OK):
+            raise AssertionError(
+                "launcher %s is not built (make, or set BUILD=)" % launcher)
+        wrapped = [launcher]
+        if proxy is not None:
+            wrapped += ["-p", proxy]
+        wrapped += list(opts) + ["--"] + list(cmd)
+        san = sanitizer_env(cmd[0])
+        prefix = []
+        if san:
+            # Through env(1), so that only the launcher and the program see
+            # libasan, not ip(8). The launcher keeps the existing
+            # LD_PRELOAD after its own library.
+            pre = ":".join(p for p in (san.get("LD_PRELOAD"),
+                                       (env or {}).get("LD_PRELOAD")) if p)
+            if pre:
+                san = dict(san, LD_PRELOAD=pre)
+            prefix = ["/usr/bin/env"] + ["%s=%s" % kv for kv in san.items()]
+        argv = ([topo.IP, "netns", "exec", self.topo.client] + prefix +
+                wrapped)
+        return self._run(argv, self._env(env), timeout, input)
+
+    def run_direct(self, cmd, env=None, timeout=30, input=None):
+        """Run cmd in the client namespace without socks5wrap."""
+        argv = [topo.IP, "netns", "exec", self.topo.client] + list(cmd)
+        return self._run(argv, self._env(env), timeout, input)

@@ -1,0 +1,136 @@
+"""Leak capture: record the client's link with tcpdump and judge each packet.
+
+Allowed on the client's link: ARP, ICMPv6 (neighbour discovery, MLD),
+and IPv4/IPv6 packets whose two ends are the client and the proxy host
+(192.0.2.2 <-> 192.0.2.1, fd00:5357:1::2 <-> fd00:5357:1::1). Anything
+else left the client namespace without going through the proxy: a leak.
+"""
+
+import ipaddress
+import os
+import signal
+import struct
+import time
+
+import topo
+
+TCPDUMP = "/usr/bin/tcpdump"
+
+ALLOWED_PAIRS = {
+    frozenset((topo.CLIENT4, topo.PROXY4_C)),
+    frozenset((topo.CLIENT6, topo.PROXY6_C)),
+}
+
+ETH_ARP, ETH_IP, ETH_IP6 = 0x0806, 0x0800, 0x86DD
+IP6_EXT_HEADERS = (0, 43, 60)      # hop-by-hop, routing, destination options
+PROTO_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 58: "icmp6"}
+
+
+def read_pcap(path):
+    """Yield the link-layer frames of a classic pcap file (Ethernet)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        return
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        raise ValueError("%s: not a pcap file" % path)
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    if linktype != 1:
+        raise ValueError("%s: link type %d, expected Ethernet" % (path, linktype))
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(endian + "I", data[off + 8:off + 12])[0]
+        frame = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        yield frame
+
+
+def classify(frame):
+    """Return (allowed, summary) for one Ethernet frame."""
+    if len(frame) < 14:
+        return False, "short frame (%d bytes)" % len(frame)
+    etype = struct.unpack("!H", frame[12:14])[0]
+    payload = frame[14:]
+    if etype == 0x8100 and len(frame) >= 18:          # VLAN tag
+        etype = struct.unpack("!H", frame[16:18])[0]
+        payload = frame[18:]
+    if etype == ETH_ARP:
+        return True, "arp"
+    if etype == ETH_IP and len(payload) >= 20:
+        ihl = (payload[0] & 0x0F) * 4
+        proto = payload[9]
+        src = str(ipaddress.IPv4Address(payload[12:16]))
+        dst = str(ipaddress.IPv4Address(payload[16:20]))
+        summary = "ip %s %s -> %s%s" % (PROTO_NAMES.get(proto, proto), src,
+                                        dst, _ports(proto, payload[ihl:]))
+        return frozenset((src, dst)) in ALLOWED_PAIRS, summary
+    if etype == ETH_IP6 and len(payload) >= 40:
+        nxt = payload[6]
+        src = str(ipaddress.IPv6Address(payload[8:24]))
+        dst = str(ipaddress.IPv6Address(payload[24:40]))
+        rest = payload[40:]
+        for _ in range(8):                            # bounded header walk
+            if nxt not in IP6_EXT_HEADERS or len(rest) < 8:
+                break
+            nxt, hlen = rest[0], (rest[1] + 1) * 8
+            rest = rest[hlen:]
+        summary = "ip6 %s %s -> %s%s" % (PROTO_NAMES.get(nxt, nxt), src, dst,
+                                         _ports(nxt, rest))
+        if nxt == 58:
+            return True, summary
+        return frozenset((src, dst)) in ALLOWED_PAIRS, summary
+    return False, "ethertype 0x%04x (%d bytes)" % (etype, len(frame))
+
+
+def _ports(proto, l4):
+    if proto in (6, 17) and len(l4) >= 4:
+        sport, dport = struct.unpack("!HH", l4[:4])
+        return " ports %d -> %d" % (sport, dport)
+    return ""
+
+
+class LeakCapture:
+    """tcpdump on the client's veth, inside the client namespace."""
+
+    def __init__(self, t, name, lifetime=300):
+        self.path = os.path.join(t.workdir, "%s.pcap" % name)
+        # --immediate-mode: without it, packets wait in the kernel ring for
+        # up to a second and SIGINT throws them away uncounted.
+        # -Z root: Debian's tcpdump drops to user tcpdump before it opens
+        # the output file, which then may not be writable.
+        self.proc = t.spawn(
+            "tcpdump-%s" % name, t.client,
+            [TCPDUMP, "-U", "--immediate-mode", "-n", "-Z", "root",
+             "-i", t.if_client,
+             "-w", self.path], lifetime=lifetime)
+        self._wait_listening()
+
+    def _wait_listening(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "listening on" in self.proc.log_text():
+                return
+            if not self.proc.alive():
+                break
+            time.sleep(0.02)
+        text = self.proc.log_text()
+        self.proc.stop()
+        raise topo.SetupError("tcpdump did not start:\n%s" % text)
+
+    def stop(self):
+        """Stop tcpdump (SIGINT flushes the file) and return the verdict:
+        (leaks, all_summaries)."""
+        time.sleep(0.1)            # let in-flight packets reach the capture
+        self.proc.stop(sig=signal.SIGINT, wait=5)
+        leaks, everything = [], []
+        for frame in read_pcap(self.path):
+            ok, summary = classify(frame)
+            everything.append(("ok   " if ok else "LEAK ") + summary)
+            if not ok:
+                leaks.append(summary)
+        return leaks, everything

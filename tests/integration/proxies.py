@@ -1,0 +1,140 @@
+"""Real SOCKS5 servers in the proxy namespace: dante and microsocks.
+
+Ports (see DESIGN.md, "Testing topology"):
+  1080  danted, no authentication, IPv4 and IPv6, CONNECT + UDP ASSOCIATE
+  1081  danted, username/password (system user TEST_USER)
+  1082  microsocks, no authentication, 192.0.2.1 only
+  1083  microsocks with -u/-P, 192.0.2.1 only
+"""
+
+import os
+import pwd
+
+import topo
+
+DANTED = "/usr/sbin/danted"
+MICROSOCKS = "/usr/bin/microsocks"
+
+TEST_USER = "s5wtest"
+# ':' and '@' force a client to percent-encode the password in a URL.
+TEST_PASSWORD = "s5w:p@ss"
+TEST_PASSWORD_URL = "s5w%3Ap%40ss"
+# The comment field marks the user as ours, so a later run removes a user
+# that a killed run left behind.
+TEST_USER_GECOS = "socks5wrap integration tests"
+
+DANTE_NOAUTH_PORT = 1080
+DANTE_USER_PORT = 1081
+MICRO_NOAUTH_PORT = 1082
+MICRO_USER_PORT = 1083
+
+LOG_RULE = "  log: error connect disconnect\n"
+
+
+def dante_config(log, errlog, port, method, udp_ports):
+    rule_log = LOG_RULE
+    return (
+        "logoutput: %(log)s\n"
+        "errorlog: %(errlog)s\n"
+        "internal: %(pc4)s port = %(port)d\n"
+        "internal: %(pc6)s port = %(port)d\n"
+        "external: %(pt4)s\n"
+        "external: %(pt6)s\n"
+        "socksmethod: %(method)s\n"
+        "clientmethod: none\n"
+        "user.privileged: root\n"
+        "user.unprivileged: nobody\n"
+        "timeout.negotiate: 30\n"
+        "client pass {\n  from: 0/0 to: 0/0\n%(rl)s}\n"
+        "socks pass {\n  from: 0/0 to: 0/0\n  command: bind connect\n%(rl)s}\n"
+        "socks pass {\n  from: 0/0 to: 0/0\n  command: udpassociate\n"
+        "  udp.portrange: %(udp)s\n%(rl)s}\n"
+        "socks pass {\n  from: 0/0 to: 0/0\n  command: bindreply udpreply\n"
+        "%(rl)s}\n"
+    ) % dict(log=log, errlog=errlog, port=port, method=method, udp=udp_ports,
+             pc4=topo.PROXY4_C, pc6=topo.PROXY6_C, pt4=topo.PROXY4_T,
+             pt6=topo.PROXY6_T, rl=rule_log)
+
+
+class TestUser:
+    """The system user that danted's username method checks."""
+
+    def __init__(self):
+        self.created = False
+
+    def ensure(self):
+        try:
+            entry = pwd.getpwnam(TEST_USER)
+            self.created = entry.pw_gecos == TEST_USER_GECOS
+        except KeyError:
+            topo.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin",
+                      "-c", TEST_USER_GECOS, TEST_USER])
+            self.created = True
+        # chpasswd splits "name:password" at the first ':' only.
+        topo.run(["chpasswd"], input="%s:%s\n" % (TEST_USER, TEST_PASSWORD))
+
+    def remove(self):
+        if self.created:
+            topo.run(["userdel", TEST_USER], check=False)
+            self.created = False
+
+
+class Dante:
+    def __init__(self, t, name, port, method, udp_ports, lifetime=600):
+        self.name = name
+        self.port = port
+        conf = os.path.join(t.workdir, "%s.conf" % name)
+        self.log_path = os.path.join(t.workdir, "%s-socks.log" % name)
+        self.errlog_path = os.path.join(t.workdir, "%s-error.log" % name)
+        with open(conf, "w") as f:
+            f.write(dante_config(self.log_path, self.errlog_path, port, method,
+                                 udp_ports))
+        # -V checks the addresses too, so it must run in the proxy namespace.
+        cp = topo.run([DANTED, "-V", "-f", conf], ns=t.proxy, check=False)
+        if cp.returncode != 0:
+            raise topo.SetupError("danted rejects %s:\n%s%s%s" % (
+                conf, cp.stdout, cp.stderr, self.log_text(errors=True)))
+        self.proc = t.spawn(name, t.proxy, [DANTED, "-f", conf],
+                            lifetime=lifetime)
+        try:
+            t.wait_tcp(t.client, [(topo.PROXY4_C, port), (topo.PROXY6_C, port)],
+                       proc=self.proc)
+        except topo.SetupError as e:
+            raise topo.SetupError("%s\n--- %s ---\n%s" % (
+                e, self.errlog_path, self.log_text(errors=True)))
+
+    def log_text(self, errors=False):
+        path = self.errlog_path if errors else self.log_path
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Microsocks:
+    def __init__(self, t, name, port, user=None, password=None, lifetime=600):
+        self.name = name
+        self.port = port
+        args = [MICROSOCKS, "-i", topo.PROXY4_C, "-p", str(port)]
+        if user is not None:
+            args += ["-u", user, "-P", password]
+        self.proc = t.spawn(name, t.proxy, args, lifetime=lifetime)
+        t.wait_tcp(t.client, [(topo.PROXY4_C, port)], proc=self.proc)
+
+    def log_text(self, errors=False):
+        return self.proc.log_text()
+
+
+def start_all(t, user, lifetime=600):
+    """Start the four standard proxies; returns {name: server}."""
+    user.ensure()
+    return {
+        "dante": Dante(t, "dante", DANTE_NOAUTH_PORT, "none",
+                       "40000-40999", lifetime),
+        "dante-user": Dante(t, "dante-user", DANTE_USER_PORT, "username",
+                            "41000-41999", lifetime),
+        "micro": Microsocks(t, "micro", MICRO_NOAUTH_PORT, lifetime=lifetime),
+        "micro-user": Microsocks(t, "micro-user", MICRO_USER_PORT, TEST_USER,
+                                 TEST_PASSWORD, lifetime=lifetime),
+    }

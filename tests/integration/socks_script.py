@@ -1,0 +1,196 @@
+"""A scripted SOCKS5 server that misbehaves on purpose, for fault tests.
+
+    python3 socks_script.py --host ADDR --port N --mode MODE
+                            [--lifetime SECONDS] [--record FILE]
+
+It never connects anywhere: it only plays its part of the handshake and
+then does what MODE says. Prints "ready" once listening. Each request it
+sees is appended to --record as "greeting HEX" / "auth HEX" / "request HEX"
+lines, so a test can check what the client sent.
+
+Modes
+  repN            answer CONNECT with REP=N (1..8), then close
+  garbage         answer CONNECT with bytes that are not a SOCKS5 reply
+  garbage-method  answer the greeting with bytes that are not SOCKS5
+  truncated       send the first 5 bytes of a success reply, then close
+  close-greeting  read the greeting, close without answering
+  stall           read the greeting, never answer (until the lifetime ends)
+  method-ff       answer the greeting with "no acceptable methods"
+  auth-reject     choose username/password, then reject the credentials
+  auth-ok         choose username/password, accept, answer success + hello
+  hello           answer success and "hello" in the same write, then close
+  echo            answer success, then echo whatever arrives
+"""
+
+import argparse
+import socket
+import sys
+import threading
+import time
+
+HELLO = b"hello"
+SUCCESS_V4 = b"\x05\x00\x00\x01" + bytes([198, 51, 100, 9]) + b"\x1f\x90"
+
+
+class Hangup(Exception):
+    pass
+
+
+def recv_exact(conn, n):
+    buf = b""
+    for _ in range(n + 1):
+        if len(buf) >= n:
+            break
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            raise Hangup("peer closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def read_greeting(conn):
+    head = recv_exact(conn, 2)
+    return head + recv_exact(conn, head[1])
+
+
+def read_auth(conn):
+    ver_ulen = recv_exact(conn, 2)
+    user = recv_exact(conn, ver_ulen[1])
+    plen = recv_exact(conn, 1)
+    return ver_ulen + user + plen + recv_exact(conn, plen[0])
+
+
+def read_request(conn):
+    head = recv_exact(conn, 4)
+    atyp = head[3]
+    if atyp == 1:
+        rest = recv_exact(conn, 4 + 2)
+    elif atyp == 4:
+        rest = recv_exact(conn, 16 + 2)
+    elif atyp == 3:
+        n = recv_exact(conn, 1)
+        rest = n + recv_exact(conn, n[0] + 2)
+    else:
+        raise Hangup("bad ATYP %d" % atyp)
+    return head + rest
+
+
+class Script:
+    def __init__(self, mode, record, lifetime):
+        self.mode = mode
+        self.record_path = record
+        self.lock = threading.Lock()
+        self.deadline = time.monotonic() + lifetime
+
+    def record(self, what, data):
+        if not self.record_path:
+            return
+        with self.lock, open(self.record_path, "a") as f:
+            f.write("%s %s\n" % (what, data.hex()))
+
+    def handle(self, conn):
+        with conn:
+            conn.settimeout(max(1.0, self.deadline - time.monotonic()))
+            try:
+                self.play(conn)
+            except (Hangup, OSError) as e:
+                self.record("note", str(e).encode())
+
+    def play(self, conn):
+        mode = self.mode
+        greeting = read_greeting(conn)
+        self.record("greeting", greeting)
+        if mode == "close-greeting":
+            return
+        if mode == "stall":
+            # Hold the connection open without a word, bounded by lifetime.
+            for _ in range(100000):
+                if time.monotonic() >= self.deadline:
+                    return
+                try:
+                    if not conn.recv(4096):
+                        return
+                except socket.timeout:
+                    return
+        if mode == "garbage-method":
+            conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+            return
+        if mode == "method-ff":
+            conn.sendall(b"\x05\xff")
+            return
+        if mode in ("auth-reject", "auth-ok"):
+            conn.sendall(b"\x05\x02")
+            self.record("auth", read_auth(conn))
+            if mode == "auth-reject":
+                conn.sendall(b"\x01\x01")
+                return
+            conn.sendall(b"\x01\x00")
+        else:
+            conn.sendall(b"\x05\x00")
+        self.record("request", read_request(conn))
+        if mode.startswith("rep"):
+            code = int(mode[3:])
+            conn.sendall(bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0]))
+        elif mode == "garbage":
+            conn.sendall(b"\x04\x5a\x00\x00garbage!")
+        elif mode == "truncated":
+            conn.sendall(SUCCESS_V4[:5])
+        elif mode in ("hello", "auth-ok"):
+            conn.sendall(SUCCESS_V4 + HELLO)
+            try:
+                conn.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            # Wait for the client to close, so our FIN follows the data.
+            conn.settimeout(5)
+            try:
+                conn.recv(1)
+            except OSError:
+                pass
+        elif mode == "echo":
+            conn.sendall(SUCCESS_V4)
+            for _ in range(100000):
+                data = conn.recv(65536)
+                if not data:
+                    return
+                conn.sendall(data)
+        else:
+            raise Hangup("unknown mode %s" % mode)
+
+
+MODES = (["rep%d" % i for i in range(0, 10)] +
+         ["garbage", "garbage-method", "truncated", "close-greeting", "stall",
+          "method-ff", "auth-reject", "auth-ok", "hello", "echo"])
+
+
+def main(argv):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host", default="192.0.2.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--mode", required=True, choices=MODES)
+    ap.add_argument("--lifetime", type=float, default=60)
+    ap.add_argument("--record")
+    opts = ap.parse_args(argv)
+    script = Script(opts.mode, opts.record, opts.lifetime)
+    fam = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
+    srv = socket.socket(fam, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((opts.host, opts.port))
+    srv.listen(64)
+    print("ready", flush=True)
+    for _ in range(10000):
+        remaining = script.deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        srv.settimeout(remaining)
+        try:
+            conn, _ = srv.accept()
+        except socket.timeout:
+            break
+        threading.Thread(target=script.handle, args=(conn,),
+                         daemon=True).start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

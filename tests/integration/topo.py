@@ -1,0 +1,319 @@
+"""Three network namespaces for the integration tests.
+
+    client 192.0.2.2 ---- 192.0.2.1 proxy 203.0.113.1 ---- 203.0.113.7 target
+           fd00:5357:1::2     fd00:5357:1::1  fd00:5357:3::1     fd00:5357:3::7
+
+The client namespace has only its connected routes, so a direct connection
+to the target fails with ENETUNREACH; the proxy namespace does not forward.
+Whatever the client reaches on the target side therefore went through a
+proxy process.
+
+Names carry the creating process's pid, so two runs never collide, and a
+run that died leaves namespaces that a later run recognises and removes.
+Every process started here runs under coreutils `timeout`, so even a run
+killed with SIGKILL leaves nothing running for long.
+"""
+
+import atexit
+import os
+import re
+import signal
+import subprocess
+import time
+
+IP = "/usr/sbin/ip"
+TIMEOUT_BIN = "/usr/bin/timeout"
+
+CLIENT4, PROXY4_C, PROXY4_T, TARGET4 = (
+    "192.0.2.2", "192.0.2.1", "203.0.113.1", "203.0.113.7")
+CLIENT6, PROXY6_C, PROXY6_T, TARGET6 = (
+    "fd00:5357:1::2", "fd00:5357:1::1", "fd00:5357:3::1", "fd00:5357:3::7")
+
+NS_RE = re.compile(r"^s5w-(\d+)-[cpt]$")
+
+# Everything started or created by this process, for the atexit safety net.
+_live_procs = []
+_live_topologies = []
+
+
+class SetupError(Exception):
+    """The environment cannot host the topology (not root, no netns...)."""
+
+
+def run(args, ns=None, timeout=10, check=True, input=None, env=None):
+    """Run a short command (in namespace ns) and return CompletedProcess.
+
+    Raises SetupError with the command's output when check and it fails.
+    """
+    full = ([IP, "netns", "exec", ns] if ns else []) + list(args)
+    try:
+        cp = subprocess.run(full, capture_output=True, text=True,
+                            timeout=timeout, input=input, env=env)
+    except subprocess.TimeoutExpired as e:
+        raise SetupError("timed out after %ss: %s" % (timeout, " ".join(full))) from e
+    if check and cp.returncode != 0:
+        raise SetupError("failed (%d): %s\n%s%s" % (
+            cp.returncode, " ".join(full), cp.stdout, cp.stderr))
+    return cp
+
+
+def check_environment():
+    """Raise SetupError unless we are root and `ip netns` works."""
+    if os.geteuid() != 0:
+        raise SetupError("integration tests need root (network namespaces); "
+                         "run them as root, e.g. sudo make integration")
+    if not os.path.exists(IP):
+        raise SetupError("%s not found (package iproute2)" % IP)
+    cp = run([IP, "netns", "list"], check=False)
+    if cp.returncode != 0:
+        raise SetupError("`ip netns list` failed: %s" % cp.stderr.strip())
+    if not os.path.exists(TIMEOUT_BIN):
+        raise SetupError("%s not found (package coreutils)" % TIMEOUT_BIN)
+
+
+class Proc:
+    """A long-running process started by the tests inside a namespace.
+
+    It runs as `timeout LIFETIME cmd`, in its own process group (timeout
+    makes one), so stop() can end it and its children by our own pid.
+    """
+
+    def __init__(self, name, ns, args, lifetime, log_path, env=None,
+                 stdout_pipe=False, stdin_null=True):
+        self.name = name
+        self.ns = ns
+        self.args = list(args)
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        full = [IP, "netns", "exec", ns, TIMEOUT_BIN, "-k", "3",
+                str(int(lifetime))] + self.args
+        self.popen = subprocess.Popen(
+            full, stdin=subprocess.DEVNULL if stdin_null else subprocess.PIPE,
+            stdout=subprocess.PIPE if stdout_pipe else self._log,
+            stderr=self._log, env=env)
+        _live_procs.append(self)
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def log_text(self, limit=6000):
+        try:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return ""
+        return data[-limit:].decode("utf-8", "replace")
+
+    def send_signal(self, sig):
+        if self.alive():
+            try:
+                os.kill(self.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, sig=signal.SIGTERM, wait=5.0):
+        """Stop the process (sig, then SIGKILL to its group); bounded."""
+        try:
+            if self.alive():
+                self.send_signal(sig)
+                try:
+                    self.popen.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    # timeout(1) made itself a group leader: -pid is ours.
+                    for target in (-self.popen.pid, self.popen.pid):
+                        try:
+                            os.kill(target, signal.SIGKILL)
+                        except (ProcessLookupError, PermissionError):
+                            pass
+                    try:
+                        self.popen.wait(timeout=3)
+                    except subprocess.TimeoutExpired:
+                        pass
+            if self.popen.stdout:
+                self.popen.stdout.close()
+        finally:
+            self._log.close()
+            if self in _live_procs:
+                _live_procs.remove(self)
+        return self.popen.returncode
+
+
+def _kill_namespace_pids(ns):
+    """SIGKILL every process inside ns, by pid. Only ever called for our
+    own namespaces, where every process was started by this harness."""
+    pids = run([IP, "netns", "pids", ns], check=False).stdout.split()
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ValueError, ProcessLookupError):
+            pass
+
+
+def _remove_stale_namespaces():
+    """Delete namespaces (and stop the servers in them) left by an earlier
+    run that was killed: its pid, part of the name, no longer exists."""
+    cp = run([IP, "netns", "list"], check=False)
+    for line in cp.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        m = NS_RE.match(name)
+        if m and not os.path.exists("/proc/%s" % m.group(1)):
+            _kill_namespace_pids(name)
+            run([IP, "netns", "del", name], check=False)
+
+
+class Topology:
+    """client, proxy and target namespaces joined by two veth pairs."""
+
+    def __init__(self, workdir, tag=None):
+        tag = str(tag if tag is not None else os.getpid())
+        self.tag = tag
+        self.workdir = workdir
+        self.client = "s5w-%s-c" % tag
+        self.proxy = "s5w-%s-p" % tag
+        self.target = "s5w-%s-t" % tag
+        # interface names: at most 15 characters
+        self.if_client = "s5c%s" % tag          # in client
+        self.if_proxy_c = "s5pc%s" % tag        # in proxy, towards client
+        self.if_proxy_t = "s5pt%s" % tag        # in proxy, towards target
+        self.if_target = "s5t%s" % tag          # in target
+        self.created = []
+        self.procs = []
+
+    # -- construction -----------------------------------------------------
+
+    def create(self):
+        check_environment()
+        _remove_stale_namespaces()
+        _live_topologies.append(self)
+        for ns in (self.client, self.proxy, self.target):
+            run([IP, "netns", "add", ns])
+            self.created.append(ns)
+            run(["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"], ns=ns)
+            run([IP, "link", "set", "lo", "up"], ns=ns)
+        run([IP, "link", "add", self.if_client, "netns", self.client,
+             "type", "veth", "peer", "name", self.if_proxy_c,
+             "netns", self.proxy])
+        run([IP, "link", "add", self.if_proxy_t, "netns", self.proxy,
+             "type", "veth", "peer", "name", self.if_target,
+             "netns", self.target])
+        self._addr(self.client, self.if_client, CLIENT4, 24, CLIENT6)
+        self._addr(self.proxy, self.if_proxy_c, PROXY4_C, 24, PROXY6_C)
+        self._addr(self.proxy, self.if_proxy_t, PROXY4_T, 24, PROXY6_T)
+        self._addr(self.target, self.if_target, TARGET4, 24, TARGET6)
+        # The proxy host must never route client packets by itself.
+        run(["sysctl", "-qw", "net.ipv4.ip_forward=0"], ns=self.proxy)
+        run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"], ns=self.proxy)
+        self.verify()
+        return self
+
+    def _addr(self, ns, ifname, v4, plen4, v6):
+        # Up first: an address added to a down link joined its
+        # solicited-node group late, and the first neighbour solicitation
+        # for it went unanswered (a 1 s stall on the first IPv6 connect).
+        run([IP, "link", "set", ifname, "up"], ns=ns)
+        run([IP, "addr", "add", "%s/%d" % (v4, plen4), "dev", ifname], ns=ns)
+        run([IP, "-6", "addr", "add", "%s/64" % v6, "dev", ifname, "nodad"],
+            ns=ns)
+
+    def verify(self):
+        """Check the isolation properties the tests rely on."""
+        for key in ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"):
+            val = run(["sysctl", "-n", key], ns=self.proxy).stdout.strip()
+            if val != "0":
+                raise SetupError("%s is %s in the proxy namespace" % (key, val))
+        for fam in ("-4", "-6"):
+            routes = run([IP, fam, "route", "show", "default"],
+                         ns=self.client).stdout.strip()
+            if routes:
+                raise SetupError("client namespace has a default route: %s"
+                                 % routes)
+        # Bounded wait until both ends of each link are up (carrier).
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if (self._oper_up(self.client, self.if_client)
+                    and self._oper_up(self.target, self.if_target)):
+                return
+            time.sleep(0.05)
+        raise SetupError("veth links did not come up:\n%s" % run(
+            [IP, "addr"], ns=self.client).stdout)
+
+    def _oper_up(self, ns, ifname):
+        out = run([IP, "-o", "link", "show", ifname], ns=ns).stdout
+        return "state UP" in out
+
+    # -- processes --------------------------------------------------------
+
+    def spawn(self, name, ns, args, lifetime=600, env=None, stdout_pipe=False):
+        """Start a long-running process in ns; logs go to workdir/name.log."""
+        log = os.path.join(self.workdir, "%s.log" % name)
+        p = Proc(name, ns, args, lifetime, log, env=env,
+                 stdout_pipe=stdout_pipe)
+        self.procs.append(p)
+        return p
+
+    def wait_tcp(self, ns, addrs, timeout=10.0, proc=None):
+        """Wait until every (host, port) in addrs accepts a TCP connection
+        from inside ns. Raises SetupError (with proc's log) on failure."""
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                              "waitport.py")
+        args = ["/usr/bin/python3", script, "%.1f" % timeout]
+        args += ["%s,%d" % (h, p) for h, p in addrs]
+        cp = run(args, ns=ns, timeout=timeout + 5, check=False)
+        if cp.returncode != 0:
+            msg = "not accepting connections: %s\n%s" % (
+                cp.stdout.strip(), cp.stderr.strip())
+            if proc is not None:
+                msg += "\n--- %s (%s) log ---\n%s" % (
+                    proc.name, "running" if proc.alive() else
+                    "exited %s" % proc.popen.returncode, proc.log_text())
+            raise SetupError(msg)
+
+    # -- teardown ---------------------------------------------------------
+
+    def destroy(self):
+        """Stop every process and delete the namespaces. Idempotent."""
+        errors = []
+        for p in reversed(self.procs):
+            try:
+                p.stop()
+            except Exception as e:  # keep tearing down the rest
+                errors.append("%s: %s" % (p.name, e))
+        self.procs = []
+        for ns in reversed(self.created):
+            # Anything still inside was started by us; stop it by pid.
+            _kill_namespace_pids(ns)
+            cp = run([IP, "netns", "del", ns], check=False)
+            if cp.returncode != 0:
+                errors.append("netns del %s: %s" % (ns, cp.stderr.strip()))
+        self.created = []
+        if self in _live_topologies:
+            _live_topologies.remove(self)
+        return errors
+
+
+def _cleanup_everything():
+    for p in list(_live_procs):
+        try:
+            p.stop(wait=2)
+        except Exception:
+            pass
+    for t in list(_live_topologies):
+        try:
+            t.destroy()
+        except Exception:
+            pass
+
+
+atexit.register(_cleanup_everything)
+
+
+def install_sigterm_handler():
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so finalizers run."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
