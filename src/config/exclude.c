@@ -150,6 +150,8 @@ static const char *parse_name(const char *s, size_t n, struct s5_hostpat *h)
 			       "bytes";
 		}
 	}
+	if (label == 0) /* "a.." loses one dot and still ends in one */
+		return "empty label in the host name";
 	h->name[n] = '\0';
 	h->len = (uint8_t)n;
 	return NULL;
