@@ -82,6 +82,9 @@ int s5_exclude_parse(const char *s, struct s5_exclude *out, char *err,
 		     size_t errlen);
 void s5_exclude_free(struct s5_exclude *ex);
 
+/* True when the first prefix bits of a and net (network order) are equal. */
+bool s5_prefix_match(const uint8_t *a, const uint8_t *net, unsigned prefix);
+
 /* One "addr/prefix" or "addr" (prefix = full length). An IPv4-mapped IPv6
  * network becomes IPv4. Returns 0 or -EINVAL. */
 int s5_cidr_parse(const char *s, struct s5_cidr *out);

@@ -70,6 +70,10 @@ void s5log_errno(struct s5log_line *l, int err);
 /* Appends '\n' and writes the line if its level is enabled. */
 void s5log_end(struct s5log_line *l);
 
+/* Writes v in decimal at the end of out (20 bytes, no NUL); returns the
+ * index of its first digit. Shared with the config's error texts. */
+size_t s5_fmt_uint(char out[20], unsigned long long v);
+
 /* Convenience: one line made of NULL-terminated list of strings. */
 void s5log_msg(enum s5log_level level, const char *first, ...)
 	__attribute__((sentinel));

@@ -321,8 +321,7 @@ static bool port_matches(uint16_t entry, uint16_t port)
 	return entry == 0 || port == 0 || entry == port;
 }
 
-static bool prefix_matches(const uint8_t *a, const uint8_t *net,
-			   unsigned prefix)
+bool s5_prefix_match(const uint8_t *a, const uint8_t *net, unsigned prefix)
 {
 	unsigned full = prefix / 8, rest = prefix % 8;
 	uint8_t mask;
@@ -332,7 +331,7 @@ static bool prefix_matches(const uint8_t *a, const uint8_t *net,
 	if (rest == 0)
 		return true;
 	mask = (uint8_t)(0xff00u >> rest);
-	return (a[full] & mask) == net[full];
+	return (a[full] & mask) == (net[full] & mask);
 }
 
 bool s5_exclude_match_addr(const struct s5_exclude *ex,
@@ -348,7 +347,7 @@ bool s5_exclude_match_addr(const struct s5_exclude *ex,
 		c = &ex->cidrs[i];
 		if (c->family == ip.family &&
 		    (c->port == 0 || c->port == ip.port) &&
-		    prefix_matches(ip.addr, c->addr, c->prefix))
+		    s5_prefix_match(ip.addr, c->addr, c->prefix))
 			return true;
 	}
 	return false;

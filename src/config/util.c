@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "s5_log.h"
 
 void s5_msg_init(struct s5_msg *m, char *buf, size_t cap)
 {
@@ -40,13 +41,9 @@ void s5_msg_str(struct s5_msg *m, const char *s)
 
 void s5_msg_uint(struct s5_msg *m, unsigned long long v)
 {
-	char tmp[20]; /* 2^64 - 1 has 20 digits */
-	size_t i = sizeof(tmp);
+	char tmp[20];
+	size_t i = s5_fmt_uint(tmp, v);
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
 	s5_msg_strn(m, tmp + i, sizeof(tmp) - i);
 }
 

@@ -28,20 +28,6 @@ static void put_be32(uint8_t *b, uint32_t v)
 	b[3] = (uint8_t)v;
 }
 
-static bool prefix_match(const uint8_t *net, const uint8_t *addr,
-			 unsigned prefix)
-{
-	unsigned whole = prefix / 8, bits = prefix % 8;
-	uint8_t mask;
-
-	if (memcmp(net, addr, whole) != 0)
-		return false;
-	if (bits == 0)
-		return true;
-	mask = (uint8_t)(0xff00u >> bits);
-	return (net[whole] & mask) == (addr[whole] & mask);
-}
-
 bool s5p_canon(int *family, const uint8_t **addr)
 {
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
@@ -75,7 +61,7 @@ bool s5_pool_in_range(const struct s5_pool *p, int family,
 	if (!s5p_canon(&family, &addr))
 		return false;
 	net = range_of(p, family);
-	return prefix_match(net->addr, addr, net->prefix);
+	return s5_prefix_match(addr, net->addr, net->prefix);
 }
 
 int s5p_slot_of(const struct s5_pool *p, int family, const uint8_t *addr,

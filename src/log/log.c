@@ -128,15 +128,22 @@ void s5log_str(struct s5log_line *l, const char *s)
 	s5log_strn(l, s, (size_t)-1);
 }
 
-void s5log_uint(struct s5log_line *l, unsigned long long v)
+size_t s5_fmt_uint(char out[20], unsigned long long v)
 {
-	char tmp[20]; /* 2^64 - 1 has 20 digits */
-	size_t i = sizeof(tmp);
+	size_t i = 20; /* 2^64 - 1 has 20 digits */
 
 	do {
-		tmp[--i] = (char)('0' + v % 10);
+		out[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
+	return i;
+}
+
+void s5log_uint(struct s5log_line *l, unsigned long long v)
+{
+	char tmp[20];
+	size_t i = s5_fmt_uint(tmp, v);
+
 	put_bytes(l, tmp + i, sizeof(tmp) - i);
 }
 

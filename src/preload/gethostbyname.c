@@ -111,9 +111,11 @@ static struct hostent *after_libc(struct hostent *he, bool direct)
 	return he;
 }
 
-S5_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret,
-			       char *buf, size_t buflen,
-			       struct hostent **result, int *h_errnop)
+/* The IPv4-only forms are the AF_INET case of the "2" forms; glibc's
+ * gethostbyname_r and gethostbyname2_r(AF_INET) answer alike. */
+static int hostbyname2_r(const char *name, int af, struct hostent *ret,
+			 char *buf, size_t buflen, struct hostent **result,
+			 int *h_errnop)
 {
 	bool direct;
 	int r;
@@ -129,24 +131,7 @@ S5_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret,
 	return after_libc_r(r, *result, direct);
 }
 
-S5_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
-			      char *buf, size_t buflen,
-			      struct hostent **result, int *h_errnop)
-{
-	bool direct;
-	int r;
-
-	if (!s5_guarded())
-		s5_init();
-	r = route_r(name, AF_INET, ret, buf, buflen, result, h_errnop);
-	if (r != S5_PASS && r != S5_PASS_DIRECT)
-		return r;
-	direct = r == S5_PASS_DIRECT;
-	r = real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
-	return after_libc_r(r, *result, direct);
-}
-
-S5_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+static struct hostent *hostbyname2(const char *name, int af)
 {
 	struct hostent *result;
 	int herr = 0, r;
@@ -163,19 +148,27 @@ S5_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 	return result;
 }
 
+S5_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret,
+			       char *buf, size_t buflen,
+			       struct hostent **result, int *h_errnop)
+{
+	return hostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
+}
+
+S5_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
+			      char *buf, size_t buflen,
+			      struct hostent **result, int *h_errnop)
+{
+	return hostbyname2_r(name, AF_INET, ret, buf, buflen, result,
+			     h_errnop);
+}
+
+S5_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	return hostbyname2(name, af);
+}
+
 S5_EXPORT struct hostent *gethostbyname(const char *name)
 {
-	struct hostent *result;
-	int herr = 0, r;
-
-	if (!s5_guarded())
-		s5_init();
-	r = route_r(name, AF_INET, &tls_he.he, tls_he.buf,
-		    sizeof(tls_he.buf), &result, &herr);
-	if (r == S5_PASS || r == S5_PASS_DIRECT)
-		return after_libc(real.gethostbyname(name),
-				  r == S5_PASS_DIRECT);
-	if (result == NULL)
-		h_errno = herr;
-	return result;
+	return hostbyname2(name, AF_INET);
 }

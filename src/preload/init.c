@@ -146,6 +146,8 @@ static void init_once_fn(void)
 	s5_guard_enter();
 	s5log_setup(S5LOG_ERROR, 2, sys_write_fn);
 	symbols_ok = resolve_symbols();
+	if (symbols_ok)
+		s5_io_real_init();
 	if (s5_config_load(&s5_cfg, env_get, NULL) < 0) {
 		s5_cfg.usable = false;
 		strcpy(s5_cfg.error, "out of memory reading the configuration");

@@ -294,19 +294,8 @@ bool s5_is_fake(int family, const uint8_t *addr)
 {
 	const struct s5_cidr *c = family == AF_INET ? &s5_cfg.fake4
 						    : &s5_cfg.fake6;
-	unsigned int bits = c->prefix, i;
-	size_t len = family == AF_INET ? 4 : 16;
 
-	if (c->family != family)
-		return false;
-	for (i = 0; i < len && bits > 0; i++) {
-		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
-
-		if ((addr[i] & mask) != (c->addr[i] & mask))
-			return false;
-		bits = bits >= 8 ? bits - 8 : 0;
-	}
-	return true;
+	return c->family == family && s5_prefix_match(addr, c->addr, c->prefix);
 }
 
 int s5_fake_to_name(int family, const uint8_t *addr, char *name)

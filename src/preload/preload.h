@@ -45,11 +45,7 @@
 	X(getnameinfo, int,                                                    \
 	  (const struct sockaddr *, socklen_t, char *, socklen_t, char *,     \
 	   socklen_t, int))                                                   \
-	X(gethostbyname, struct hostent *, (const char *))                    \
 	X(gethostbyname2, struct hostent *, (const char *, int))              \
-	X(gethostbyname_r, int,                                                \
-	  (const char *, struct hostent *, char *, size_t, struct hostent **, \
-	   int *))                                                            \
 	X(gethostbyname2_r, int,                                               \
 	  (const char *, int, struct hostent *, char *, size_t,               \
 	   struct hostent **, int *))                                         \
@@ -71,8 +67,10 @@ extern struct s5_real real;
  * proxy's addresses are completed once by s5_proxy_ready()). */
 extern struct s5_config s5_cfg;
 
-/* The I/O seam for the net layer, made of real libc functions. */
-extern const struct s5_io s5_io_real;
+/* The I/O seam for the net layer, made of real libc functions; filled by
+ * s5_io_real_init() during s5_init(), read-only afterwards. */
+extern struct s5_io s5_io_real;
+void s5_io_real_init(void);
 
 /* Start-up: real symbols, configuration, logging. Cheap after the first
  * call (pthread_once). Every hook calls it before anything else. */
