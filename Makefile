@@ -44,7 +44,7 @@ CFLAGS_ALL := -std=c11 $(WARN) -fPIC -fvisibility=hidden \
 LDFLAGS_ALL := -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/proto/*.c src/log/*.c src/config/*.c \
-	src/net/*.c src/dns/*.c))
+	src/net/*.c src/dns/*.c src/udp/*.c))
 PRELOAD_SRC := $(sort $(wildcard src/preload/*.c))
 LAUNCHER_SRC := $(sort $(wildcard src/launcher/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -134,3 +134,5 @@ uninstall:
 
 clean:
 	rm -rf build build-san build-fuzz
+
+include tests/fuzz/fuzz.mk

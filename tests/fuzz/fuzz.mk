@@ -1,0 +1,73 @@
+# libFuzzer targets, one per parser (tests/fuzz/fuzz_*.c). Included by the
+# top-level Makefile, whose CPPFLAGS_ALL, WARN and CORE_SRC it uses: include
+# it after they are set.
+#
+#   make fuzz-build                 build every target into build-fuzz/
+#   make fuzz [FUZZ_SECONDS=60]     build, then run each target that long
+#   make -j2 fuzz                   run two targets at a time
+#
+# Each target runs on build-fuzz/corpus/<target>, which starts as a copy
+# of tests/fuzz/corpus/<target> (the tree is never written to) and keeps
+# what the fuzzer found until `make clean`. Crashes, leaks and sanitizer
+# reports fail the run; the reproducer is left in build-fuzz/artifacts/
+# and the log in build-fuzz/logs/.
+
+# Included before the first rule, this file would otherwise provide the
+# default goal.
+FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
+
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CFLAGS ?= -O1 -g
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS_ALL := -std=c11 $(WARN) -fno-strict-aliasing $(FUZZ_SAN) \
+	$(FUZZ_CFLAGS)
+
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_BIN := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_NAMES))
+FUZZ_RUNS := $(addprefix fuzz-run-,$(FUZZ_NAMES))
+FUZZ_CORE_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(CORE_SRC))
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC))
+
+# Longest input per target: a little past the largest message or value
+# each parser has to handle (a reply is at most 262 bytes, a URL with
+# fully escaped 255-byte credentials about 1800).
+FUZZ_MAXLEN_fuzz_method_reply := 16
+FUZZ_MAXLEN_fuzz_auth_reply := 16
+FUZZ_MAXLEN_fuzz_reply := 300
+FUZZ_MAXLEN_fuzz_udp_header := 512
+FUZZ_MAXLEN_fuzz_name := 600
+FUZZ_MAXLEN_fuzz_url := 2048
+FUZZ_MAXLEN_fuzz_handshake := 2048
+FUZZ_MAXLEN_fuzz_exclude := 4096
+FUZZ_MAXLEN_fuzz_config := 4096
+FUZZ_MAXLEN_fuzz_udp_recv := 1200
+
+.PHONY: fuzz fuzz-build $(FUZZ_RUNS)
+# Built through a pattern rule, but not throwaway intermediates.
+.SECONDARY: $(FUZZ_OBJ) $(FUZZ_CORE_OBJ)
+
+fuzz-build: $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS_ALL) \
+		-fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_CORE_OBJ)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_CORE_OBJ) \
+		-lpthread
+
+# A run always "succeeds" for make, so that one crash does not stop the
+# other targets; the summary fails instead.
+$(FUZZ_RUNS): fuzz-run-%: $(FUZZ_BUILD)/%
+	@sh tests/fuzz/run.sh run $(FUZZ_BUILD) $* \
+		$(or $(FUZZ_MAXLEN_$*),4096) $(FUZZ_SECONDS)
+
+fuzz: $(FUZZ_RUNS)
+	@sh tests/fuzz/run.sh summary $(FUZZ_BUILD) $(FUZZ_NAMES)
+
+.DEFAULT_GOAL := $(FUZZ_SAVED_GOAL)
