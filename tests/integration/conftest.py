@@ -8,12 +8,17 @@
             packet on the client's link must be ARP, ICMPv6 or between
             the client and the proxy host, or the test errors with the
             packet list. client.target_peers() lists who reached the
-            target during this test.
+            target during this test. DNS on the link is a leak too, and
+            so is any query the client's resolver (the trap, see
+            dnsenv.py) received during the test, unless the test is
+            marked @pytest.mark.local_dns (it expects a local query and
+            checks client.trap_queries() itself).
   scripted  (per test) factory: scripted(mode) starts socks_script.py in
             the proxy namespace and returns an object with .url, .port,
             .records().
 """
 
+import json
 import os
 import re
 import sys
@@ -23,6 +28,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import dnsenv  # noqa: E402
 import harness  # noqa: E402
 import leakcap  # noqa: E402
 import proxies  # noqa: E402
@@ -38,6 +44,12 @@ REQUIRED = [
 SERVER_LIFETIME = int(os.environ.get("S5W_SERVER_LIFETIME", "600"))
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "local_dns: the test expects the client to query its "
+        "local resolver (the DNS trap); the leak checks allow that")
+
+
 def pytest_terminal_summary(terminalreporter):
     if harness.asan_preload_skipped:
         terminalreporter.write_line(
@@ -49,9 +61,10 @@ def pytest_terminal_summary(terminalreporter):
 class Lab:
     def __init__(self, workdir):
         self.workdir = workdir
-        self.topo = topo.Topology(workdir)
+        self.topo = topo.Topology(workdir, etc_files=dnsenv.ETC_FILES)
         self.user = proxies.TestUser()
         self.target = None
+        self.dns = None
         self.proxies = {}
 
     def start(self):
@@ -61,6 +74,8 @@ class Lab:
             raise topo.SetupError("missing programs: " + ", ".join(missing))
         self.topo.create()
         self.target = targets.Target(self.topo, lifetime=SERVER_LIFETIME)
+        self.dns = dnsenv.DnsLab(self.topo, lifetime=SERVER_LIFETIME)
+        self.dns.check_proxy_resolves()
         self.proxies = proxies.start_all(self.topo, self.user,
                                          lifetime=SERVER_LIFETIME)
 
@@ -108,6 +123,17 @@ class ClientHandle(harness.Client):
     def proxy_log(self, name):
         return self.lab.proxies[name].log_text()
 
+    def trap_queries(self):
+        """Queries the client's resolver (the trap) got during this test."""
+        return self.lab.dns.trap_queries()
+
+    def corp_http_peers(self):
+        """Who fetched from the corp HTTP server (192.0.2.1:8080)."""
+        return self.lab.dns.corp_http_peers()
+
+    def git_log(self):
+        return self.lab.dns.git_log()
+
 
 def _safe_name(nodeid):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-80:]
@@ -115,18 +141,30 @@ def _safe_name(nodeid):
 
 @pytest.fixture
 def client(lab, request):
-    cap = leakcap.LeakCapture(lab.topo, _safe_name(request.node.nodeid))
+    local_dns = request.node.get_closest_marker("local_dns") is not None
+    cap = leakcap.LeakCapture(lab.topo, _safe_name(request.node.nodeid),
+                              allow_local_dns=local_dns)
     lab.target.mark()
+    lab.dns.mark()
     handle = ClientHandle(lab)
     try:
         yield handle
     finally:
         leaks, everything = cap.stop()
+    problems = []
+    queries = [] if local_dns else lab.dns.trap_queries()
+    if queries:
+        problems.append("the client's local resolver got DNS queries "
+                        "(names must go to the proxy):\n  %s" % "\n  ".join(
+                            json.dumps(q) for q in queries[:30]))
     if leaks:
-        pytest.fail("traffic left the client namespace without the proxy "
-                    "(%d packets):\n  %s\nfull capture (%s):\n  %s" % (
-                        len(leaks), "\n  ".join(leaks[:30]), cap.path,
-                        "\n  ".join(everything[:60])), pytrace=False)
+        problems.append(
+            "traffic left the client namespace without the proxy "
+            "(%d packets):\n  %s\nfull capture (%s):\n  %s" % (
+                len(leaks), "\n  ".join(leaks[:30]), cap.path,
+                "\n  ".join(everything[:60])))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 class ScriptedProxy:

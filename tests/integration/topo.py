@@ -8,6 +8,9 @@ to the target fails with ENETUNREACH; the proxy namespace does not forward.
 Whatever the client reaches on the target side therefore went through a
 proxy process.
 
+Each namespace can get its own /etc/resolv.conf and /etc/hosts (etc_files,
+see dnsenv.py), written to /etc/netns/NS before anything runs there.
+
 Names carry the creating process's pid, so two runs never collide, and a
 run that died leaves namespaces that a later run recognises and removes.
 Every process started here runs under coreutils `timeout`, so even a run
@@ -17,6 +20,7 @@ killed with SIGKILL leaves nothing running for long.
 import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -30,6 +34,9 @@ CLIENT6, PROXY6_C, PROXY6_T, TARGET6 = (
     "fd00:5357:1::2", "fd00:5357:1::1", "fd00:5357:3::1", "fd00:5357:3::7")
 
 NS_RE = re.compile(r"^s5w-(\d+)-[cpt]$")
+# `ip netns exec NS` bind-mounts every file in ETC_NETNS/NS over /etc
+# (resolv.conf, hosts): each namespace's own resolver configuration.
+ETC_NETNS = "/etc/netns"
 
 # Everything started or created by this process, for the atexit safety net.
 _live_procs = []
@@ -163,13 +170,26 @@ def _remove_stale_namespaces():
         if m and not os.path.exists("/proc/%s" % m.group(1)):
             _kill_namespace_pids(name)
             run([IP, "netns", "del", name], check=False)
+    try:
+        names = os.listdir(ETC_NETNS)
+    except OSError:
+        names = []
+    for name in names:
+        m = NS_RE.match(name)
+        if m and not os.path.exists("/proc/%s" % m.group(1)):
+            shutil.rmtree(os.path.join(ETC_NETNS, name), ignore_errors=True)
 
 
 class Topology:
     """client, proxy and target namespaces joined by two veth pairs."""
 
-    def __init__(self, workdir, tag=None):
+    def __init__(self, workdir, tag=None, etc_files=None):
+        """etc_files: {"client"|"proxy"|"target": {"resolv.conf": TEXT,
+        ...}}, written to /etc/netns/NS/ before anything runs in NS."""
         tag = str(tag if tag is not None else os.getpid())
+        self.etc_files = etc_files or {}
+        self.etc_dirs = []
+        self.made_etc_netns = False
         self.tag = tag
         self.workdir = workdir
         self.client = "s5w-%s-c" % tag
@@ -189,9 +209,11 @@ class Topology:
         check_environment()
         _remove_stale_namespaces()
         _live_topologies.append(self)
-        for ns in (self.client, self.proxy, self.target):
+        for role, ns in (("client", self.client), ("proxy", self.proxy),
+                         ("target", self.target)):
             run([IP, "netns", "add", ns])
             self.created.append(ns)
+            self._write_etc(ns, self.etc_files.get(role))
             run(["sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0"], ns=ns)
             run([IP, "link", "set", "lo", "up"], ns=ns)
         run([IP, "link", "add", self.if_client, "netns", self.client,
@@ -209,6 +231,20 @@ class Topology:
         run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"], ns=self.proxy)
         self.verify()
         return self
+
+    def _write_etc(self, ns, files):
+        """Before the first `ip netns exec NS`: it binds them from then on."""
+        if not files:
+            return
+        if not os.path.isdir(ETC_NETNS):
+            os.makedirs(ETC_NETNS)
+            self.made_etc_netns = True
+        d = os.path.join(ETC_NETNS, ns)
+        os.makedirs(d, exist_ok=True)
+        self.etc_dirs.append(d)
+        for name, text in files.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
 
     def _addr(self, ns, ifname, v4, plen4, v6):
         # Up first: an address added to a down link joined its
@@ -290,6 +326,15 @@ class Topology:
             if cp.returncode != 0:
                 errors.append("netns del %s: %s" % (ns, cp.stderr.strip()))
         self.created = []
+        for d in self.etc_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        self.etc_dirs = []
+        if self.made_etc_netns:
+            try:
+                os.rmdir(ETC_NETNS)          # only if nothing else is there
+            except OSError:
+                pass
+            self.made_etc_netns = False
         if self in _live_topologies:
             _live_topologies.remove(self)
         return errors
