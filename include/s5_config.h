@@ -103,6 +103,7 @@ bool s5_exclude_match_name(const struct s5_exclude *ex, const char *name,
 /* ---- the whole configuration ----------------------------------------- */
 
 enum s5_dns_mode { S5_DNS_REMOTE = 0, S5_DNS_LOCAL = 1 };
+enum s5_udp_mode { S5_UDP_PROXY = 0, S5_UDP_BLOCK = 1 };
 
 struct s5_config {
 	/* false: proxying is impossible; every connection that should be
@@ -128,6 +129,7 @@ struct s5_config {
 	enum s5log_level log_level;
 	const char *log_file; /* points into the environment, or NULL */
 	enum s5_dns_mode dns;
+	enum s5_udp_mode udp; /* SOCKS5WRAP_UDP */
 	struct s5_cidr fake4; /* SOCKS5WRAP_FAKE_NET */
 	struct s5_cidr fake6; /* SOCKS5WRAP_FAKE_NET6 */
 };
@@ -136,7 +138,7 @@ typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);
 
 /* Reads SOCKS5_PROXY, SOCKS5_USER, SOCKS5_PASSWORD, SOCKS5WRAP_NO_PROXY,
  * SOCKS5WRAP_TIMEOUT, SOCKS5WRAP_LOG, SOCKS5WRAP_LOG_FILE, SOCKS5WRAP_DNS,
- * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6 through get. Always fills *c completely: on a bad value c->usable is
+ * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6, SOCKS5WRAP_UDP through get. Always fills *c completely: on a bad value c->usable is
  * false and c->error names the variable; the exclusion list then falls
  * back to S5_DEFAULT_NO_PROXY if its own value was the bad one, and the
  * log level to error. Returns 0, or -ENOMEM. */

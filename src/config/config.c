@@ -239,6 +239,22 @@ static void load_dns(struct loader *ld)
 				" is not remote or local");
 }
 
+static void load_udp(struct loader *ld)
+{
+	const char *v = env_opt(ld, "SOCKS5WRAP_UDP");
+	size_t n = v ? strlen(v) : 0;
+
+	if (!v)
+		return;
+	if (n == 5 && s5_ascii_caseeq(v, "proxy", 5))
+		ld->c->udp = S5_UDP_PROXY;
+	else if (n == 5 && s5_ascii_caseeq(v, "block", 5))
+		ld->c->udp = S5_UDP_BLOCK;
+	else
+		add_value_error(ld, "SOCKS5WRAP_UDP", v,
+				" is not proxy or block");
+}
+
 /* A fake range must hold a few addresses beyond its first and last (never
  * handed out): at most /30 for IPv4, /126 for IPv6. A bad value falls back
  * to the default so that a fake address can still never leak. */
@@ -293,6 +309,7 @@ int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,
 	load_timeout(&ld);
 	load_log(&ld);
 	load_dns(&ld);
+	load_udp(&ld);
 	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET", AF_INET, S5_DEFAULT_FAKE_NET,
 		      &c->fake4);
 	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET6", AF_INET6,

@@ -18,8 +18,10 @@ S5_EXPORT int close(int fd)
 		 * a descriptor that is not its own is a no-op that worked. */
 		return 0;
 	case S5FD_TCP:
+	case S5FD_UDP:
 		/* Before the real close: afterwards another thread may
-		 * already own the number again. */
+		 * already own the number again. The last descriptor of a
+		 * UDP socket closes its association. */
 		s5_fd_clear(fd);
 		break;
 	case S5FD_NONE:

@@ -33,6 +33,10 @@ struct s5_fd_entry {
 	ino_t ino;            /* the socket's inode when recorded */
 	socklen_t peer_len;
 	struct sockaddr_storage peer;
+	/* S5FD_UDP: the socket's state, one reference held by the entry.
+	 * S5FD_INTERNAL: the owner of a control connection (no reference),
+	 * or NULL for the log file. */
+	_Atomic(struct s5_udp_sock *) obj;
 };
 
 struct s5_fd_chunk {
@@ -148,6 +152,7 @@ int s5_fd_set_internal(int fd)
 
 	if (e == NULL)
 		return fd < 0 ? -EBADF : -ENOMEM;
+	s5_fd_clear(fd);
 	atomic_store_explicit(&e->kind, S5FD_INTERNAL, memory_order_release);
 	return 0;
 }
@@ -155,10 +160,67 @@ int s5_fd_set_internal(int fd)
 void s5_fd_clear(int fd)
 {
 	struct s5_fd_entry *e = entry(fd, false);
+	struct s5_udp_sock *s;
+	uint32_t kind;
+
+	if (e == NULL)
+		return;
+	kind = atomic_exchange(&e->kind, S5FD_NONE);
+	s = atomic_exchange(&e->obj, NULL);
+	if (kind == S5FD_UDP && s != NULL)
+		s5_udp_sock_put(s);
+}
+
+int s5_fd_set_udp(int fd, struct s5_udp_sock *s)
+{
+	struct s5_fd_entry *e = entry(fd, true);
+
+	if (e == NULL)
+		return fd < 0 ? -EBADF : -ENOMEM;
+	s5_fd_clear(fd);
+	atomic_store(&e->obj, s);
+	atomic_store_explicit(&e->kind, S5FD_UDP, memory_order_release);
+	return 0;
+}
+
+struct s5_udp_sock *s5_fd_udp_get(int fd)
+{
+	struct s5_fd_entry *e = entry(fd, false);
+	struct s5_udp_sock *s;
+	int tries;
+
+	if (e == NULL)
+		return NULL;
+	for (tries = 0; tries < S5_SEQ_TRIES; tries++) {
+		if (atomic_load_explicit(&e->kind, memory_order_acquire) !=
+		    S5FD_UDP)
+			return NULL;
+		s = atomic_load(&e->obj);
+		if (s == NULL || !s5_udp_sock_ref(s))
+			return NULL;
+		/* Still this descriptor's? Else a close raced us. */
+		if (atomic_load(&e->obj) == s)
+			return s;
+		s5_udp_sock_put(s);
+	}
+	return NULL;
+}
+
+void s5_fd_set_owner(int fd, struct s5_udp_sock *owner)
+{
+	struct s5_fd_entry *e = entry(fd, false);
 
 	if (e != NULL)
-		atomic_store_explicit(&e->kind, S5FD_NONE,
-				      memory_order_release);
+		atomic_store(&e->obj, owner);
+}
+
+struct s5_udp_sock *s5_fd_owner(int fd)
+{
+	struct s5_fd_entry *e = entry(fd, false);
+
+	if (e == NULL || atomic_load(&e->kind) != S5FD_INTERNAL)
+		return NULL;
+	return atomic_load(&e->obj);
 }
 
 void s5_fd_clear_range(unsigned int first, unsigned int last)
@@ -184,8 +246,16 @@ void s5_fd_clear_range(unsigned int first, unsigned int last)
 void s5_fd_copy(int oldfd, int newfd)
 {
 	struct sockaddr_storage peer;
+	struct s5_udp_sock *s;
 	socklen_t len;
 
+	s = s5_fd_udp_get(oldfd);
+	if (s != NULL) {
+		/* The new descriptor keeps the reference we just took. */
+		if (s5_fd_set_udp(newfd, s) < 0)
+			s5_udp_sock_put(s);
+		return;
+	}
 	if (s5_fd_peer(oldfd, &peer, &len))
 		s5_fd_set_tcp(newfd, (struct sockaddr *)&peer, len);
 	else
@@ -244,12 +314,14 @@ int s5_fd_next_internal(unsigned int from, unsigned int last)
 
 int s5_internal_relocate(int fd)
 {
+	struct s5_udp_sock *owner = s5_fd_owner(fd);
 	int nfd = real.fcntl(fd, F_DUPFD_CLOEXEC, high_base());
 
 	if (nfd < 0)
 		return -errno;
 	s5_fd_set_internal(nfd);
-	s5_internal_moved(fd, nfd);
+	s5_fd_set_owner(nfd, owner);
+	s5_internal_moved(fd, nfd, owner);
 	s5_fd_clear(fd);
 	real.close(fd);
 	return 0;

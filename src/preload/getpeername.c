@@ -1,5 +1,6 @@
 /* getpeername(): a proxied socket's peer is the destination the program
- * asked for, not the proxy it is really connected to. */
+ * asked for, not the proxy (TCP) or relay (UDP) it is really connected
+ * to. */
 #include <errno.h>
 #include <string.h>
 
@@ -20,8 +21,22 @@ S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	 * a bad pointer or a bad descriptor get its own errno. */
 	room = len != NULL ? *len : 0;
 	r = real.getpeername(fd, sa, len);
-	if (r < 0 || s5_fd_kind(fd) != S5FD_TCP || !s5_fd_peer(fd, &peer, &plen))
+	if (r < 0)
 		return r;
+	switch (s5_fd_kind(fd)) {
+	case S5FD_TCP:
+		if (!s5_fd_peer(fd, &peer, &plen))
+			return r;
+		break;
+	case S5FD_UDP:
+		/* Connected through the proxy: the kernel's peer is the
+		 * relay, the program's is the one it asked for. */
+		if (!s5_udp_peer(fd, &peer, &plen))
+			return r;
+		break;
+	default:
+		return r;
+	}
 	/* Same contract as the kernel's: copy at most the room the caller
 	 * gave (the real call above already overwrote *len), report the full
 	 * length. */

@@ -78,11 +78,11 @@ static void *lookup(const char *name, bool optional)
 	return p;
 }
 
-/* close_range appeared in glibc 2.34; a program built against an older
- * libc never calls it, so its absence is not an error. */
+/* close_range appeared in glibc 2.34 and fcntl64 in 2.28; a program built
+ * against an older libc never calls them, so their absence is no error. */
 static bool is_optional(const char *name)
 {
-	return strcmp(name, "close_range") == 0;
+	return strcmp(name, "close_range") == 0 || strcmp(name, "fcntl64") == 0;
 }
 
 static bool resolve_symbols(void)
@@ -121,8 +121,10 @@ static int open_log(const char *path)
 	return s5_fd_move_high(fd);
 }
 
+/* Lock order for fork: udp, hosts, result blocks. */
 static void atfork_prepare(void)
 {
+	s5_udp_atfork_prepare();
 	s5_hosts_atfork_prepare();
 	s5_blocks_atfork_prepare();
 }
@@ -131,12 +133,14 @@ static void atfork_parent(void)
 {
 	s5_blocks_atfork_parent();
 	s5_hosts_atfork_parent();
+	s5_udp_atfork_parent();
 }
 
 static void atfork_child(void)
 {
 	s5_blocks_atfork_child();
 	s5_hosts_atfork_child();
+	s5_udp_atfork_child();
 }
 
 static void init_once_fn(void)
@@ -198,9 +202,11 @@ void s5_report_config_error(void)
 		  NULL);
 }
 
-void s5_internal_moved(int oldfd, int newfd)
+void s5_internal_moved(int oldfd, int newfd, struct s5_udp_sock *owner)
 {
-	if (s5log_fd() == oldfd)
+	if (owner != NULL)
+		owner->u.ctl_fd = newfd;
+	else if (s5log_fd() == oldfd)
 		s5log_setup(s5log_level(), newfd, sys_write_fn);
 }
 

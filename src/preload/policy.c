@@ -13,10 +13,6 @@
 #define IPPROTO_MPTCP 262
 #endif
 
-struct sock_info {
-	int domain, type, protocol;
-};
-
 static int get_int_opt(int fd, int name, int *out)
 {
 	socklen_t len = sizeof(*out);
@@ -24,7 +20,7 @@ static int get_int_opt(int fd, int name, int *out)
 	return real.getsockopt(fd, SOL_SOCKET, name, out, &len);
 }
 
-static int sock_info(int fd, struct sock_info *si)
+int s5_sock_info(int fd, struct s5_sock_info *si)
 {
 	if (get_int_opt(fd, SO_DOMAIN, &si->domain) < 0 ||
 	    get_int_opt(fd, SO_TYPE, &si->type) < 0 ||
@@ -220,17 +216,38 @@ static int fake_to_target(struct s5_addr *target)
 	return s5_addr_from_name(target, name, (size_t)n, target->port);
 }
 
+int s5_route_dst(const struct sockaddr *sa, socklen_t len,
+		 struct s5_addr *target, bool *fake)
+{
+	*fake = false;
+	if (is_unspecified(sa) || s5_addr_from_sockaddr(target, sa, len) < 0)
+		return S5_PASS;
+	/* Fake addresses first: no exclusion rule may send one out. */
+	if (s5_is_fake(family_of(target), addr_bytes(target))) {
+		*fake = true;
+		return fake_to_target(target);
+	}
+	if (s5_exclude_match_addr(&s5_cfg.exclude, sa, len) ||
+	    s5_config_is_proxy(&s5_cfg, sa, len) ||
+	    s5_is_direct(family_of(target), addr_bytes(target)))
+		return S5_PASS;
+	return 0;
+}
+
 int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct s5_addr target;
-	struct sock_info si;
+	struct s5_sock_info si;
 	bool fake;
 	int r;
 
 	if (sa == NULL || len < sizeof(sa_family_t))
 		return S5_PASS;
 	if (sa->sa_family == AF_UNSPEC) {
-		/* Dissolves a TCP association; the virtual peer goes too. */
+		/* Dissolves an association (TCP or UDP); a virtual peer goes
+		 * too. */
+		if (s5_fd_kind(fd) == S5FD_UDP)
+			return s5_udp_connect(fd, sa, len);
 		s5_fd_clear(fd);
 		return S5_PASS;
 	}
@@ -238,18 +255,16 @@ int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return S5_PASS;
 	/* From here on anything odd is left to the kernel, which reports
 	 * it with the errno the program expects. */
-	if (!address_complete(sa, len) || sock_info(fd, &si) < 0 ||
-	    si.type != SOCK_STREAM || si.domain != sa->sa_family ||
-	    is_unspecified(sa))
+	if (!address_complete(sa, len) || s5_sock_info(fd, &si) < 0 ||
+	    si.domain != sa->sa_family)
 		return S5_PASS;
-	if (s5_addr_from_sockaddr(&target, sa, len) < 0)
-		return S5_PASS;
-	/* Fake addresses first: no exclusion rule may send one out. */
-	fake = s5_is_fake(family_of(&target), addr_bytes(&target));
-	if (!fake && (s5_exclude_match_addr(&s5_cfg.exclude, sa, len) ||
-		      s5_config_is_proxy(&s5_cfg, sa, len) ||
-		      s5_is_direct(family_of(&target), addr_bytes(&target))))
-		return S5_PASS;
+	if (si.type == SOCK_DGRAM)
+		return s5_udp_connect(fd, sa, len);
+	if (si.type != SOCK_STREAM)
+		return s5_refuse_other(sa, len, &si);
+	r = s5_route_dst(sa, len, &target, &fake);
+	if (r != 0)
+		return r;
 	if (!s5_ready())
 		return -ECONNREFUSED;
 	if (si.protocol != IPPROTO_TCP && si.protocol != IPPROTO_MPTCP) {
@@ -264,7 +279,34 @@ int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		s5_report_config_error();
 		return -ECONNREFUSED;
 	}
-	if (fake && (r = fake_to_target(&target)) < 0)
-		return r;
 	return proxy_connect(fd, si.domain, sa, len, &target);
+}
+
+int s5_refuse_other(const struct sockaddr *sa, socklen_t len,
+		    const struct s5_sock_info *si)
+{
+	struct s5_addr target;
+	bool fake;
+	int r = s5_route_dst(sa, len, &target, &fake);
+
+	if (r != 0)
+		return r;
+	/* Raw sockets and ICMP "ping" sockets: SOCKS5 carries neither, and
+	 * letting them out would go around the proxy. */
+	s5log_msg(S5LOG_ERROR,
+		  si->type == SOCK_RAW
+			  ? "refusing a raw socket to a proxied destination"
+			  : "refusing a datagram socket that is not UDP (SOCKS5 "
+			    "carries only UDP datagrams)",
+		  NULL);
+	return -EPERM;
+}
+
+int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen)
+{
+	struct s5_sock_info si;
+
+	if (dst == NULL || s5_sock_info(fd, &si) < 0 || si.type != SOCK_STREAM)
+		return S5_PASS;
+	return s5_tcp_connect(fd, dst, dlen);
 }

@@ -11,9 +11,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
 
 #include "s5_config.h"
 #include "s5_net.h"
+#include "s5_udp.h"
 
 #define S5_EXPORT __attribute__((visibility("default")))
 
@@ -28,6 +31,19 @@
 	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                \
 	X(send, ssize_t, (int, const void *, size_t, int))                    \
 	X(recv, ssize_t, (int, void *, size_t, int))                          \
+	X(recvfrom, ssize_t,                                                   \
+	  (int, void *, size_t, int, struct sockaddr *, socklen_t *))         \
+	X(recvmsg, ssize_t, (int, struct msghdr *, int))                      \
+	X(recvmmsg, int,                                                       \
+	  (int, struct mmsghdr *, unsigned int, int, struct timespec *))      \
+	X(sendmmsg, int, (int, struct mmsghdr *, unsigned int, int))          \
+	X(read, ssize_t, (int, void *, size_t))                               \
+	X(readv, ssize_t, (int, const struct iovec *, int))                   \
+	X(writev, ssize_t, (int, const struct iovec *, int))                  \
+	X(__read_chk, ssize_t, (int, void *, size_t, size_t))                 \
+	X(__recv_chk, ssize_t, (int, void *, size_t, size_t, int))            \
+	X(__recvfrom_chk, ssize_t,                                             \
+	  (int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *)) \
 	X(poll, int, (struct pollfd *, nfds_t, int))                          \
 	X(write, ssize_t, (int, const void *, size_t))                        \
 	X(close, int, (int))                                                  \
@@ -36,6 +52,7 @@
 	X(dup2, int, (int, int))                                              \
 	X(dup3, int, (int, int, int))                                         \
 	X(fcntl, int, (int, int, ...))                                        \
+	X(fcntl64, int, (int, int, ...))                                      \
 	X(getsockopt, int, (int, int, int, void *, socklen_t *))              \
 	X(shutdown, int, (int, int))                                          \
 	X(getaddrinfo, int,                                                    \
@@ -100,7 +117,31 @@ void s5_report_config_error(void);
 enum s5_fd_kind {
 	S5FD_NONE = 0,
 	S5FD_TCP = 1,      /* connected through the proxy; peer is virtual */
-	S5FD_INTERNAL = 2, /* one of ours (log file): the program cannot close it */
+	S5FD_INTERNAL = 2, /* one of ours (log file, UDP control connection):
+			      the program cannot close it */
+	S5FD_UDP = 3,      /* a UDP socket with state (struct s5_udp_sock) */
+};
+
+/* State of one UDP socket, shared by its descriptors (udpsock.c). */
+struct s5_udp_sock {
+	_Atomic int refs;   /* first: zeroed last on reuse */
+	struct s5_udp u;    /* the association; set up under s5_udp_lock */
+	bool associated;    /* an association existed once */
+	int refused;        /* -errno when the proxy refused UDP ASSOCIATE */
+	/* Virtual peer after connect(); guarded by s5_udp_lock for writes. */
+	bool connected;
+	struct sockaddr_storage peer; /* as the program gave it */
+	socklen_t peer_len;
+	struct s5_addr peer_target;   /* what the relay is told */
+	/* Fake-address destinations, by port, to name the source of their
+	 * replies (the relay reports the address the proxy resolved). */
+	uint8_t n_named;
+	struct {
+		uint16_t port;
+		struct sockaddr_storage fake;
+		socklen_t len;
+	} named[8];
+	struct s5_udp_sock *next_free; /* free list */
 };
 
 /* Kind of fd: one atomic load for descriptors we never touched. */
@@ -136,7 +177,17 @@ int s5_fd_next_internal(unsigned int from, unsigned int last);
 int s5_internal_relocate(int fd);
 
 /* Tells the owner of an internal descriptor that it moved (init.c). */
-void s5_internal_moved(int oldfd, int newfd);
+void s5_internal_moved(int oldfd, int newfd, struct s5_udp_sock *owner);
+
+/* UDP entries: fd gets s (taking over one reference); the state of fd with
+ * a new reference (s5_udp_sock_put when done), or NULL. */
+int s5_fd_set_udp(int fd, struct s5_udp_sock *s);
+struct s5_udp_sock *s5_fd_udp_get(int fd);
+
+/* The owner of an internal descriptor (a UDP socket's control
+ * connection), so a relocation can tell it; NULL for the log file. */
+void s5_fd_set_owner(int fd, struct s5_udp_sock *owner);
+struct s5_udp_sock *s5_fd_owner(int fd);
 
 /* Moves an internal descriptor to a high number, close-on-exec, and marks
  * it internal. Returns the new descriptor (the old one is closed), or the
@@ -189,25 +240,85 @@ void s5_hosts_atfork_prepare(void);
 void s5_hosts_atfork_parent(void);
 void s5_hosts_atfork_child(void);
 
+/* ---- UDP (udpsock.c, udp.c) ------------------------------------------ */
+
+extern struct s5_udp_io s5_udp_io_real;
+
+/* A new socket state with one reference, for a socket of family. */
+struct s5_udp_sock *s5_udp_sock_new(int family);
+/* Takes a reference unless the count already reached zero. */
+bool s5_udp_sock_ref(struct s5_udp_sock *s);
+/* Drops a reference; the last one closes the association. */
+void s5_udp_sock_put(struct s5_udp_sock *s);
+/* Makes sure s has a live association (creating or renewing it). Returns
+ * 0 or -errno (the proxy's refusal, or why it could not be reached). */
+int s5_udp_sock_ready(struct s5_udp_sock *s, int fd);
+void s5_udp_lock(void);
+void s5_udp_unlock(void);
+void s5_udp_atfork_prepare(void);
+void s5_udp_atfork_parent(void);
+void s5_udp_atfork_child(void);
+
+/* Send and receive policy: S5_PASS (libc does it), or the result (bytes or
+ * -errno). */
+ssize_t s5_udp_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t s5_udp_recvmsg(int fd, struct msghdr *msg, int flags);
+/* connect() on a datagram socket: S5_PASS, 0 or -errno. */
+int s5_udp_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* The virtual peer of a connected proxied UDP socket. */
+bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);
+
 /* ---- policy (policy.c) ----------------------------------------------- */
 
 /* Returned by the policy when the call is not ours: pass it to libc. */
 #define S5_PASS 1
 
+struct s5_sock_info {
+	int domain, type, protocol;
+};
+
+/* SO_DOMAIN, SO_TYPE and SO_PROTOCOL of fd. Returns 0 or -1 (not a
+ * socket, bad descriptor). */
+int s5_sock_info(int fd, struct s5_sock_info *si);
+
+/* Where a destination goes: S5_PASS (direct: unspecified, excluded, the
+ * proxy, or an address an excluded name resolved to), 0 (through the
+ * proxy: target is what to ask for, a fake address turned back into its
+ * name, *fake then true), or -EHOSTUNREACH (a fake address no name maps
+ * to). */
+int s5_route_dst(const struct sockaddr *sa, socklen_t len,
+		 struct s5_addr *target, bool *fake);
+
+/* A raw or non-UDP datagram socket towards sa: S5_PASS when sa is not
+ * proxied, else -EPERM with a log line. */
+int s5_refuse_other(const struct sockaddr *sa, socklen_t len,
+		    const struct s5_sock_info *si);
+
 /* Decides and carries out a TCP connect: S5_PASS (let libc connect), 0
  * (connected through the proxy), or -errno. */
 int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
+/* MSG_FASTOPEN towards dst: on a TCP socket, connects it as connect()
+ * would (0 then means "now send without an address"); else S5_PASS. */
+int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen);
+
 /* Hook epilogue: r < 0 sets errno and gives -1; otherwise restores the
  * errno the program had (a successful call leaves errno untouched). */
-static inline int s5_result(int r, int saved_errno)
+static inline ssize_t s5_result(ssize_t r, int saved_errno)
 {
 	if (r < 0) {
-		errno = -r;
+		errno = (int)-r;
 		return -1;
 	}
 	errno = saved_errno;
 	return r;
+}
+
+/* True for a descriptor whose datagrams the library handles. The first
+ * check of every read/write-style hook: one load for all others. */
+static inline bool s5_fd_is_udp(int fd)
+{
+	return s5_fd_kind(fd) == S5FD_UDP && !s5_guarded();
 }
 
 #endif

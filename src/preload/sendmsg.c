@@ -1,32 +1,80 @@
-/* sendmsg(): the same TCP Fast Open door as sendto(), with the destination
- * in msg_name. */
+/* sendmsg() and sendmmsg(): datagrams through the UDP relay, and the same
+ * TCP Fast Open door as sendto(), with the destination in msg_name. */
 #include <errno.h>
 
 #include "preload.h"
 
-S5_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+/* One message: S5_PASS or the result. */
+static ssize_t one_msg(int fd, const struct msghdr *msg, int flags)
 {
 	struct msghdr copy;
+	ssize_t r;
+
+	if ((flags & MSG_FASTOPEN) && msg->msg_name != NULL) {
+		r = s5_tcp_fastopen(fd, msg->msg_name, msg->msg_namelen);
+		if (r != 0)
+			return r;
+		copy = *msg;
+		copy.msg_name = NULL;
+		copy.msg_namelen = 0;
+		r = real.sendmsg(fd, &copy, flags & ~MSG_FASTOPEN);
+		return r < 0 ? -errno : r;
+	}
+	if (msg->msg_name == NULL && s5_fd_kind(fd) != S5FD_UDP)
+		return S5_PASS;
+	return s5_udp_sendmsg(fd, msg, flags);
+}
+
+S5_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
 	int saved = errno;
-	int r;
+	ssize_t r;
 
 	if (s5_guarded())
 		return real.sendmsg(fd, msg, flags);
 	s5_init();
 	if (real.sendmsg == NULL)
 		return s5_result(-ENOSYS, saved);
-	if (!(flags & MSG_FASTOPEN) || msg == NULL || msg->msg_name == NULL)
+	if (msg == NULL)
 		return real.sendmsg(fd, msg, flags);
-	r = s5_tcp_connect(fd, msg->msg_name, msg->msg_namelen);
+	r = one_msg(fd, msg, flags);
 	if (r == S5_PASS) {
 		errno = saved;
 		return real.sendmsg(fd, msg, flags);
 	}
-	if (r < 0)
-		return s5_result(r, saved);
-	copy = *msg;
-	copy.msg_name = NULL;
-	copy.msg_namelen = 0;
+	return s5_result(r, saved);
+}
+
+/* Each message on its own through the same policy: one batch may mix
+ * proxied and excluded destinations. Like the kernel, the count of
+ * messages sent, or -1 when the first one failed. */
+S5_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
+		       int flags)
+{
+	int saved = errno;
+	unsigned int i;
+	ssize_t r;
+
+	if (s5_guarded())
+		return real.sendmmsg(fd, vec, vlen, flags);
+	s5_init();
+	if (vec == NULL || (s5_fd_kind(fd) != S5FD_UDP &&
+			    (vlen == 0 || vec[0].msg_hdr.msg_name == NULL)))
+		return real.sendmmsg(fd, vec, vlen, flags);
+	for (i = 0; i < vlen; i++) {
+		r = one_msg(fd, &vec[i].msg_hdr, flags);
+		if (r == S5_PASS) {
+			r = real.sendmsg(fd, &vec[i].msg_hdr, flags);
+			if (r < 0)
+				r = -errno;
+		}
+		if (r < 0) {
+			if (i == 0)
+				return (int)s5_result(r, saved);
+			break;
+		}
+		vec[i].msg_len = (unsigned int)r;
+	}
 	errno = saved;
-	return real.sendmsg(fd, &copy, flags & ~MSG_FASTOPEN);
+	return (int)i;
 }

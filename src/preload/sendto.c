@@ -1,6 +1,7 @@
-/* sendto(): MSG_FASTOPEN opens a TCP connection without connect(), with the
- * data in the SYN; without this hook it would go around the proxy. The
- * connection is made through the proxy first, then the data is sent. */
+/* sendto(): datagrams to proxied peers go through the UDP relay (udp.c).
+ * On a TCP socket, MSG_FASTOPEN opens a connection without connect(), with
+ * the data in the SYN; without this hook it would go around the proxy, so
+ * the connection is made through the proxy first, then the data is sent. */
 #include <errno.h>
 
 #include "preload.h"
@@ -8,23 +9,49 @@
 S5_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *dst, socklen_t dlen)
 {
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_name = (void *)dst, .msg_namelen = dlen,
+			      .msg_iov = &iov, .msg_iovlen = 1 };
 	int saved = errno;
-	int r;
+	ssize_t r;
 
 	if (s5_guarded())
 		return real.sendto(fd, buf, len, flags, dst, dlen);
 	s5_init();
 	if (real.sendto == NULL)
 		return s5_result(-ENOSYS, saved);
-	if (!(flags & MSG_FASTOPEN) || dst == NULL)
+	if (dst == NULL && s5_fd_kind(fd) != S5FD_UDP)
 		return real.sendto(fd, buf, len, flags, dst, dlen);
-	r = s5_tcp_connect(fd, dst, dlen);
+	r = (flags & MSG_FASTOPEN) ? s5_tcp_fastopen(fd, dst, dlen) : S5_PASS;
+	if (r == 0) {
+		errno = saved;
+		return real.sendto(fd, buf, len, flags & ~MSG_FASTOPEN, NULL,
+				   0);
+	}
+	if (r == S5_PASS)
+		r = s5_udp_sendmsg(fd, &msg, flags);
 	if (r == S5_PASS) {
 		errno = saved;
 		return real.sendto(fd, buf, len, flags, dst, dlen);
 	}
-	if (r < 0)
-		return s5_result(r, saved);
-	errno = saved;
-	return real.sendto(fd, buf, len, flags & ~MSG_FASTOPEN, NULL, 0);
+	return s5_result(r, saved);
+}
+
+S5_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int saved = errno;
+	ssize_t r;
+
+	if (real.send == NULL)
+		s5_init();
+	if (!s5_fd_is_udp(fd))
+		return real.send(fd, buf, len, flags);
+	r = s5_udp_sendmsg(fd, &msg, flags);
+	if (r == S5_PASS) {
+		errno = saved;
+		return real.send(fd, buf, len, flags);
+	}
+	return s5_result(r, saved);
 }

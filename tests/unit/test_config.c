@@ -368,6 +368,22 @@ static void dns_mode_is_remote_or_local(void **state)
 	assert_int_equal(cfg.dns, S5_DNS_REMOTE);
 }
 
+static void udp_mode_is_proxy_or_block(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	load_ok();
+	assert_int_equal(cfg.udp, S5_UDP_PROXY);
+	set("SOCKS5WRAP_UDP", "BLOCK");
+	load_ok();
+	assert_int_equal(cfg.udp, S5_UDP_BLOCK);
+	fenv.value[1] = "proxy";
+	load_ok();
+	assert_int_equal(cfg.udp, S5_UDP_PROXY);
+	fenv.value[1] = "drop";
+	load_bad("SOCKS5WRAP_UDP: 'drop' is not proxy or block");
+}
+
 static void fake_ranges_default_to_198_18_and_a_unique_local_64(void **state)
 {
 	static const uint8_t want6[16] = { 0xfd, 0x53, 0x53, 0x57 };
@@ -777,6 +793,7 @@ int main(void)
 		T(timeout_is_read_in_seconds),
 		T(log_level_and_file_are_read),
 		T(dns_mode_is_remote_or_local),
+		T(udp_mode_is_proxy_or_block),
 		T(fake_ranges_default_to_198_18_and_a_unique_local_64),
 		T(fake_ranges_can_be_chosen),
 		T(bad_fake_ranges_name_their_variable_and_keep_the_default),

@@ -1,0 +1,64 @@
+/* read(), readv() and the fortified __read_chk() on a UDP socket that has
+ * an association: the next valid datagram from the relay, header removed.
+ * For every other descriptor these hooks cost one load. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+/* glibc declares it only under _FORTIFY_SOURCE. */
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
+
+static ssize_t read_udp(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr msg = { .msg_iov = (struct iovec *)iov,
+			      .msg_iovlen = (size_t)iovcnt };
+
+	return s5_udp_recvmsg(fd, &msg, 0);
+}
+
+S5_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	int saved = errno;
+	ssize_t r;
+
+	if (real.read == NULL)
+		s5_init();
+	if (!s5_fd_is_udp(fd))
+		return real.read(fd, buf, len);
+	r = read_udp(fd, &iov, 1);
+	if (r == S5_PASS) {
+		errno = saved;
+		return real.read(fd, buf, len);
+	}
+	return s5_result(r, saved);
+}
+
+S5_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	int saved = errno;
+	ssize_t r;
+
+	if (real.readv == NULL)
+		s5_init();
+	if (!s5_fd_is_udp(fd) || iovcnt < 0)
+		return real.readv(fd, iov, iovcnt);
+	r = read_udp(fd, iov, iovcnt);
+	if (r == S5_PASS) {
+		errno = saved;
+		return real.readv(fd, iov, iovcnt);
+	}
+	return s5_result(r, saved);
+}
+
+/* _FORTIFY_SOURCE turns read() into this when the buffer size is known;
+ * libc's own check (and its abort on overflow) stays libc's. */
+S5_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	if (real.__read_chk == NULL)
+		s5_init();
+	if (!s5_fd_is_udp(fd) || len > buflen)
+		return real.__read_chk(fd, buf, len, buflen);
+	return read(fd, buf, len);
+}

@@ -1,0 +1,53 @@
+/* recvmsg() and recvmmsg() on a UDP socket with an association. */
+#include <errno.h>
+
+#include "preload.h"
+
+S5_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	int saved = errno;
+	ssize_t r;
+
+	if (real.recvmsg == NULL)
+		s5_init();
+	if (!s5_fd_is_udp(fd) || msg == NULL)
+		return real.recvmsg(fd, msg, flags);
+	r = s5_udp_recvmsg(fd, msg, flags);
+	if (r == S5_PASS) {
+		errno = saved;
+		return real.recvmsg(fd, msg, flags);
+	}
+	return s5_result(r, saved);
+}
+
+/* The first message waits as the flags say; the rest are taken while
+ * they are already there (as MSG_WAITFORONE does). The timeout is not
+ * applied: a known difference, documented in README. */
+S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
+		       int flags, struct timespec *timeout)
+{
+	int saved = errno, f = flags & ~MSG_WAITFORONE;
+	unsigned int i;
+	ssize_t r;
+
+	if (real.recvmmsg == NULL)
+		s5_init();
+	if (!s5_fd_is_udp(fd) || vec == NULL)
+		return real.recvmmsg(fd, vec, vlen, flags, timeout);
+	for (i = 0; i < vlen; i++) {
+		r = s5_udp_recvmsg(fd, &vec[i].msg_hdr, f);
+		if (r == S5_PASS) {
+			errno = saved;
+			return real.recvmmsg(fd, vec, vlen, flags, timeout);
+		}
+		if (r < 0) {
+			if (i == 0)
+				return (int)s5_result(r, saved);
+			break;
+		}
+		vec[i].msg_len = (unsigned int)r;
+		f |= MSG_DONTWAIT;
+	}
+	errno = saved;
+	return (int)i;
+}
