@@ -251,32 +251,21 @@ static int numeric_lookup(int family, const uint8_t *addr, bool mapped,
 	return real.getaddrinfo(text, service, &h, list);
 }
 
-static int fake_answer(const char *node, const char *norm,
-		       const char *service, const struct addrinfo *hints,
-		       struct addrinfo **res)
+/* An answer made of one IPv4 and one IPv6 address (as the hints allow),
+ * through libc's numeric lookup, in one block of our own. */
+static int synth_answer(const char *node, const uint8_t *v4,
+			const uint8_t *v6, const char *service,
+			const struct addrinfo *hints, struct addrinfo **res)
 {
-	struct s5_pool *pool = s5_pool();
 	struct addrinfo *lists[3] = { NULL }, *out = NULL;
-	uint8_t v4[4], v6[16];
 	struct wanted w;
 	size_t i, n = 0;
-	int r;
+	int r = wanted_families(hints, &w);
 
-	if (pool == NULL)
-		return EAI_FAIL;
-	r = wanted_families(hints, &w);
 	if (r != 0)
 		return r;
-	r = s5_pool_lookup(pool, norm, s5_now_s(), v4, v6);
-	if (r == -ENOSPC) {
-		s5log_msg(S5LOG_ERROR, "fake-address pool full: cannot "
-			  "resolve '", norm, "' now", NULL);
-		return EAI_AGAIN;
-	}
-	if (r < 0)
-		return EAI_NONAME;
 	/* IPv4 first: an IPv4 socket reaches every proxy we support. */
-	if (w.v4 && r == 0)
+	if (w.v4)
 		r = numeric_lookup(AF_INET, v4, false, service, hints,
 				   &lists[n++]);
 	if (w.v6 && r == 0)
@@ -300,6 +289,27 @@ static int fake_answer(const char *node, const char *norm,
 	if (r == 0)
 		*res = out;
 	return r;
+}
+
+static int fake_answer(const char *node, const char *norm,
+		       const char *service, const struct addrinfo *hints,
+		       struct addrinfo **res)
+{
+	struct s5_pool *pool = s5_pool();
+	uint8_t v4[4], v6[16];
+	int r;
+
+	if (pool == NULL)
+		return EAI_FAIL;
+	r = s5_pool_lookup(pool, norm, s5_now_s(), v4, v6);
+	if (r == -ENOSPC) {
+		s5log_msg(S5LOG_ERROR, "fake-address pool full: cannot "
+			  "resolve '", norm, "' now", NULL);
+		return EAI_AGAIN;
+	}
+	if (r < 0)
+		return EAI_NONAME;
+	return synth_answer(node, v4, v6, service, hints, res);
 }
 
 /* An excluded name: libc answers, and its addresses are remembered so a
@@ -340,6 +350,9 @@ S5_EXPORT int getaddrinfo(const char *node, const char *service,
 		return direct_answer(node, service, hints, res);
 	case S5_NAME_INVALID:
 		return EAI_NONAME;
+	case S5_NAME_LOOPBACK:
+		return synth_answer(node, s5_loopback4, s5_loopback6, service,
+				    hints, res);
 	case S5_NAME_FAKE:
 		break;
 	}

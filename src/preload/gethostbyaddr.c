@@ -15,19 +15,29 @@ struct static_hostent {
 static _Thread_local struct static_hostent tls_he
 	__attribute__((tls_model("initial-exec")));
 
-/* The name of a fake address: its length, -ENOENT (fake but unknown) or
- * S5_PASS (not a fake address). */
+/* The name of a fake address: its length; -ENOENT for a fake address the
+ * pool does not know, or for an address that may not be looked up (see
+ * s5_reverse_allowed); S5_PASS for libc. */
 static int fake_name(const void *addr, socklen_t len, int type, char *name)
 {
+	struct sockaddr_storage ss;
 	uint8_t a[16];
 
 	if (addr == NULL || !((type == AF_INET && len == 4) ||
 			      (type == AF_INET6 && len == 16)))
 		return S5_PASS;
 	memcpy(a, addr, len);
-	if (!s5_is_fake(type, a))
-		return S5_PASS;
-	return s5_fake_to_name(type, a, name);
+	if (s5_is_fake(type, a))
+		return s5_fake_to_name(type, a, name);
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)type;
+	if (type == AF_INET)
+		memcpy(&((struct sockaddr_in *)(void *)&ss)->sin_addr, a, 4);
+	else
+		memcpy(&((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, a, 16);
+	return s5_reverse_allowed((struct sockaddr *)&ss, sizeof(ss))
+		       ? S5_PASS
+		       : -ENOENT;
 }
 
 S5_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
@@ -44,13 +54,15 @@ S5_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
 		return real.gethostbyaddr_r(addr, len, type, ret, buf, buflen,
 					    result, h_errnop);
 	*result = NULL;
+	/* Like glibc, the failure goes to h_errno too: some callers read
+	 * that instead of *h_errnop (CPython does). */
 	if (n < 0) {
-		*h_errnop = HOST_NOT_FOUND;
+		*h_errnop = h_errno = HOST_NOT_FOUND;
 		return 0;
 	}
 	r = s5_hostent_fill(ret, buf, buflen, name, type, addr);
 	if (r != 0) {
-		*h_errnop = NETDB_INTERNAL;
+		*h_errnop = h_errno = NETDB_INTERNAL;
 		return r;
 	}
 	*result = ret;

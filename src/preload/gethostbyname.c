@@ -37,6 +37,22 @@ static void remember_hostent(const struct hostent *he)
 	}
 }
 
+/* One address as a hostent in the _r functions' contract. */
+static int filled(struct hostent *ret, char *buf, size_t buflen,
+		  const char *name, int af, const uint8_t *addr,
+		  struct hostent **result, int *h_errnop)
+{
+	int r = s5_hostent_fill(ret, buf, buflen, name, af, addr);
+
+	*result = NULL;
+	if (r != 0) {
+		*h_errnop = NETDB_INTERNAL;
+		return r;
+	}
+	*result = ret;
+	return 0;
+}
+
 /* 0 with *result set, or the _r functions' failure contract: 0 and NULL
  * with HOST_NOT_FOUND, ERANGE with NETDB_INTERNAL, EAGAIN with TRY_AGAIN. */
 static int fake_hostent(const char *norm, int af, struct hostent *ret,
@@ -61,14 +77,8 @@ static int fake_hostent(const char *norm, int af, struct hostent *ret,
 		*h_errnop = HOST_NOT_FOUND;
 		return 0;
 	}
-	r = s5_hostent_fill(ret, buf, buflen, norm, af,
-			    af == AF_INET ? v4 : v6);
-	if (r != 0) {
-		*h_errnop = NETDB_INTERNAL;
-		return r;
-	}
-	*result = ret;
-	return 0;
+	return filled(ret, buf, buflen, norm, af, af == AF_INET ? v4 : v6,
+		      result, h_errnop);
 }
 
 /* libc answers an excluded name, then its addresses are remembered. */
@@ -91,6 +101,10 @@ static int route_r(const char *name, int af, struct hostent *ret, char *buf,
 		*result = NULL;
 		*h_errnop = HOST_NOT_FOUND;
 		return 0;
+	case S5_NAME_LOOPBACK:
+		return filled(ret, buf, buflen, norm, af,
+			      af == AF_INET ? s5_loopback4 : s5_loopback6,
+			      result, h_errnop);
 	case S5_NAME_FAKE:
 		break;
 	}
@@ -123,8 +137,12 @@ static int hostbyname2_r(const char *name, int af, struct hostent *ret,
 	if (!s5_guarded())
 		s5_init();
 	r = route_r(name, af, ret, buf, buflen, result, h_errnop);
-	if (r != S5_PASS && r != S5_PASS_DIRECT)
+	if (r != S5_PASS && r != S5_PASS_DIRECT) {
+		/* Like glibc, failures go to h_errno too (CPython reads it). */
+		if (*result == NULL)
+			h_errno = *h_errnop;
 		return r;
+	}
 	direct = r == S5_PASS_DIRECT;
 	r = real.gethostbyname2_r(name, af, ret, buf, buflen, result,
 				  h_errnop);

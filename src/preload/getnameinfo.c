@@ -1,6 +1,7 @@
 /* getnameinfo(): a fake address is answered with its name from the pool,
- * without any query (a reverse lookup of a fake address would otherwise
- * go to the local resolver and fail, or leak that we asked). */
+ * without any query. In remote DNS mode no other address is looked up
+ * either, unless it is loopback or excluded: a PTR query would tell the
+ * local resolver whom the program talks to. */
 #include <errno.h>
 #include <string.h>
 
@@ -34,10 +35,19 @@ S5_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 		return real.getnameinfo(sa, salen, host, hostlen, serv,
 					servlen, flags);
 	s5_init();
-	if (host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST) ||
-	    !s5_sockaddr_fake(sa, salen, &family, addr))
+	if (host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST))
 		return real.getnameinfo(sa, salen, host, hostlen, serv,
 					servlen, flags);
+	if (!s5_sockaddr_fake(sa, salen, &family, addr)) {
+		if (s5_reverse_allowed(sa, salen))
+			return real.getnameinfo(sa, salen, host, hostlen, serv,
+						servlen, flags);
+		/* No PTR query: the host has no name we may look up. */
+		if (flags & NI_NAMEREQD)
+			return EAI_NONAME;
+		return real.getnameinfo(sa, salen, host, hostlen, serv,
+					servlen, flags | NI_NUMERICHOST);
+	}
 	n = s5_fake_to_name(family, addr, name);
 	if (n < 0) {
 		/* Unknown fake address: no name, as for any unnamed host. */

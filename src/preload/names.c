@@ -220,6 +220,9 @@ static bool in_hosts(const char *norm)
 	return found;
 }
 
+const uint8_t s5_loopback4[4] = { 127, 0, 0, 1 };
+const uint8_t s5_loopback6[16] = { [15] = 1 };
+
 /* ---- the decision ----------------------------------------------------- */
 
 static bool is_localhost(const char *norm, size_t len)
@@ -266,8 +269,14 @@ enum s5_name_route s5_name_route(const char *node, char *norm)
 		return S5_NAME_INVALID;
 	if (s5_exclude_match_name(&s5_cfg.exclude, norm, 0))
 		return S5_NAME_DIRECT;
-	if (s5_cfg.dns == S5_DNS_LOCAL || is_localhost(norm, (size_t)n) ||
-	    in_hosts(norm))
+	/* /etc/hosts first: it may name "localhost" itself. Any other name
+	 * below localhost is loopback without asking anyone (RFC 6761
+	 * section 6.3); glibc would send it to the DNS server. */
+	if (in_hosts(norm))
+		return S5_NAME_LIBC;
+	if (is_localhost(norm, (size_t)n))
+		return S5_NAME_LOOPBACK;
+	if (s5_cfg.dns == S5_DNS_LOCAL)
 		return S5_NAME_LIBC;
 	return S5_NAME_FAKE;
 }
@@ -313,4 +322,18 @@ bool s5_is_direct(int family, const uint8_t *addr)
 	struct s5_pool *p = existing_pool();
 
 	return p != NULL && s5_pool_direct_has(p, family, addr);
+}
+
+bool s5_reverse_allowed(const struct sockaddr *sa, socklen_t len)
+{
+	struct s5_addr a;
+
+	if (s5_cfg.dns == S5_DNS_LOCAL ||
+	    s5_addr_from_sockaddr(&a, sa, len) < 0)
+		return true;
+	if (a.atyp == S5_ATYP_IPV4 && a.u.v4[0] == 127)
+		return true;
+	if (a.atyp == S5_ATYP_IPV6 && memcmp(a.u.v6, s5_loopback6, 16) == 0)
+		return true;
+	return s5_exclude_match_addr(&s5_cfg.exclude, sa, len);
 }

@@ -201,7 +201,12 @@ enum s5_name_route {
 	S5_NAME_DIRECT,  /* the exclusion list names it: libc, then direct */
 	S5_NAME_FAKE,    /* the proxy resolves it: hand out a fake address */
 	S5_NAME_INVALID, /* cannot be a DNS name: EAI_NONAME */
+	S5_NAME_LOOPBACK, /* below "localhost": the loopback addresses */
 };
+
+/* 127.0.0.1 and ::1, the answer for names below localhost. */
+extern const uint8_t s5_loopback4[4];
+extern const uint8_t s5_loopback6[16];
 
 /* Decides who answers node; for every route but LIBC-by-number, norm
  * (S5_NAME_MAX + 1 bytes) gets the normalised name. */
@@ -217,6 +222,12 @@ uint32_t s5_now_s(void);
 void s5_remember_direct(const struct sockaddr *sa);
 /* True for an address remembered by s5_remember_direct. */
 bool s5_is_direct(int family, const uint8_t *addr);
+/* True when a reverse lookup of sa may ask the system resolver: local
+ * DNS mode, or an address that is loopback or excluded. In remote mode a
+ * PTR query for any other address would tell the local resolver whom the
+ * program talks to. */
+bool s5_reverse_allowed(const struct sockaddr *sa, socklen_t len);
+
 /* True when addr lies in the configured fake range of its family. */
 bool s5_is_fake(int family, const uint8_t *addr);
 /* The name behind a fake address: its length, or -ENOENT. */

@@ -235,6 +235,26 @@ def test_malformed_names_fail_without_a_query(client, name):
     assert r.json() == {"error": "EAI_NONAME"}, r
 
 
+@pytest.mark.parametrize("name", ["foo.localhost", "a.b.LOCALHOST."])
+def test_names_below_localhost_are_loopback_without_a_query(client, name):
+    # RFC 6761 section 6.3: glibc alone would ask the DNS server.
+    r = client.run_wrapped(dns_client("resolve", name), proxy=DANTE)
+    assert r.rc == 0, r
+    assert r.json()["addrs"] == ["127.0.0.1", "::1"], r
+
+
+@pytest.mark.parametrize("addr", ["203.0.113.9", "fd00:5357:3::9"])
+def test_reverse_lookup_of_a_real_address_sends_no_query(client, addr):
+    # A PTR query would tell the local resolver whom the program talks
+    # to; in remote mode the address simply has no name.
+    r = client.run_wrapped(dns_client("reverse", addr), proxy=DANTE)
+    assert r.rc == 0, r
+    out = r.json()
+    assert out["nameinfo"] == [addr, "80"], r
+    assert out["nameinfo_reqd"] == {"error": "EAI_NONAME"}, r
+    assert out["gethostbyaddr"] == {"error": 1}, r  # HOST_NOT_FOUND
+
+
 def test_unknown_fake_address_is_unreachable(client):
     # A fake address the pool never handed out: fail, never leak.
     r = client.run_wrapped(client_script("tcp_client.py", "198.19.255.254",

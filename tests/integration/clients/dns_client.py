@@ -16,6 +16,9 @@
         and echoes TEXT too.
     dns_client.py fetch URL
         urllib.request.urlopen(URL): {"status", "body"} or {"error"}.
+    dns_client.py reverse ADDR
+        getnameinfo((ADDR, 80)) with and without NI_NAMEREQD, and
+        gethostbyaddr(ADDR): each a result or {"error"}.
 """
 
 import argparse
@@ -152,6 +155,24 @@ def fetch(opts):
         return {"error": str(e)}
 
 
+def reverse(opts):
+    fam = socket.AF_INET6 if ":" in opts.addr else socket.AF_INET
+    sa = (opts.addr, 80) if fam == socket.AF_INET else (opts.addr, 80, 0, 0)
+    out = {}
+    for key, flags in (("nameinfo", socket.NI_NUMERICSERV),
+                       ("nameinfo_reqd",
+                        socket.NI_NAMEREQD | socket.NI_NUMERICSERV)):
+        try:
+            out[key] = list(socket.getnameinfo(sa, flags))
+        except socket.gaierror as e:
+            out[key] = {"error": gai_error(e)}
+    try:
+        out["gethostbyaddr"] = socket.gethostbyaddr(opts.addr)[0]
+    except socket.herror as e:
+        out["gethostbyaddr"] = {"error": e.args[0]}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -168,9 +189,11 @@ def main():
     p.add_argument("text")
     p = sub.add_parser("fetch")
     p.add_argument("url")
+    p = sub.add_parser("reverse")
+    p.add_argument("addr")
     opts = ap.parse_args()
     fn = {"resolve": resolve, "names": names, "fork-echo": fork_echo,
-          "fetch": fetch}[opts.cmd]
+          "fetch": fetch, "reverse": reverse}[opts.cmd]
     print(json.dumps(fn(opts)))
     return 0
 
