@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """A SOCKS5 server for the snippet programs: no authentication, CONNECT to
-anything succeeds, then it echoes. It never connects anywhere itself, so the
-snippets prove the library talked to the proxy. Exits after --lifetime
-seconds or when stdin closes."""
+anything succeeds, then it echoes; UDP ASSOCIATE gets a relay that sends
+every datagram back as it came, header and all (so the reply's source is
+the destination the program asked for). It never connects or sends
+anywhere else, so the snippets prove the library talked to the proxy.
+Exits after --lifetime seconds."""
 import argparse
 import socket
 import threading
@@ -17,6 +19,32 @@ def read_exact(conn, n):
             raise EOFError
         data += chunk
     return data
+
+
+def udp_relay(conn):
+    """Echo relay for one association; ends when the control connection
+    closes (RFC 1928 section 7)."""
+    relay = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    relay.bind(("127.0.0.1", 0))
+    port = relay.getsockname()[1]
+    conn.sendall(b"\x05\x00\x00\x01\x7f\x00\x00\x01" +
+                 port.to_bytes(2, "big"))
+    relay.settimeout(0.2)
+    conn.setblocking(False)
+    try:
+        while True:
+            try:
+                if conn.recv(1) == b"":
+                    return
+            except BlockingIOError:
+                pass
+            try:
+                data, src = relay.recvfrom(65535)
+            except socket.timeout:
+                continue
+            relay.sendto(data, src)
+    finally:
+        relay.close()
 
 
 def serve(conn):
@@ -36,6 +64,9 @@ def serve(conn):
         else:
             read_exact(conn, read_exact(conn, 1)[0])
         read_exact(conn, 2)
+        if cmd == 3:
+            udp_relay(conn)
+            return
         if cmd != 1:
             conn.sendall(b"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00")
             return
