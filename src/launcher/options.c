@@ -16,6 +16,7 @@ enum {
 	OPT_VERSION,
 	OPT_LOG_FILE,
 	OPT_DNS,
+	OPT_UDP,
 };
 
 /* '+' stops at the first non-option: options after PROGRAM are its own.
@@ -33,6 +34,7 @@ static const struct option long_opts[] = {
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "dns", required_argument, NULL, OPT_DNS },
+	{ "udp", required_argument, NULL, OPT_UDP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -55,6 +57,8 @@ static const char help_text[] =
 	"  -t, --timeout=SECONDS   proxy handshake timeout (SOCKS5WRAP_TIMEOUT)\n"
 	"      --dns=remote|local  resolve names at the proxy (the default) or\n"
 	"                          here (SOCKS5WRAP_DNS)\n"
+	"      --udp=proxy|block   UDP through the proxy's relay (the default)\n"
+	"                          or refused (SOCKS5WRAP_UDP)\n"
 	"  -v, --verbose           log what the library does; twice: debug\n"
 	"  -q, --quiet             the library logs nothing, not even errors\n"
 	"      --log-file=FILE     library log lines go to FILE, not stderr\n"
@@ -171,12 +175,14 @@ static int check_timeout(const char *name, const char *v)
 	return 0;
 }
 
-static int check_dns(const char *name, const char *v)
+/* A value that must be one of two words. */
+static int check_choice(const char *name, const char *v, const char *a,
+			const char *b)
 {
-	if (strcmp(v, "remote") != 0 && strcmp(v, "local") != 0) {
+	if (strcmp(v, a) != 0 && strcmp(v, b) != 0) {
 		fprintf(stderr,
-			"socks5wrap: %s: must be 'remote' or 'local', not '%s'\n",
-			name, v);
+			"socks5wrap: %s: must be '%s' or '%s', not '%s'\n",
+			name, a, b, v);
 		return S5L_EXIT_OWN;
 	}
 	return 0;
@@ -210,7 +216,10 @@ static int take_value(struct s5l_opts *o, int c, const char *name,
 		return check_timeout(name, v);
 	case OPT_DNS:
 		o->dns = v;
-		return check_dns(name, v);
+		return check_choice(name, v, "remote", "local");
+	case OPT_UDP:
+		o->udp = v;
+		return check_choice(name, v, "proxy", "block");
 	default: /* OPT_LOG_FILE */
 		o->log_file = v;
 		return check_log_file(name, v);
@@ -356,6 +365,7 @@ int s5l_export_opts(const struct s5l_opts *o)
 		{ "SOCKS5WRAP_LOG", o->log_level },
 		{ "SOCKS5WRAP_LOG_FILE", o->log_file },
 		{ "SOCKS5WRAP_DNS", o->dns },
+		{ "SOCKS5WRAP_UDP", o->udp },
 	};
 	size_t i;
 

@@ -144,6 +144,7 @@ def test_bad_option_exits_125_naming_it(launcher, args, word):
     (["-n", "10.0.0.0/99", "/bin/true"], "socks5wrap: -n: "),
     (["-u", "", "/bin/true"], "socks5wrap: -u: "),
     (["--dns=nearby", "/bin/true"], "socks5wrap: --dns: "),
+    (["--udp=drop", "/bin/true"], "socks5wrap: --udp: "),
     (["--log-file=", "/bin/true"], "socks5wrap: --log-file: "),
 ])
 def test_bad_value_exits_125_naming_the_option(launcher, libs, args, prefix):
@@ -247,7 +248,7 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     proxy = "socks5://127.0.0.1:1081"
     r = run(["-p", proxy, "-u", "alice", "-n", "10.0.0.0/8,.corp",
              "-t", "2.5", "-vv", "--log-file", log, "--dns=local",
-             "/usr/bin/env"], prog_env(libs))
+             "--udp=block", "/usr/bin/env"], prog_env(libs))
     assert r.returncode == 0, r.stderr
     env = env_lines(r.stdout)
     assert env["SOCKS5_PROXY"] == proxy
@@ -257,6 +258,7 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     assert env["SOCKS5WRAP_LOG"] == "debug"
     assert env["SOCKS5WRAP_LOG_FILE"] == log
     assert env["SOCKS5WRAP_DNS"] == "local"
+    assert env["SOCKS5WRAP_UDP"] == "block"
 
 
 @pytest.mark.parametrize("flags,level", [
