@@ -248,7 +248,7 @@ static int numeric_lookup(int family, const uint8_t *addr, bool mapped,
 	h.ai_flags &= ~(AI_CANONNAME | AI_ADDRCONFIG | AI_V4MAPPED | AI_ALL);
 	h.ai_flags |= AI_NUMERICHOST;
 	numeric_text(family, addr, mapped, text);
-	return real.getaddrinfo(text, service, &h, list);
+	return s5_libc_getaddrinfo(text, service, &h, list);
 }
 
 /* An answer made of one IPv4 and one IPv6 address (as the hints allow),
@@ -318,7 +318,7 @@ static int direct_answer(const char *node, const char *service,
 			 const struct addrinfo *hints, struct addrinfo **res)
 {
 	const struct addrinfo *ai;
-	int r = real.getaddrinfo(node, service, hints, res);
+	int r = s5_libc_getaddrinfo(node, service, hints, res);
 
 	if (r == 0)
 		for (ai = *res; ai != NULL; ai = ai->ai_next)
@@ -342,10 +342,10 @@ S5_EXPORT int getaddrinfo(const char *node, const char *service,
 	    (hints != NULL && (hints->ai_flags & AI_NUMERICHOST)) ||
 	    (hints != NULL && hints->ai_family != AF_UNSPEC &&
 	     hints->ai_family != AF_INET && hints->ai_family != AF_INET6))
-		return real.getaddrinfo(node, service, hints, res);
+		return s5_libc_getaddrinfo(node, service, hints, res);
 	switch (s5_name_route(node, norm)) {
 	case S5_NAME_LIBC:
-		return real.getaddrinfo(node, service, hints, res);
+		return s5_libc_getaddrinfo(node, service, hints, res);
 	case S5_NAME_DIRECT:
 		return direct_answer(node, service, hints, res);
 	case S5_NAME_INVALID:

@@ -51,7 +51,7 @@ S5_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
 		s5_init();
 	n = s5_guarded() ? S5_PASS : fake_name(addr, len, type, name);
 	if (n == S5_PASS)
-		return real.gethostbyaddr_r(addr, len, type, ret, buf, buflen,
+		return s5_libc_gethostbyaddr_r(addr, len, type, ret, buf, buflen,
 					    result, h_errnop);
 	*result = NULL;
 	/* Like glibc, the failure goes to h_errno too: some callers read
@@ -79,7 +79,7 @@ S5_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len,
 	if (!s5_guarded())
 		s5_init();
 	if (s5_guarded() || fake_name(addr, len, type, name) == S5_PASS)
-		return real.gethostbyaddr(addr, len, type);
+		return s5_libc_gethostbyaddr(addr, len, type);
 	gethostbyaddr_r(addr, len, type, &tls_he.he, tls_he.buf,
 			sizeof(tls_he.buf), &result, &herr);
 	if (result == NULL)

@@ -144,7 +144,7 @@ static int hostbyname2_r(const char *name, int af, struct hostent *ret,
 		return r;
 	}
 	direct = r == S5_PASS_DIRECT;
-	r = real.gethostbyname2_r(name, af, ret, buf, buflen, result,
+	r = s5_libc_gethostbyname2_r(name, af, ret, buf, buflen, result,
 				  h_errnop);
 	return after_libc_r(r, *result, direct);
 }
@@ -159,7 +159,7 @@ static struct hostent *hostbyname2(const char *name, int af)
 	r = route_r(name, af, &tls_he.he, tls_he.buf, sizeof(tls_he.buf),
 		    &result, &herr);
 	if (r == S5_PASS || r == S5_PASS_DIRECT)
-		return after_libc(real.gethostbyname2(name, af),
+		return after_libc(s5_libc_gethostbyname2(name, af),
 				  r == S5_PASS_DIRECT);
 	if (result == NULL)
 		h_errno = herr;

@@ -36,16 +36,16 @@ S5_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 					servlen, flags);
 	s5_init();
 	if (host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST))
-		return real.getnameinfo(sa, salen, host, hostlen, serv,
+		return s5_libc_getnameinfo(sa, salen, host, hostlen, serv,
 					servlen, flags);
 	if (!s5_sockaddr_fake(sa, salen, &family, addr)) {
 		if (s5_reverse_allowed(sa, salen))
-			return real.getnameinfo(sa, salen, host, hostlen, serv,
+			return s5_libc_getnameinfo(sa, salen, host, hostlen, serv,
 						servlen, flags);
 		/* No PTR query: the host has no name we may look up. */
 		if (flags & NI_NAMEREQD)
 			return EAI_NONAME;
-		return real.getnameinfo(sa, salen, host, hostlen, serv,
+		return s5_libc_getnameinfo(sa, salen, host, hostlen, serv,
 					servlen, flags | NI_NUMERICHOST);
 	}
 	n = s5_fake_to_name(family, addr, name);
@@ -53,14 +53,14 @@ S5_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 		/* Unknown fake address: no name, as for any unnamed host. */
 		if (flags & NI_NAMEREQD)
 			return EAI_NONAME;
-		return real.getnameinfo(sa, salen, host, hostlen, serv,
+		return s5_libc_getnameinfo(sa, salen, host, hostlen, serv,
 					servlen, flags | NI_NUMERICHOST);
 	}
 	if ((socklen_t)n + 1 > hostlen)
 		return EAI_OVERFLOW;
 	/* The service part is libc's, exactly. */
 	if (serv != NULL && servlen > 0) {
-		r = real.getnameinfo(sa, salen, NULL, 0, serv, servlen, flags);
+		r = s5_libc_getnameinfo(sa, salen, NULL, 0, serv, servlen, flags);
 		if (r != 0)
 			return r;
 	}

@@ -233,6 +233,23 @@ bool s5_is_fake(int family, const uint8_t *addr);
 /* The name behind a fake address: its length, or -ENOENT. */
 int s5_fake_to_name(int family, const uint8_t *addr, char *name);
 
+/* The real resolver functions with the reentrancy guard set, so the
+ * queries libc sends go to its name server directly (libc_resolver.c). */
+int s5_libc_getaddrinfo(const char *node, const char *service,
+			const struct addrinfo *hints, struct addrinfo **res);
+int s5_libc_getnameinfo(const struct sockaddr *sa, socklen_t salen,
+			char *host, socklen_t hostlen, char *serv,
+			socklen_t servlen, int flags);
+int s5_libc_gethostbyname2_r(const char *name, int af, struct hostent *ret,
+			     char *buf, size_t buflen,
+			     struct hostent **result, int *h_errnop);
+struct hostent *s5_libc_gethostbyname2(const char *name, int af);
+int s5_libc_gethostbyaddr_r(const void *addr, socklen_t len, int type,
+			    struct hostent *ret, char *buf, size_t buflen,
+			    struct hostent **result, int *h_errnop);
+struct hostent *s5_libc_gethostbyaddr(const void *addr, socklen_t len,
+				      int type);
+
 /* Lays out a hostent for one address (4 or 16 bytes per af) and its
  * name in buf. Returns 0 or ERANGE (hostent.c). */
 int s5_hostent_fill(struct hostent *he, char *buf, size_t buflen,
