@@ -130,6 +130,7 @@ struct s5_config {
 	const char *log_file; /* points into the environment, or NULL */
 	enum s5_dns_mode dns;
 	enum s5_udp_mode udp; /* SOCKS5WRAP_UDP */
+	bool pipeline;        /* SOCKS5WRAP_PIPELINE=1 */
 	struct s5_cidr fake4; /* SOCKS5WRAP_FAKE_NET */
 	struct s5_cidr fake6; /* SOCKS5WRAP_FAKE_NET6 */
 };
@@ -138,7 +139,8 @@ typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);
 
 /* Reads SOCKS5_PROXY, SOCKS5_USER, SOCKS5_PASSWORD, SOCKS5WRAP_NO_PROXY,
  * SOCKS5WRAP_TIMEOUT, SOCKS5WRAP_LOG, SOCKS5WRAP_LOG_FILE, SOCKS5WRAP_DNS,
- * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6, SOCKS5WRAP_UDP through get. Always fills *c completely: on a bad value c->usable is
+ * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6, SOCKS5WRAP_UDP,
+ * SOCKS5WRAP_PIPELINE through get. Always fills *c completely: on a bad value c->usable is
  * false and c->error names the variable; the exclusion list then falls
  * back to S5_DEFAULT_NO_PROXY if its own value was the bad one, and the
  * log level to error. Returns 0, or -ENOMEM. */

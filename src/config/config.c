@@ -255,6 +255,18 @@ static void load_udp(struct loader *ld)
 				" is not proxy or block");
 }
 
+static void load_pipeline(struct loader *ld)
+{
+	const char *v = env_opt(ld, "SOCKS5WRAP_PIPELINE");
+
+	if (!v)
+		return;
+	if (strcmp(v, "1") == 0)
+		ld->c->pipeline = true;
+	else if (strcmp(v, "0") != 0)
+		add_value_error(ld, "SOCKS5WRAP_PIPELINE", v, " is not 0 or 1");
+}
+
 /* A fake range must hold a few addresses beyond its first and last (never
  * handed out): at most /30 for IPv4, /126 for IPv6. A bad value falls back
  * to the default so that a fake address can still never leak. */
@@ -310,6 +322,7 @@ int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,
 	load_log(&ld);
 	load_dns(&ld);
 	load_udp(&ld);
+	load_pipeline(&ld);
 	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET", AF_INET, S5_DEFAULT_FAKE_NET,
 		      &c->fake4);
 	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET6", AF_INET6,

@@ -17,6 +17,7 @@ enum {
 	OPT_LOG_FILE,
 	OPT_DNS,
 	OPT_UDP,
+	OPT_PIPELINE,
 };
 
 /* '+' stops at the first non-option: options after PROGRAM are its own.
@@ -35,6 +36,7 @@ static const struct option long_opts[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "udp", required_argument, NULL, OPT_UDP },
+	{ "pipeline", no_argument, NULL, OPT_PIPELINE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -59,6 +61,9 @@ static const char help_text[] =
 	"                          here (SOCKS5WRAP_DNS)\n"
 	"      --udp=proxy|block   UDP through the proxy's relay (the default)\n"
 	"                          or refused (SOCKS5WRAP_UDP)\n"
+	"      --pipeline          send greeting, authentication and request\n"
+	"                          in one write: one round trip less; not every\n"
+	"                          proxy accepts it (SOCKS5WRAP_PIPELINE=1)\n"
 	"  -v, --verbose           log what the library does; twice: debug\n"
 	"  -q, --quiet             the library logs nothing, not even errors\n"
 	"      --log-file=FILE     library log lines go to FILE, not stderr\n"
@@ -321,6 +326,9 @@ int s5l_parse_opts(int argc, char **argv, struct s5l_opts *o)
 		case OPT_CHECK:
 			o->check = true;
 			break;
+		case OPT_PIPELINE:
+			o->pipeline = "1";
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -366,6 +374,7 @@ int s5l_export_opts(const struct s5l_opts *o)
 		{ "SOCKS5WRAP_LOG_FILE", o->log_file },
 		{ "SOCKS5WRAP_DNS", o->dns },
 		{ "SOCKS5WRAP_UDP", o->udp },
+		{ "SOCKS5WRAP_PIPELINE", o->pipeline },
 	};
 	size_t i;
 

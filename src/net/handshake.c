@@ -133,12 +133,43 @@ void s5_hs_init(struct s5_hs *hs, uint8_t cmd, const struct s5_addr *dst,
 	enter(hs, S5HS_SEND_GREETING);
 }
 
-/* After the method or auth phase: a proxy check (cmd 0) ends here. */
+void s5_hs_pipeline(struct s5_hs *hs)
+{
+	ssize_t n;
+
+	if (hs->state != S5HS_SEND_GREETING || hs->out_off != 0)
+		return;
+	if (hs->auth) {
+		n = s5_build_userpass(hs->out + hs->out_len,
+				      sizeof(hs->out) - hs->out_len, hs->user,
+				      hs->user_len, hs->pass, hs->pass_len);
+		if (n < 0) {
+			s5_hs_fail(hs, (int)n, phases[S5HS_SEND_AUTH].bad_why);
+			return;
+		}
+		hs->out_len += (size_t)n;
+	}
+	if (hs->cmd != 0) {
+		n = s5_build_request(hs->out + hs->out_len,
+				     sizeof(hs->out) - hs->out_len, hs->cmd,
+				     &hs->dst);
+		if (n < 0) {
+			s5_hs_fail(hs, (int)n,
+				   phases[S5HS_SEND_REQUEST].bad_why);
+			return;
+		}
+		hs->out_len += (size_t)n;
+	}
+	hs->pipelined = true;
+}
+
+/* After the method or auth phase: a proxy check (cmd 0) ends here; a
+ * pipelined request was sent already and only its reply is missing. */
 static int after_auth(struct s5_hs *hs)
 {
 	if (hs->cmd == 0)
 		return enter(hs, S5HS_DONE);
-	return enter(hs, S5HS_SEND_REQUEST);
+	return enter(hs, hs->pipelined ? S5HS_RECV_REPLY : S5HS_SEND_REQUEST);
 }
 
 static int got_method(struct s5_hs *hs)
@@ -151,7 +182,7 @@ static int got_method(struct s5_hs *hs)
 		return s5_hs_fail(hs, -EPROTO,
 				  "proxy chose a method we did not offer");
 	if (hs->method == S5_METHOD_USERPASS)
-		return enter(hs, S5HS_SEND_AUTH);
+		return enter(hs, hs->pipelined ? S5HS_RECV_AUTH : S5HS_SEND_AUTH);
 	return after_auth(hs);
 }
 
@@ -262,6 +293,12 @@ static int fill_in(struct s5_hs *hs, int fd, const struct s5_io *io)
 			hs->in_len += (size_t)n;
 			continue;
 		}
+		if (n == 0 && hs->pipelined && hs->state != S5HS_RECV_METHOD)
+			return s5_hs_fail(hs, -EPROTO,
+					  "proxy closed the connection after a "
+					  "pipelined request: it may not accept "
+					  "pipelining (unset "
+					  "SOCKS5WRAP_PIPELINE)");
 		if (n == 0)
 			return s5_hs_fail(hs, -EPROTO, ph->eof_why);
 		if (n > 0)
@@ -332,6 +369,12 @@ int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 			return s5_hs_fail(hs, hangup_error(fd, io, revents),
 					  "proxy connection failed");
 		r = s5_net_wait(fd, hs->want, io, deadline_ms, &revents);
+		if (r == -ETIMEDOUT && hs->pipelined &&
+		    hs->state != S5HS_RECV_METHOD)
+			return s5_hs_fail(hs, r,
+					  "no reply to the pipelined request: "
+					  "this proxy may not accept pipelining "
+					  "(unset SOCKS5WRAP_PIPELINE)");
 		if (r == -ETIMEDOUT)
 			return s5_hs_fail(hs, r, "proxy did not answer in time");
 		if (r < 0)

@@ -168,6 +168,8 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 	}
 	s5_hs_init(&hs, S5_CMD_CONNECT, target, c->auth, c->user,
 		   c->user_len, c->pass, c->pass_len);
+	if (c->pipeline)
+		s5_hs_pipeline(&hs);
 	t0 = s5_now_ms();
 	r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &hs,
 			     &s5_io_real, c->timeout_ms);

@@ -171,6 +171,8 @@ static int associate(struct s5_udp_sock *s, int fd)
 	s5_fd_set_owner(ctl, s);
 	s5_hs_init(&hs, S5_CMD_UDP_ASSOCIATE, &any, c->auth, c->user,
 		   c->user_len, c->pass, c->pass_len);
+	if (c->pipeline)
+		s5_hs_pipeline(&hs);
 	r = s5_proxy_connect(ctl, (struct sockaddr *)&proxy, plen, &hs,
 			     &s5_io_real, c->timeout_ms);
 	s5_hs_wipe(&hs);

@@ -874,6 +874,111 @@ static void check_without_auth_stops_after_the_method_reply(void **state)
 	assert_sent(GREETING_NONE, sizeof(GREETING_NONE), NULL, 0, NULL, 0);
 }
 
+/* ---- pipelining ---- */
+
+static void pipelined_handshake_sends_greeting_and_request_in_one_write(
+	void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_true(hs.pipelined);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(hs.state, S5HS_DONE);
+	assert_int_equal(F.send_calls, 1);
+	assert_sent(GREETING_NONE, sizeof(GREETING_NONE), REQUEST,
+		    sizeof(REQUEST), NULL, 0);
+}
+
+static void pipelined_handshake_with_auth_sends_all_three_in_one_write(
+	void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(AUTH_OK, sizeof(AUTH_OK));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	init_auth(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(hs.state, S5HS_DONE);
+	assert_int_equal(F.send_calls, 1);
+	assert_sent(GREETING_USERPASS, sizeof(GREETING_USERPASS), USERPASS,
+		    sizeof(USERPASS), REQUEST, sizeof(REQUEST));
+	/* Sent: the credentials are gone from the buffer at once. */
+	assert_false(contains(hs.out, sizeof(hs.out), "secret"));
+}
+
+static void pipelined_handshake_still_checks_the_auth_reply(void **state)
+{
+	static const uint8_t auth_no[] = { 1, 1 };
+	struct s5_hs hs;
+
+	(void)state;
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(auth_no, sizeof(auth_no));
+	init_auth(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EACCES);
+}
+
+static void pipelined_request_left_unanswered_times_out_naming_pipelining(
+	void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	push(&F.rx, ACT_DATA, 0, 0);
+	F.rx.dflt.kind = ACT_ERR;
+	F.rx.dflt.err = EAGAIN;
+	F.po.dflt.kind = ACT_TIMEOUT;
+	srv_msg(M_NONE, sizeof(M_NONE));
+	/* The reply the proxy never sends. */
+	srv_msg_cut(REPLY_V4, 0, sizeof(REPLY_V4));
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_failed(&hs, s5_hs_run(&hs, 3, &fake_io, F.now + 5000),
+		      -ETIMEDOUT);
+	assert_non_null(strstr(hs.why, "pipelin"));
+}
+
+static void proxy_hanging_up_after_a_pipelined_request_names_pipelining(
+	void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	push(&F.rx, ACT_DATA, 0, 0);
+	push(&F.rx, ACT_EOF, 0, 0);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	/* The reply the proxy never sends. */
+	srv_msg_cut(REPLY_V4, 0, sizeof(REPLY_V4));
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPROTO);
+	assert_non_null(strstr(hs.why, "pipelin"));
+}
+
+static void pipelining_a_proxy_check_adds_only_the_credentials(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(AUTH_OK, sizeof(AUTH_OK));
+	init_auth(&hs, 0);
+	s5_hs_pipeline(&hs);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(F.send_calls, 1);
+	assert_sent(GREETING_USERPASS, sizeof(GREETING_USERPASS), USERPASS,
+		    sizeof(USERPASS), NULL, 0);
+}
+
 /* ---- s5_hs_run: waiting and deadlines ---- */
 
 static void run_waits_with_poll_and_then_finishes(void **state)
@@ -1428,12 +1533,20 @@ static void monotonic_clock_does_not_go_back(void **state)
 }
 
 #define T(f) cmocka_unit_test_setup(f, reset_fake)
+#define PIPELINE_TESTS                                                       \
+	T(pipelined_handshake_sends_greeting_and_request_in_one_write),       \
+	T(pipelined_handshake_with_auth_sends_all_three_in_one_write),        \
+	T(pipelined_handshake_still_checks_the_auth_reply),                   \
+	T(pipelined_request_left_unanswered_times_out_naming_pipelining),     \
+	T(proxy_hanging_up_after_a_pipelined_request_names_pipelining),       \
+	T(pipelining_a_proxy_check_adds_only_the_credentials)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(handshake_without_auth_sends_greeting_then_request),
 		T(handshake_with_auth_sends_userpass_between_greeting_and_request),
+		PIPELINE_TESTS,
 		T(empty_password_is_sent_as_plen_zero),
 		T(auth_reply_with_socks_version_byte_is_accepted),
 		T(handshake_reads_one_byte_per_recv_call),

@@ -1,0 +1,56 @@
+"""Pipelined handshake (SOCKS5WRAP_PIPELINE=1, launcher --pipeline):
+greeting, authentication and request leave in one write.
+
+Measured here, against the real servers of the lab: dante 1.4.2 accepts
+it with and without authentication; microsocks 1.0.3 reads one message
+per read and loses what came with the greeting, so the reply never
+comes: the connect must then fail with ETIMEDOUT at the deadline and a
+log line that names pipelining, never hang.
+"""
+
+import pytest
+
+from harness import DANTE, DANTE_USER, MICRO, MICRO_USER, client_script
+from proxies import TEST_PASSWORD, TEST_USER
+
+CREDS = {"SOCKS5_USER": TEST_USER, "SOCKS5_PASSWORD": TEST_PASSWORD}
+
+
+def echo_client():
+    return client_script("tcp_client.py", "203.0.113.7", "7",
+                         "--send", "pipelined")
+
+
+@pytest.mark.parametrize("proxy,env", [(DANTE, {}), (DANTE_USER, CREDS)],
+                         ids=["dante", "dante-username"])
+def test_dante_accepts_a_pipelined_handshake(client, proxy, env):
+    r = client.run_wrapped(echo_client(), proxy=proxy,
+                           opts=["--pipeline", "-v"], env=env)
+    assert r.rc == 0, r
+    out = r.json()
+    assert out["result"] == "ok", r
+    assert out["received"] == "pipelined", r
+    assert "ok in" in r.stderr, r
+    seen = client.target_peers()
+    assert {a for _, a, _ in seen} == {"203.0.113.1"}, seen
+
+
+@pytest.mark.parametrize("proxy,env", [(MICRO, {}), (MICRO_USER, CREDS)],
+                         ids=["microsocks", "microsocks-username"])
+def test_a_server_that_loses_the_pipelined_request_gives_a_clear_error(
+        client, proxy, env):
+    r = client.run_wrapped(echo_client(), proxy=proxy,
+                           opts=["--pipeline", "-t", "1.5"], env=env)
+    assert r.rc == 0, r
+    out = r.json()
+    assert out["result"] == "ETIMEDOUT", r
+    # The deadline, not a hang.
+    assert 1.2 <= out["elapsed"] <= 5, r
+    assert "may not accept pipelining" in r.stderr, r
+    assert client.target_peers() == []
+
+
+def test_the_same_server_works_without_pipelining(client):
+    r = client.run_wrapped(echo_client(), proxy=MICRO)
+    assert r.rc == 0, r
+    assert r.json()["result"] == "ok", r
