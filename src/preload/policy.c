@@ -222,7 +222,8 @@ int s5_route_dst(const struct sockaddr *sa, socklen_t len,
 		 struct s5_addr *target, bool *fake)
 {
 	*fake = false;
-	if (is_unspecified(sa) || s5_addr_from_sockaddr(target, sa, len) < 0)
+	/* The conversion checks the length; only then is the address read. */
+	if (s5_addr_from_sockaddr(target, sa, len) < 0 || is_unspecified(sa))
 		return S5_PASS;
 	/* Fake addresses first: no exclusion rule may send one out. */
 	if (s5_is_fake(family_of(target), addr_bytes(target))) {
