@@ -82,7 +82,7 @@ static int fake_hostent(const char *norm, int af, struct hostent *ret,
 }
 
 /* libc answers an excluded name, then its addresses are remembered. */
-#define S5_PASS_DIRECT (S5_PASS + 1)
+#define S5_PASS_DIRECT (S5_PASS - 1)
 
 /* S5_PASS or S5_PASS_DIRECT for libc, else the _r result. */
 static int route_r(const char *name, int af, struct hostent *ret, char *buf,

@@ -5,6 +5,7 @@
 #define S5_PRELOAD_H
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -54,6 +55,7 @@
 	X(fcntl, int, (int, int, ...))                                        \
 	X(fcntl64, int, (int, int, ...))                                      \
 	X(getsockopt, int, (int, int, int, void *, socklen_t *))              \
+	X(syscall, long, (long, ...))                                         \
 	X(shutdown, int, (int, int))                                          \
 	X(getaddrinfo, int,                                                    \
 	  (const char *, const char *, const struct addrinfo *,               \
@@ -92,6 +94,11 @@ void s5_io_real_init(void);
 /* Start-up: real symbols, configuration, logging. Cheap after the first
  * call (pthread_once). Every hook calls it before anything else. */
 void s5_init(void);
+
+/* Only the real symbols (no allocation, no configuration): for hooks that
+ * pass most calls straight to libc and may run inside an allocator's own
+ * start-up. s5_init() includes it. */
+void s5_init_symbols(void);
 
 /* False when a real symbol could not be found: hooks then fail closed. */
 bool s5_ready(void);
@@ -281,6 +288,8 @@ void s5_udp_sock_put(struct s5_udp_sock *s);
 /* Makes sure s has a live association (creating or renewing it). Returns
  * 0 or -errno (the proxy's refusal, or why it could not be reached). */
 int s5_udp_sock_ready(struct s5_udp_sock *s, int fd);
+/* Closes the association (the next send makes a new one). */
+void s5_udp_sock_drop_assoc(struct s5_udp_sock *s);
 void s5_udp_lock(void);
 void s5_udp_unlock(void);
 void s5_udp_atfork_prepare(void);
@@ -298,8 +307,10 @@ bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);
 
 /* ---- policy (policy.c) ----------------------------------------------- */
 
-/* Returned by the policy when the call is not ours: pass it to libc. */
-#define S5_PASS 1
+/* Returned by the policy when the call is not ours: pass it to libc. A
+ * value no real result can take: send and receive results are byte
+ * counts (a 1-byte datagram must never read as "not ours"). */
+#define S5_PASS INT_MAX
 
 struct s5_sock_info {
 	int domain, type, protocol;

@@ -212,6 +212,15 @@ static socklen_t show_source(struct s5_udp_sock *s, const struct s5_addr *src,
 	unsigned int i;
 	int len;
 
+	/* A reply to a name: one name sent to on this port names it. First,
+	 * because the proxy may have resolved the name to an address of the
+	 * other family, which this socket could not show. */
+	for (i = 0; i < s->n_named; i++)
+		if (s->named[i].port == a.port &&
+		    s->named[i].fake.ss_family == s->u.family) {
+			memcpy(out, &s->named[i].fake, s->named[i].len);
+			return s->named[i].len;
+		}
 	if (a.atyp == S5_ATYP_DOMAIN) {
 		pool = s5_pool();
 		if (pool == NULL ||
@@ -223,16 +232,7 @@ static socklen_t show_source(struct s5_udp_sock *s, const struct s5_addr *src,
 		       a.atyp == S5_ATYP_IPV4 ? 4 : 16);
 	}
 	len = s5_addr_to_sockaddr(&a, s->u.family, out);
-	if (len <= 0)
-		return 0;
-	/* A reply to a name: one name sent to on this port names it. */
-	for (i = 0; i < s->n_named; i++)
-		if (s->named[i].port == a.port &&
-		    s->named[i].fake.ss_family == s->u.family) {
-			memcpy(out, &s->named[i].fake, s->named[i].len);
-			return s->named[i].len;
-		}
-	return (socklen_t)len;
+	return len > 0 ? (socklen_t)len : 0;
 }
 
 /* A socket connect()ed through the proxy accepts only its peer, as the
@@ -326,16 +326,74 @@ ssize_t s5_udp_recvmsg(int fd, struct msghdr *msg, int flags)
 
 /* ---- connect and peer ------------------------------------------------- */
 
-static void set_unconnected(int fd)
+static uint16_t local_port(const struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	if (ss->ss_family == AF_INET) {
+		memcpy(&s4, ss, sizeof(s4));
+		return ntohs(s4.sin_port);
+	}
+	memcpy(&s6, ss, sizeof(s6));
+	return ntohs(s6.sin6_port);
+}
+
+/* The wildcard address of ss's family with its port. */
+static socklen_t any_with_port(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+	uint16_t port = htons(local_port(ss));
+
+	if (ss->ss_family == AF_INET) {
+		memset(&s4, 0, sizeof(s4));
+		s4.sin_family = AF_INET;
+		s4.sin_port = port;
+		memcpy(ss, &s4, sizeof(s4));
+		return sizeof(s4);
+	}
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_port = port;
+	memcpy(ss, &s6, sizeof(s6));
+	return sizeof(s6);
+}
+
+/* connect(AF_UNSPEC): the virtual peer goes. Linux also gives back a port
+ * it picked by itself, and the next datagram would leave from a new one,
+ * which the relay does not accept (RFC 1928 section 7: it relays for the
+ * client's address and port). So the socket takes its port back; if that
+ * is not possible, the association goes and the next send makes one. */
+static int udp_disconnect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct s5_udp_sock *s = s5_fd_udp_get(fd);
+	struct sockaddr_storage before, after;
+	socklen_t blen = sizeof(before), alen = sizeof(after);
+	bool had;
+	int r = 0;
 
 	if (s == NULL)
-		return;
+		return S5_PASS;
+	had = getsockname(fd, (struct sockaddr *)&before, &blen) == 0 &&
+	      local_port(&before) != 0;
+	if (real.connect(fd, sa, len) < 0) {
+		r = -errno;
+		goto out;
+	}
 	s5_udp_lock();
 	s->connected = false;
 	s5_udp_unlock();
+	if (!had || !s->associated ||
+	    (getsockname(fd, (struct sockaddr *)&after, &alen) == 0 &&
+	     local_port(&after) == local_port(&before)))
+		goto out;
+	blen = any_with_port(&before);
+	if (bind(fd, (struct sockaddr *)&before, blen) < 0)
+		s5_udp_sock_drop_assoc(s);
+out:
 	s5_udp_sock_put(s);
+	return r;
 }
 
 /* connect() through the proxy: the association, then the socket itself is
@@ -375,10 +433,8 @@ int s5_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	bool fake;
 	int r;
 
-	if (sa->sa_family == AF_UNSPEC) {
-		set_unconnected(fd);
-		return S5_PASS;
-	}
+	if (sa->sa_family == AF_UNSPEC)
+		return udp_disconnect(fd, sa, len);
 	s = sock_for(fd, sa, len, &r);
 	if (s == NULL)
 		return r;

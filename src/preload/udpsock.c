@@ -157,12 +157,17 @@ static int associate(struct s5_udp_sock *s, int fd)
 	socklen_t plen;
 	int ctl, r;
 
-	if (c->has_proxy4) {
-		memcpy(&proxy, &c->proxy4, sizeof(c->proxy4));
-		plen = sizeof(c->proxy4);
-	} else {
+	/* The request's address family decides the relay's (dante answers
+	 * an IPv4 request with its IPv4 relay even over IPv6): an IPv6
+	 * socket asks with "::" when the proxy has an IPv6 address, so an
+	 * IPV6_V6ONLY socket gets a relay it can reach. */
+	if ((s->u.family == AF_INET6 && c->has_proxy6) || !c->has_proxy4) {
 		memcpy(&proxy, &c->proxy6, sizeof(c->proxy6));
 		plen = sizeof(c->proxy6);
+		any.atyp = S5_ATYP_IPV6;
+	} else {
+		memcpy(&proxy, &c->proxy4, sizeof(c->proxy4));
+		plen = sizeof(c->proxy4);
 	}
 	ctl = socket(proxy.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ctl < 0)
@@ -226,6 +231,19 @@ int s5_udp_sock_ready(struct s5_udp_sock *s, int fd)
 out:
 	pthread_mutex_unlock(&udp_lock);
 	return r;
+}
+
+void s5_udp_sock_drop_assoc(struct s5_udp_sock *s)
+{
+	int ctl;
+
+	pthread_mutex_lock(&udp_lock);
+	ctl = s->u.ctl_fd;
+	if (ctl >= 0) {
+		s5_fd_clear(ctl);
+		s5_udp_close(&s->u, &s5_udp_io_real);
+	}
+	pthread_mutex_unlock(&udp_lock);
 }
 
 void s5_udp_lock(void)
