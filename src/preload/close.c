@@ -11,7 +11,7 @@ S5_EXPORT int close(int fd)
 {
 	if (s5_guarded())
 		return real.close(fd);
-	s5_init();
+	s5_init_symbols();
 	switch (s5_fd_kind(fd)) {
 	case S5FD_INTERNAL:
 		/* The program never opened this descriptor: to it, closing
@@ -54,7 +54,7 @@ static int close_around_internal(unsigned int first, unsigned int last,
 S5_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 {
 	if (!s5_guarded())
-		s5_init();
+		s5_init_symbols();
 	if (real.close_range == NULL) {
 		errno = ENOSYS;
 		return -1;

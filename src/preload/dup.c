@@ -13,7 +13,7 @@ S5_EXPORT int dup(int fd)
 
 	if (s5_guarded())
 		return real.dup(fd);
-	s5_init();
+	s5_init_symbols();
 	r = real.dup(fd);
 	if (r >= 0)
 		s5_fd_copy(fd, r);
@@ -28,7 +28,7 @@ static int dup_onto(int oldfd, int newfd, int flags, bool three)
 	if (s5_guarded())
 		return three ? real.dup3(oldfd, newfd, flags)
 			     : real.dup2(oldfd, newfd);
-	s5_init();
+	s5_init_symbols();
 	if (oldfd != newfd && s5_fd_kind(newfd) == S5FD_INTERNAL) {
 		r = s5_internal_relocate(newfd);
 		if (r < 0)

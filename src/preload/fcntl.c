@@ -27,7 +27,7 @@ S5_EXPORT int fcntl(int fd, int cmd, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	if (real.fcntl == NULL)
-		s5_init();
+		s5_init_symbols();
 	return fcntl_common(real.fcntl, fd, cmd, arg);
 }
 
@@ -40,7 +40,7 @@ S5_EXPORT int fcntl64(int fd, int cmd, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	if (real.fcntl == NULL)
-		s5_init();
+		s5_init_symbols();
 	return fcntl_common(real.fcntl64 ? real.fcntl64 : real.fcntl, fd, cmd,
 			    arg);
 }

@@ -371,7 +371,7 @@ S5_EXPORT void freeaddrinfo(struct addrinfo *res)
 		real.freeaddrinfo(res);
 		return;
 	}
-	s5_init();
+	s5_init_symbols();
 	if (res != NULL && blocks_take(res)) {
 		free(res);
 		return;

@@ -14,7 +14,7 @@ S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 
 	if (s5_guarded())
 		return real.getpeername(fd, sa, len);
-	s5_init();
+	s5_init_symbols();
 	if (real.getpeername == NULL)
 		return s5_result(-ENOSYS, errno);
 	/* The kernel answers first: a socket that is no longer connected,

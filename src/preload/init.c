@@ -20,8 +20,17 @@
 struct s5_real real;
 struct s5_config s5_cfg;
 
+static pthread_once_t symbols_once = PTHREAD_ONCE_INIT;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static pthread_once_t proxy_once = PTHREAD_ONCE_INIT;
+/* A proxy given by name is looked up when the first connection needs it.
+ * A failed lookup is tried again by the next connection: it may have
+ * failed for a passing reason (no descriptor left, a resolver timeout),
+ * and glibc's error codes do not tell which. The log line about it is
+ * written at most once a second. Guarded by proxy_lock; the addresses are
+ * published with proxy_resolved (release/acquire). */
+static pthread_mutex_t proxy_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool proxy_resolved;
+static int64_t proxy_logged_ms = -1; /* last failure logged, guarded */
 static bool symbols_ok;
 static atomic_bool config_error_reported;
 
@@ -46,11 +55,17 @@ void s5_guard_leave(void)
 	guard_depth--;
 }
 
-/* Log lines go straight to the kernel: they must work before the real
- * symbols are known and must never pass through a hook of ours. */
+/* Log lines go straight to the kernel through libc's syscall(), looked up
+ * before anything else: they must work before the other real symbols are
+ * known, and never pass through a hook of ours (syscall and write are
+ * both hooks). */
+static long (*libc_syscall)(long, ...);
+
 static ssize_t sys_write_fn(int fd, const void *buf, size_t len)
 {
-	return syscall(SYS_write, fd, buf, len);
+	if (libc_syscall == NULL)
+		return -1;
+	return libc_syscall(SYS_write, fd, buf, len);
 }
 
 /* A symbol that resolves to ourselves would make every call recurse
@@ -121,9 +136,10 @@ static int open_log(const char *path)
 	return s5_fd_move_high(fd);
 }
 
-/* Lock order for fork: udp, hosts, result blocks. */
+/* Lock order for fork: proxy, udp, hosts, result blocks. */
 static void atfork_prepare(void)
 {
+	pthread_mutex_lock(&proxy_lock);
 	s5_udp_atfork_prepare();
 	s5_hosts_atfork_prepare();
 	s5_blocks_atfork_prepare();
@@ -134,6 +150,7 @@ static void atfork_parent(void)
 	s5_blocks_atfork_parent();
 	s5_hosts_atfork_parent();
 	s5_udp_atfork_parent();
+	pthread_mutex_unlock(&proxy_lock);
 }
 
 static void atfork_child(void)
@@ -141,17 +158,37 @@ static void atfork_child(void)
 	s5_blocks_atfork_child();
 	s5_hosts_atfork_child();
 	s5_udp_atfork_child();
+	pthread_mutex_init(&proxy_lock, NULL);
 }
 
-static void init_once_fn(void)
+/* Stage one: the real symbols, nothing else. No allocation here: hooks on
+ * read, write, close, syscall... may run inside a malloc that is still
+ * initialising itself (jemalloc makes raw syscall() calls while holding
+ * its init lock), and a malloc from us there would deadlock. */
+static void symbols_once_fn(void)
 {
-	int fd = 2;
-
 	s5_guard_enter();
+	*(void **)&libc_syscall = dlsym(RTLD_NEXT, "syscall");
 	s5log_setup(S5LOG_ERROR, 2, sys_write_fn);
 	symbols_ok = resolve_symbols();
 	if (symbols_ok)
 		s5_io_real_init();
+	s5_guard_leave();
+}
+
+void s5_init_symbols(void)
+{
+	pthread_once(&symbols_once, symbols_once_fn);
+}
+
+/* Stage two: the configuration and logging, for hooks that decide where a
+ * connection, datagram or name goes. */
+static void init_once_fn(void)
+{
+	int fd = 2;
+
+	s5_init_symbols();
+	s5_guard_enter();
 	if (s5_config_load(&s5_cfg, env_get, NULL) < 0) {
 		s5_cfg.usable = false;
 		strcpy(s5_cfg.error, "out of memory reading the configuration");
@@ -178,24 +215,51 @@ bool s5_ready(void)
 	return symbols_ok;
 }
 
-static void proxy_once_fn(void)
+static bool resolve_proxy_locked(void)
 {
-	if (!s5_cfg.usable || !s5_cfg.proxy_is_name)
-		return;
+	struct s5_config tmp = s5_cfg;
+	int64_t now = s5_now_ms();
+
 	s5_guard_enter();
-	s5_config_resolve_proxy(&s5_cfg, real.getaddrinfo, real.freeaddrinfo);
+	s5_config_resolve_proxy(&tmp, real.getaddrinfo, real.freeaddrinfo);
 	s5_guard_leave();
+	if (!tmp.usable) {
+		if (proxy_logged_ms < 0 || now - proxy_logged_ms >= 1000) {
+			proxy_logged_ms = now;
+			s5log_msg(S5LOG_ERROR, tmp.error,
+				  "; refusing connections that should go "
+				  "through the proxy until it resolves",
+				  NULL);
+		}
+		return false;
+	}
+	s5_cfg.has_proxy4 = tmp.has_proxy4;
+	s5_cfg.has_proxy6 = tmp.has_proxy6;
+	s5_cfg.proxy4 = tmp.proxy4;
+	s5_cfg.proxy6 = tmp.proxy6;
+	atomic_store_explicit(&proxy_resolved, true, memory_order_release);
+	return true;
 }
 
 bool s5_proxy_ready(void)
 {
-	pthread_once(&proxy_once, proxy_once_fn);
-	return s5_cfg.usable;
+	bool ok;
+
+	if (!s5_cfg.usable)
+		return false;
+	if (!s5_cfg.proxy_is_name ||
+	    atomic_load_explicit(&proxy_resolved, memory_order_acquire))
+		return true;
+	pthread_mutex_lock(&proxy_lock);
+	ok = atomic_load(&proxy_resolved) || resolve_proxy_locked();
+	pthread_mutex_unlock(&proxy_lock);
+	return ok;
 }
 
 void s5_report_config_error(void)
 {
-	if (atomic_exchange(&config_error_reported, true))
+	/* A proxy name that does not resolve says so on each try. */
+	if (s5_cfg.usable || atomic_exchange(&config_error_reported, true))
 		return;
 	s5log_msg(S5LOG_ERROR, s5_cfg.error,
 		  "; refusing connections that should go through the proxy",

@@ -177,12 +177,14 @@ static void hosts_refresh(void)
 	    st.st_mtim.tv_nsec == hosts_mtime.tv_nsec)
 		return;
 	text = read_file("/etc/hosts", &len);
-	hosts_loaded = true;
-	hosts_mtime = st.st_mtim;
 	if (text == NULL) {
+		/* Unreadable now (no descriptor left, say): not cached, so
+		 * the next lookup reads it again. */
 		hosts_len = 0;
 		return;
 	}
+	hosts_loaded = true;
+	hosts_mtime = st.st_mtim;
 	hosts_parse(text, len);
 	free(text);
 }

@@ -24,7 +24,7 @@ S5_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	ssize_t r;
 
 	if (real.read == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.read(fd, buf, len);
 	r = read_udp(fd, &iov, 1);
@@ -41,7 +41,7 @@ S5_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	ssize_t r;
 
 	if (real.readv == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || iovcnt < 0)
 		return real.readv(fd, iov, iovcnt);
 	r = read_udp(fd, iov, iovcnt);
@@ -57,7 +57,7 @@ S5_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 S5_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	if (real.__read_chk == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || len > buflen)
 		return real.__read_chk(fd, buf, len, buflen);
 	return read(fd, buf, len);

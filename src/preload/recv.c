@@ -36,7 +36,7 @@ S5_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 	ssize_t r;
 
 	if (real.recvfrom == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.recvfrom(fd, buf, len, flags, src, alen);
 	r = recvfrom_udp(fd, buf, len, flags, src, alen);
@@ -57,7 +57,7 @@ S5_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 			     int flags)
 {
 	if (real.__recv_chk == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || len > buflen)
 		return real.__recv_chk(fd, buf, len, buflen, flags);
 	return recvfrom(fd, buf, len, flags, NULL, NULL);
@@ -68,7 +68,7 @@ S5_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
 				 struct sockaddr *src, socklen_t *alen)
 {
 	if (real.__recvfrom_chk == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || len > buflen)
 		return real.__recvfrom_chk(fd, buf, len, buflen, flags, src,
 					   alen);

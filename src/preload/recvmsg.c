@@ -9,7 +9,7 @@ S5_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	ssize_t r;
 
 	if (real.recvmsg == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || msg == NULL)
 		return real.recvmsg(fd, msg, flags);
 	r = s5_udp_recvmsg(fd, msg, flags);
@@ -31,7 +31,7 @@ S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	ssize_t r;
 
 	if (real.recvmmsg == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || vec == NULL)
 		return real.recvmmsg(fd, vec, vlen, flags, timeout);
 	for (i = 0; i < vlen; i++) {

@@ -45,7 +45,7 @@ S5_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 	ssize_t r;
 
 	if (real.send == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.send(fd, buf, len, flags);
 	r = s5_udp_sendmsg(fd, &msg, flags);

@@ -21,7 +21,7 @@ S5_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	ssize_t r;
 
 	if (real.write == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.write(fd, buf, len);
 	r = write_udp(fd, &iov, 1);
@@ -38,7 +38,7 @@ S5_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	ssize_t r;
 
 	if (real.writev == NULL)
-		s5_init();
+		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || iovcnt < 0)
 		return real.writev(fd, iov, iovcnt);
 	r = write_udp(fd, iov, iovcnt);
