@@ -8,7 +8,8 @@
             packet on the client's link must be ARP, ICMPv6 or between
             the client and the proxy host, or the test errors with the
             packet list. client.target_peers() lists who reached the
-            target during this test. DNS on the link is a leak too, and
+            target during this test; client.packets() what the capture
+            saw so far. DNS on the link is a leak too, and
             so is any query the client's resolver (the trap, see
             dnsenv.py) received during the test, unless the test is
             marked @pytest.mark.local_dns (it expects a local query and
@@ -134,6 +135,11 @@ class ClientHandle(harness.Client):
     def git_log(self):
         return self.lab.dns.git_log()
 
+    def packets(self):
+        """Summaries of what the leak capture saw so far in this test
+        (leakcap.summarize: "ip udp SRC -> DST ports A -> B", ...)."""
+        return self.capture.summaries()
+
 
 def _safe_name(nodeid):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-80:]
@@ -147,6 +153,7 @@ def client(lab, request):
     lab.target.mark()
     lab.dns.mark()
     handle = ClientHandle(lab)
+    handle.capture = cap
     try:
         yield handle
     finally:

@@ -6,6 +6,7 @@ sanitizer handling (SANITIZE=1) and the clean environment live here only.
 
 import json
 import os
+import select
 import shlex
 import shutil
 import subprocess
@@ -156,11 +157,7 @@ class Client:
         return Result(argv, cp.returncode, cp.stdout, cp.stderr,
                       time.monotonic() - t0)
 
-    def run_wrapped(self, cmd, proxy=DANTE, opts=(), env=None, timeout=30,
-                    input=None):
-        """Run cmd in the client namespace under the socks5wrap launcher:
-        `socks5wrap -p PROXY OPTS -- cmd`. proxy=None leaves -p out (the
-        proxy then comes from env, e.g. SOCKS5_PROXY). Returns a Result."""
+    def _wrapped_argv(self, cmd, proxy, opts, env):
         launcher = launcher_path()
         if not os.access(launcher, os.X_OK):
             raise AssertionError(
@@ -180,11 +177,90 @@ class Client:
             if pre:
                 san = dict(san, LD_PRELOAD=pre)
             prefix = ["/usr/bin/env"] + ["%s=%s" % kv for kv in san.items()]
-        argv = ([topo.IP, "netns", "exec", self.topo.client] + prefix +
+        return ([topo.IP, "netns", "exec", self.topo.client] + prefix +
                 wrapped)
+
+    def run_wrapped(self, cmd, proxy=DANTE, opts=(), env=None, timeout=30,
+                    input=None):
+        """Run cmd in the client namespace under the socks5wrap launcher:
+        `socks5wrap -p PROXY OPTS -- cmd`. proxy=None leaves -p out (the
+        proxy then comes from env, e.g. SOCKS5_PROXY). Returns a Result."""
+        argv = self._wrapped_argv(cmd, proxy, opts, env)
         return self._run(argv, self._env(env), timeout, input)
+
+    def start_wrapped(self, cmd, proxy=DANTE, opts=(), env=None, lifetime=60):
+        """Start cmd like run_wrapped, but return at once an Interactive
+        that talks to it line by line (stdin / stdout pipes)."""
+        argv = self._wrapped_argv(cmd, proxy, opts, env)
+        return Interactive(argv, self._env(env), lifetime)
 
     def run_direct(self, cmd, env=None, timeout=30, input=None):
         """Run cmd in the client namespace without socks5wrap."""
         argv = [topo.IP, "netns", "exec", self.topo.client] + list(cmd)
         return self._run(argv, self._env(env), timeout, input)
+
+
+class Interactive:
+    """A client program driven line by line: send() writes one line to
+    its stdin, reply() reads one JSON line from its stdout (bounded).
+    It runs under timeout(1), so it ends even if a test forgets it."""
+
+    def __init__(self, argv, env, lifetime):
+        self.argv = [topo.TIMEOUT_BIN, "-k", "2", str(int(lifetime))] + argv
+        self.t0 = time.monotonic()
+        self.popen = subprocess.Popen(
+            self.argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        self._buf = b""
+        self.transcript = []
+
+    def send(self, line):
+        self.transcript.append("> " + line)
+        self.popen.stdin.write(line.encode() + b"\n")
+        self.popen.stdin.flush()
+
+    def reply(self, timeout=10.0):
+        """The next stdout line as JSON; AssertionError after timeout."""
+        deadline = time.monotonic() + timeout
+        fd = self.popen.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise AssertionError("no reply within %ss\n%s" % (
+                    timeout, self.finish()))
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError("client ended\n%s" % self.finish())
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        text = line.decode(errors="replace")
+        self.transcript.append("< " + text)
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise AssertionError("not JSON: %r\n%s" % (text, self.finish()))
+
+    def ask(self, line, timeout=10.0):
+        self.send(line)
+        return self.reply(timeout)
+
+    def finish(self, timeout=5.0):
+        """Close stdin, wait (bounded, then kill) and return a Result."""
+        try:
+            out, err = self.popen.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # timeout(1) passes SIGTERM on to the program; then SIGKILL.
+            self.popen.terminate()
+            try:
+                out, err = self.popen.communicate(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                out, err = self.popen.communicate()
+        except ValueError:           # already communicated
+            out, err = b"", b""
+        out = self._buf + (out or b"")
+        return Result(self.argv, self.popen.returncode,
+                      "\n".join(self.transcript) + "\n" +
+                      out.decode(errors="replace"),
+                      (err or b"").decode(errors="replace"),
+                      time.monotonic() - self.t0)

@@ -144,6 +144,24 @@ class LeakCapture:
         self.proc.stop()
         raise topo.SetupError("tcpdump did not start:\n%s" % text)
 
+    def summaries(self, settle=0.1, limit=2.0):
+        """Summaries of the packets captured so far: read again every
+        `settle` seconds until the file stops growing (tcpdump may lag
+        behind a burst), at most `limit` seconds."""
+        deadline = time.monotonic() + limit
+        size = -1
+        while time.monotonic() < deadline:
+            time.sleep(settle)
+            try:
+                now = os.path.getsize(self.path)
+            except OSError:
+                now = 0
+            if now == size:
+                break
+            size = now
+        return [classify(frame, self.allow_local_dns)[1]
+                for frame in read_pcap(self.path)]
+
     def stop(self):
         """Stop tcpdump (SIGINT flushes the file) and return the verdict:
         (leaks, all_summaries)."""

@@ -74,34 +74,59 @@ class TestUser:
         topo.run(["chpasswd"], input="%s:%s\n" % (TEST_USER, TEST_PASSWORD))
 
     def remove(self):
-        if self.created:
+        # Another live run (its namespaces carry its pid) may still use
+        # the user: it removes it at its own end instead.
+        if self.created and not topo.other_live_runs():
             topo.run(["userdel", TEST_USER], check=False)
-            self.created = False
+        self.created = False
 
 
 class Dante:
     def __init__(self, t, name, port, method, udp_ports, lifetime=600):
+        self.topo = t
         self.name = name
         self.port = port
-        conf = os.path.join(t.workdir, "%s.conf" % name)
+        self.udp_ports = udp_ports
+        self.lifetime = lifetime
+        self.conf = os.path.join(t.workdir, "%s.conf" % name)
         self.log_path = os.path.join(t.workdir, "%s-socks.log" % name)
         self.errlog_path = os.path.join(t.workdir, "%s-error.log" % name)
-        with open(conf, "w") as f:
+        with open(self.conf, "w") as f:
             f.write(dante_config(self.log_path, self.errlog_path, port, method,
                                  udp_ports))
         # -V checks the addresses too, so it must run in the proxy namespace.
-        cp = topo.run([DANTED, "-V", "-f", conf], ns=t.proxy, check=False)
+        cp = topo.run([DANTED, "-V", "-f", self.conf], ns=t.proxy,
+                      check=False)
         if cp.returncode != 0:
             raise topo.SetupError("danted rejects %s:\n%s%s%s" % (
-                conf, cp.stdout, cp.stderr, self.log_text(errors=True)))
-        self.proc = t.spawn(name, t.proxy, [DANTED, "-f", conf],
-                            lifetime=lifetime)
+                self.conf, cp.stdout, cp.stderr, self.log_text(errors=True)))
+        self.proc = None
+        self.start()
+
+    def start(self):
+        """Start danted (again, after stop()) and wait until it listens."""
+        t = self.topo
+        self.proc = t.spawn(self.name, t.proxy, [DANTED, "-f", self.conf],
+                            lifetime=self.lifetime)
         try:
-            t.wait_tcp(t.client, [(topo.PROXY4_C, port), (topo.PROXY6_C, port)],
-                       proc=self.proc)
+            t.wait_tcp(t.client, [(topo.PROXY4_C, self.port),
+                                  (topo.PROXY6_C, self.port)], proc=self.proc)
         except topo.SetupError as e:
             raise topo.SetupError("%s\n--- %s ---\n%s" % (
                 e, self.errlog_path, self.log_text(errors=True)))
+
+    def stop(self):
+        """Stop danted and all its children; its connections close."""
+        if self.proc is not None:
+            self.proc.stop()
+            if self.proc in self.topo.procs:
+                self.topo.procs.remove(self.proc)
+            self.proc = None
+
+    def relay_ports(self):
+        """The udp.portrange as a range()."""
+        lo, hi = self.udp_ports.split("-")
+        return range(int(lo), int(hi) + 1)
 
     def log_text(self, errors=False):
         path = self.errlog_path if errors else self.log_path

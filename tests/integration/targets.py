@@ -3,9 +3,10 @@
     python3 targets.py --peers FILE [--lifetime SECONDS]
 
 listens on 0.0.0.0 and :: (IPv6-only sockets, so a peer address is always
-shown in its own family) with
+shown in its own family; UDP on 203.0.113.7 and fd00:5357:3::7 only) with
   - TCP echo on port 7: echoes until the peer half-closes, then closes;
-  - UDP echo on port 7: sends each datagram back;
+  - UDP echo on port 7: sends each datagram back, prefixed with the
+    source the target saw: b"from ADDR PORT\n" + payload (udp_prefix());
   - HTTP/1.0 on port 80: GET / answers a short text naming the peer as
     the target saw it ("peer ADDR PORT"); GET /bytes/N answers N bytes.
 Every accepted connection and every datagram appends "PROTO/PORT ADDR PORT"
@@ -106,6 +107,11 @@ def tcp_listener(fam, host, port, handler, log):
     return loop
 
 
+def udp_prefix(addr, port):
+    """What the UDP echo puts before the payload it sends back."""
+    return b"from %s %d\n" % (addr.encode(), port)
+
+
 def udp_echo(fam, host, port, log):
     s = socket.socket(fam, socket.SOCK_DGRAM)
     if fam == socket.AF_INET6:
@@ -116,7 +122,7 @@ def udp_echo(fam, host, port, log):
         while True:
             data, peer = s.recvfrom(65536)
             log.add("udp/%d" % port, peer)
-            s.sendto(data, peer)
+            s.sendto(udp_prefix(peer[0], peer[1]) + data, peer)
     return loop
 
 
@@ -130,6 +136,12 @@ def server_main(argv):
     for fam, host in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         loops.append(tcp_listener(fam, host, ECHO_PORT, serve_echo, log))
         loops.append(tcp_listener(fam, host, HTTP_PORT, serve_http, log))
+    # UDP on the target's own addresses, not the wildcard: an answer from
+    # a wildcard socket leaves from whatever address the kernel picks
+    # (another address on the link, such as dnsmasq's fd00:5357:3::53),
+    # and a SOCKS relay rightly drops a reply from a host it never sent to.
+    for fam, host in ((socket.AF_INET, "203.0.113.7"),
+                      (socket.AF_INET6, "fd00:5357:3::7")):
         loops.append(udp_echo(fam, host, ECHO_PORT, log))
     for loop in loops:
         threading.Thread(target=loop, daemon=True).start()

@@ -160,6 +160,18 @@ def _kill_namespace_pids(ns):
             pass
 
 
+def other_live_runs():
+    """Pids of other test runs whose namespaces exist and which live."""
+    cp = run([IP, "netns", "list"], check=False)
+    pids = set()
+    for line in cp.stdout.splitlines():
+        m = NS_RE.match(line.split()[0] if line.split() else "")
+        if m and int(m.group(1)) != os.getpid() and os.path.exists(
+                "/proc/%s" % m.group(1)):
+            pids.add(int(m.group(1)))
+    return pids
+
+
 def _remove_stale_namespaces():
     """Delete namespaces (and stop the servers in them) left by an earlier
     run that was killed: its pid, part of the name, no longer exists."""
