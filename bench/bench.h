@@ -1,0 +1,49 @@
+/* Small helpers shared by the benchmark programs: a monotonic clock,
+ * a fatal-error exit, and strict number parsing. Benchmarks are ordinary
+ * programs (stdio and exit are fine here, unlike in the library). */
+#ifndef S5_BENCH_H
+#define S5_BENCH_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static inline int64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Prints "prog: what: strerror(err)" (err 0: no errno text) and exits 1. */
+static inline void bench_die(const char *prog, const char *what, int err)
+{
+	if (err)
+		fprintf(stderr, "%s: %s: %s\n", prog, what, strerror(err));
+	else
+		fprintf(stderr, "%s: %s\n", prog, what);
+	exit(1);
+}
+
+/* A decimal number in [min, max], or exits with a message naming it. */
+static inline long bench_num(const char *prog, const char *name,
+			     const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "%s: bad %s: %s (want %ld..%ld)\n", prog, name,
+			s, min, max);
+		exit(2);
+	}
+	return v;
+}
+
+#endif
