@@ -54,7 +54,7 @@ static bool address_complete(const struct sockaddr *sa, socklen_t len)
 	return len >= sizeof(struct sockaddr_in6);
 }
 
-static bool v6only(int fd)
+bool s5_v6only(int fd)
 {
 	int on = 0;
 	socklen_t len = sizeof(on);
@@ -80,7 +80,7 @@ static int pick_proxy(int fd, int domain, struct sockaddr_storage *out,
 		*len = sizeof(c->proxy6);
 		return 0;
 	}
-	if (domain == AF_INET6 && c->has_proxy4 && !v6only(fd)) {
+	if (domain == AF_INET6 && c->has_proxy4 && !s5_v6only(fd)) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
 
 		memset(s6, 0, sizeof(*s6));
@@ -111,6 +111,25 @@ static void log_no_route(const struct sockaddr *dst, socklen_t len,
 	s5log_end(&l);
 }
 
+void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r)
+{
+	if (r == 0) {
+		s5log_str(l, ": ok");
+		return;
+	}
+	s5log_str(l, ": ");
+	if (hs->reply.rep != S5_REP_SUCCEEDED) {
+		s5log_str(l, "proxy answered: ");
+		s5log_str(l, s5_rep_str(hs->reply.rep));
+	} else {
+		s5log_str(l, hs->why != NULL ? hs->why
+					     : "cannot reach the proxy");
+	}
+	s5log_str(l, " (");
+	s5log_errno(l, -r);
+	s5log_str(l, ")");
+}
+
 /* Proxy-side failures (unreachable, timeout, bad bytes, credentials) are
  * errors worth seeing by default; a destination the proxy could not reach
  * is the program's ordinary business and shows with -v. */
@@ -130,22 +149,7 @@ static void log_outcome(const struct s5_addr *dst,
 	s5log_s5addr(&l, dst);
 	s5log_str(&l, " via ");
 	s5log_sockaddr(&l, proxy, plen);
-	if (r == 0) {
-		s5log_str(&l, ": ok");
-	} else {
-		s5log_str(&l, ": ");
-		if (hs->reply.rep != S5_REP_SUCCEEDED) {
-			s5log_str(&l, "proxy answered: ");
-			s5log_str(&l, s5_rep_str(hs->reply.rep));
-		} else if (hs->why != NULL) {
-			s5log_str(&l, hs->why);
-		} else {
-			s5log_str(&l, "cannot reach the proxy");
-		}
-		s5log_str(&l, " (");
-		s5log_errno(&l, -r);
-		s5log_str(&l, ")");
-	}
+	s5_log_hs_result(&l, hs, r);
 	s5log_str(&l, " in ");
 	s5log_int(&l, (long long)ms);
 	s5log_str(&l, " ms");

@@ -337,6 +337,14 @@ int s5_refuse_other(const struct sockaddr *sa, socklen_t len,
  * (connected through the proxy), or -errno. */
 int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
+/* True when an IPv6 socket is IPV6_V6ONLY (cannot reach IPv4-mapped
+ * addresses). */
+bool s5_v6only(int fd);
+
+struct s5log_line;
+/* Appends ": ok" or ": why (errno text)" for a finished handshake. */
+void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r);
+
 /* MSG_FASTOPEN towards dst: on a TCP socket, connects it as connect()
  * would (0 then means "now send without an address"); else S5_PASS. */
 int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen);

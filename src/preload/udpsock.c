@@ -107,15 +107,6 @@ void s5_udp_sock_put(struct s5_udp_sock *s)
 
 /* ---- association ------------------------------------------------------ */
 
-static bool socket_v6only(int fd)
-{
-	int on = 0;
-	socklen_t len = sizeof(on);
-
-	return real.getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len) == 0 &&
-	       on;
-}
-
 static void log_assoc(const struct sockaddr *proxy, socklen_t plen,
 		      const struct s5_hs *hs, int r)
 {
@@ -127,20 +118,9 @@ static void log_assoc(const struct sockaddr *proxy, socklen_t plen,
 	s5log_begin(&l, lvl);
 	s5log_str(&l, "udp associate via ");
 	s5log_sockaddr(&l, proxy, plen);
-	if (r == 0) {
-		s5log_str(&l, ": ok");
-	} else {
-		s5log_str(&l, ": ");
-		if (hs->reply.rep != S5_REP_SUCCEEDED) {
-			s5log_str(&l, "proxy answered: ");
-			s5log_str(&l, s5_rep_str(hs->reply.rep));
-		} else {
-			s5log_str(&l, hs->why ? hs->why : "failed");
-		}
-		s5log_str(&l, " (");
-		s5log_errno(&l, -r);
-		s5log_str(&l, "); datagrams are not sent");
-	}
+	s5_log_hs_result(&l, hs, r);
+	if (r < 0)
+		s5log_str(&l, "; datagrams are not sent");
 	s5log_end(&l);
 }
 
@@ -186,7 +166,7 @@ static int associate(struct s5_udp_sock *s, int fd)
 		r = s5_udp_set_relay(&s->u, &hs.reply.bound,
 				     (struct sockaddr *)&proxy, plen,
 				     s->u.family == AF_INET6 &&
-					     socket_v6only(fd));
+					     s5_v6only(fd));
 		if (r < 0)
 			hs.why = "the relay address cannot be used from this "
 				 "socket";
