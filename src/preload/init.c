@@ -5,6 +5,7 @@
  * clear it later), and again through pthread_once by any hook that runs
  * first: another library's constructor can call connect() before ours. */
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -68,13 +69,42 @@ static ssize_t sys_write_fn(int fd, const void *buf, size_t len)
 	return libc_syscall(SYS_write, fd, buf, len);
 }
 
+/* Where this library is mapped, found once: a real symbol that lies in
+ * it would be one of our own hooks. */
+struct self_range {
+	uintptr_t lo, hi;
+};
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct self_range *r = arg;
+	uintptr_t me = (uintptr_t)(void *)find_self, lo, hi;
+	int i;
+
+	(void)size;
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		if (info->dlpi_phdr[i].p_type != PT_LOAD)
+			continue;
+		lo = info->dlpi_addr + info->dlpi_phdr[i].p_vaddr;
+		hi = lo + info->dlpi_phdr[i].p_memsz;
+		if (me >= lo && me < hi) {
+			r->lo = info->dlpi_addr;
+			r->hi = hi;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* A symbol that resolves to ourselves would make every call recurse
  * forever; that happens only when the library is loaded in a way it was
- * not built for, and is reported once. */
-static void *lookup(const char *name, bool optional)
+ * not built for, and is reported once. The check is an address compare:
+ * dladdr() per symbol scanned libc's whole symbol table each time and was
+ * most of the library's start-up cost. */
+static void *lookup(const char *name, bool optional,
+		    const struct self_range *self)
 {
 	void *p = dlsym(RTLD_NEXT, name);
-	Dl_info mine, found;
 
 	if (p == NULL) {
 		if (!optional)
@@ -82,8 +112,7 @@ static void *lookup(const char *name, bool optional)
 				  "' not found; refusing network calls", NULL);
 		return NULL;
 	}
-	if (dladdr(p, &found) && dladdr((void *)lookup, &mine) &&
-	    found.dli_fbase == mine.dli_fbase) {
+	if ((uintptr_t)p >= self->lo && (uintptr_t)p < self->hi) {
 		s5log_msg(S5LOG_ERROR, "'", name,
 			  "' resolves to socks5wrap itself; refusing network "
 			  "calls",
@@ -102,11 +131,14 @@ static bool is_optional(const char *name)
 
 static bool resolve_symbols(void)
 {
+	struct self_range self = { 0, 0 };
 	bool ok = true;
 
+	dl_iterate_phdr(find_self, &self);
 #define S5_REAL_LOOKUP(name, ret, args)                                      \
 	do {                                                                  \
-		real.name = (ret(*) args)lookup(#name, is_optional(#name));   \
+		real.name = (ret(*) args)lookup(#name, is_optional(#name),    \
+						&self);                       \
 		if (real.name == NULL && !is_optional(#name))                 \
 			ok = false;                                           \
 	} while (0);
