@@ -2,7 +2,9 @@
 # make bench: builds the benchmark programs into $BUILD/bench (cc -O2),
 # runs them, and prints one markdown table of medians and ratios against
 # a baseline measured in the same run; the table also goes to
-# $BUILD/bench/results.md. Progress goes to stderr.
+# $BUILD/bench/results.md, and a chart of the start-up and per-call
+# figures to $BUILD/bench/chart.png (when matplotlib is there). Progress
+# goes to stderr. bench/README.md says what each row measures.
 #
 #   1. getaddrinfo + freeaddrinfo, ns per call: libc answering a name from
 #      /etc/hosts (the baseline) vs the preload answering a proxied name
@@ -15,12 +17,32 @@
 #      SOCKS5 itself (the baseline) vs plain sendto/recvfrom under the
 #      preload. Every run gets a fresh relay, whose datagram count must
 #      equal the client's: otherwise the datagrams did not go through it.
-#   3. Memory (VmRSS) and descriptors per UDP association, vs plain sockets.
+#   3. Memory (VmRSS) and descriptors per UDP association, vs plain sockets;
+#      VmRSS and RssAnon of a process that does nothing, with and without
+#      the preload.
+#   4. Hooks on descriptors that are not sockets: write() of 1 byte to
+#      /dev/null and 1-byte write()+read() pairs over a pipe, ns per call,
+#      with and without the preload; and the same in instructions per call
+#      under callgrind, once (the counts do not vary), when valgrind is
+#      installed.
+#   5. Start-up: /bin/true alone, under LD_PRELOAD, and under the launcher.
+#   6. TCP connections per second through s5fwd (a SOCKS5 CONNECT server
+#      with an echo server): connect, 1 byte there and back, close; a
+#      client speaking SOCKS5 itself (the baseline) vs plain connect()
+#      under the preload, default and pipelined. s5fwd's counts of CONNECTs
+#      and echo connections must match the client's.
+#   7. Time to the first echoed byte over a link with a 20 ms one-way delay
+#      (linkdelay: two network namespaces joined by TUN devices; needs
+#      root), in ms and in round trips: a direct connection (the baseline)
+#      vs the preload, default and pipelined.
+# proxychains4, when installed, is a further column wherever it applies
+# (2 and 3 do not: it has no UDP and no per-socket state).
 #
-# Traffic stays on loopback; as root also in a private network namespace
-# with only lo. Every program is bounded in count and time, and run under
-# timeout(1). Each measurement runs RUNS (5) times, baseline and variant
-# interleaved, and the median is reported.
+# Traffic stays on loopback, or on the TUN link between namespaces of our
+# own; as root also in a private network namespace with only lo. Every
+# program is bounded in count and time, and run under timeout(1). Each
+# measurement runs RUNS (5) times, baseline and variants interleaved, and
+# the median is reported.
 set -u
 export LC_ALL=C # decimal points for awk and sort -g
 
@@ -31,6 +53,9 @@ RUNS=${RUNS:-5}
 case $RUNS in '' | *[!0-9]* | 0) echo "bench: RUNS must be >= 1" >&2; exit 1 ;; esac
 OUT=$BUILD/bench
 LIB=$(cd "$BUILD" 2>/dev/null && pwd)/libsocks5wrap.so
+LAUNCHER=$(cd "$BUILD" 2>/dev/null && pwd)/socks5wrap
+PROGRAMS="gai s5echo udpbench udpmem callbench idlemem startbench s5fwd
+	tcpbench linkdelay"
 
 say() { echo "bench: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
@@ -38,9 +63,11 @@ fail() { say "FAILED: $*"; exit 1; }
 # ---- build, once, outside the namespaces ----------------------------------
 
 if [ -z "${S5_BENCH_INNER:-}" ]; then
-	[ -f "$LIB" ] || fail "$BUILD/libsocks5wrap.so missing: run make first"
+	[ -f "$LIB" ] && [ -x "$LAUNCHER" ] ||
+		fail "$BUILD/libsocks5wrap.so or $BUILD/socks5wrap missing:" \
+			"run make first"
 	mkdir -p "$OUT" || fail "cannot create $OUT"
-	for p in gai s5echo udpbench udpmem; do
+	for p in $PROGRAMS; do
 		${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -Wshadow \
 			-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
 			-Wvla -Wundef -Wwrite-strings \
@@ -50,13 +77,16 @@ if [ -z "${S5_BENCH_INNER:-}" ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		say "not root: no mount namespace, so the getaddrinfo baseline" \
 			"(libc and an /etc/hosts name) and the preload's" \
-			"/etc/hosts case are SKIPPED; UDP runs on the host's loopback"
+			"/etc/hosts case are SKIPPED; no network namespaces, so" \
+			"time to first byte is SKIPPED; the rest runs on the" \
+			"host's loopback"
 	elif ! unshare -m -n true 2>/dev/null; then
-		say "unshare -m -n failed: getaddrinfo baseline SKIPPED;" \
-			"UDP runs on the host's loopback"
+		say "unshare -m -n failed: getaddrinfo baseline and time to" \
+			"first byte SKIPPED; the rest runs on the host's loopback"
 	elif ! command -v ip >/dev/null 2>&1; then
 		say "no ip(8) to bring up lo in a network namespace:" \
-			"UDP runs on the host's loopback"
+			"time to first byte SKIPPED; the rest runs on the" \
+			"host's loopback"
 		S5_BENCH_INNER=1 exec unshare -m -- sh "$here/run.sh"
 	else
 		S5_BENCH_INNER=1 S5_BENCH_NETNS=1 exec unshare -m -n -- \
@@ -67,12 +97,18 @@ fi
 # ---- set-up and clean-up --------------------------------------------------
 
 tmp=$(mktemp -d) || fail "mktemp"
-RELAY=
+RELAY= # s5echo
+FWD=   # s5fwd
+LINK=  # linkdelay
+stop_pid() {
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
 cleanup() {
-	if [ -n "$RELAY" ]; then
-		kill "$RELAY" 2>/dev/null
-		wait "$RELAY" 2>/dev/null
-	fi
+	stop_pid "$RELAY"
+	stop_pid "$FWD"
+	stop_pid "$LINK"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -103,6 +139,25 @@ client_pin() {
 	esac
 }
 
+# proxychains4 is a column where it applies, when it is installed.
+PC=$(command -v proxychains4 2>/dev/null)
+if [ -n "$PC" ]; then
+	PC_VERSION=$(dpkg-query -W -f '${Version}' proxychains4 2>/dev/null)
+	say "proxychains4 ${PC_VERSION:-(version unknown)} found: a column" \
+		"where it applies"
+else
+	say "proxychains4 is not installed (apt-get install -y proxychains4):" \
+		"its column is left out"
+fi
+
+# pc_conf FILE ADDR PORT: a proxychains4 configuration for one SOCKS5
+# server: strict chain, no messages, names resolved locally.
+pc_conf() {
+	printf 'strict_chain\nquiet_mode\n[ProxyList]\nsocks5 %s %s\n' \
+		"$2" "$3" >"$1"
+}
+pc_conf "$tmp/pc-null.conf" 127.0.0.1 1 # nothing is ever sent to it
+
 # The value of field $1 in the line $2 ("name value name value ...").
 field() {
 	echo "$2" | awk -v k="$1" '{ for (i = 1; i < NF; i++)
@@ -115,18 +170,24 @@ is_number() {
 	esac
 }
 
-# ---- the relay ------------------------------------------------------------
+# wait_for FILE WORD: waits (5 s at most) until FILE has a line "WORD N"
+# and prints N.
+wait_for() {
+	i=0
+	while ! grep -q "^$2 " "$1" && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	sed -n "s/^$2 //p" "$1"
+}
+
+# ---- the UDP relay --------------------------------------------------------
 
 relay_start() {
 	: >"$tmp/relay.out"
 	$(relay_pin) "$OUT/s5echo" 60 >"$tmp/relay.out" 2>"$tmp/relay.err" &
 	RELAY=$!
-	i=0
-	while ! grep -q '^port ' "$tmp/relay.out" && [ $i -lt 100 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
-	PORT=$(sed -n 's/^port //p' "$tmp/relay.out")
+	PORT=$(wait_for "$tmp/relay.out" port)
 	is_number "$PORT" || fail "s5echo did not start: $(cat "$tmp/relay.err")"
 }
 
@@ -143,6 +204,80 @@ relay_stop() {
 	RELAY_DGRAMS=$(field datagrams "$rline")
 	RELAY_BAD=$(field bad "$rline")
 	RELAY_ASSOC=$(field associations "$rline")
+}
+
+# ---- the TCP proxy and echo server ----------------------------------------
+
+# fwd_start SOCKS_ADDR ECHO_ADDR [COMMAND PREFIX...]: FWD_PORT, ECHO_PORT.
+fwd_start() {
+	fa=$1
+	fe=$2
+	shift 2
+	: >"$tmp/fwd.out"
+	"$@" "$OUT/s5fwd" "$fa" "$fe" 120 >"$tmp/fwd.out" 2>"$tmp/fwd.err" &
+	FWD=$!
+	ECHO_PORT=$(wait_for "$tmp/fwd.out" echo)
+	FWD_PORT=$(sed -n 's/^port //p' "$tmp/fwd.out")
+	is_number "$FWD_PORT" && is_number "$ECHO_PORT" ||
+		fail "s5fwd did not start: $(cat "$tmp/fwd.err")"
+}
+
+# Stops s5fwd; FWD_CONNECTS and FWD_ECHOES from its report.
+fwd_stop() {
+	kill "$FWD" 2>/dev/null
+	wait "$FWD"
+	frc=$?
+	FWD=
+	fline=$(grep "^connects " "$tmp/fwd.out")
+	[ $frc -eq 0 ] && [ -n "$fline" ] ||
+		fail "s5fwd exit $frc: $(cat "$tmp/fwd.err")"
+	FWD_CONNECTS=$(field connects "$fline")
+	FWD_ECHOES=$(field echoes "$fline")
+}
+
+# ---- the delayed link (root, network namespaces, TUN) ---------------------
+
+DELAY_MS=20
+LINK_OK=
+NS_C=
+NS_S=
+link_start() {
+	[ -n "${S5_BENCH_NETNS:-}" ] || return 0
+	if [ ! -c /dev/net/tun ] || ! command -v nsenter >/dev/null 2>&1; then
+		say "no /dev/net/tun or nsenter: time to first byte SKIPPED"
+		return 0
+	fi
+	"$OUT/linkdelay" $DELAY_MS 900 >"$tmp/link.out" 2>"$tmp/link.err" &
+	LINK=$!
+	NS_C=$(wait_for "$tmp/link.out" client)
+	NS_S=$(wait_for "$tmp/link.out" server)
+	if [ -z "$NS_C" ] || [ -z "$NS_S" ]; then
+		say "linkdelay did not start ($(cat "$tmp/link.err")):" \
+			"time to first byte SKIPPED"
+		stop_pid "$LINK"
+		LINK=
+		return 0
+	fi
+	# Documentation addresses (RFC 5737), inside namespaces of our own:
+	# the client 192.0.2.1; the proxy 192.0.2.2 and the echo server
+	# 192.0.2.3, an address of its own because the proxy's address is
+	# never proxied.
+	nsenter --net="$NS_C" sh -c 'ip link set lo up &&
+		ip addr add 192.0.2.1/24 dev s5d0 && ip link set s5d0 up' &&
+		nsenter --net="$NS_S" sh -c 'ip link set lo up &&
+		ip addr add 192.0.2.2/24 dev s5d0 &&
+		ip addr add 192.0.2.3/24 dev s5d0 && ip link set s5d0 up' ||
+		fail "configuring the delayed link"
+	LINK_OK=1
+}
+
+link_stop() {
+	[ -n "$LINK" ] || return 0
+	kill "$LINK" 2>/dev/null
+	wait "$LINK"
+	LINK=
+	lline=$(grep "^packets " "$tmp/link.out")
+	say "delayed link: $lline"
 }
 
 # ---- one run of each kind: result in RESULT (and RESULT2) ----------------
@@ -213,6 +348,148 @@ run_mem() {
 		fail "udpmem $1: bad output: $line"
 }
 
+# with plain|preload|pc COMMAND...: runs COMMAND bare, under the preload
+# (configured with a proxy that is never contacted), or under proxychains4.
+with() {
+	w=$1
+	shift
+	case $w in
+	plain) SOCKS5_PROXY=127.0.0.1:1 "$@" ;;
+	preload) LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 "$@" ;;
+	pc) "$PC" -q -f "$tmp/pc-null.conf" "$@" ;;
+	esac
+}
+
+# idle plain|preload|pc: RESULT VmRSS KiB, RESULT2 RssAnon KiB
+run_idle() {
+	line=$(with "$1" timeout 10 "$OUT/idlemem" 2>"$tmp/err") ||
+		fail "idlemem ($1): $(cat "$tmp/err")"
+	RESULT=$(field rss_kib "$line")
+	RESULT2=$(field anon_kib "$line")
+	is_number "$RESULT" && is_number "$RESULT2" ||
+		fail "idlemem $1: bad output: $line"
+}
+
+# calls devnull|pipe plain|preload|pc: RESULT ns per call
+run_calls() {
+	if [ "$1" = devnull ]; then n=2000000; else n=600000; fi
+	pin=$(client_pin split)
+	# shellcheck disable=SC2086
+	line=$(with "$2" timeout 30 $pin "$OUT/callbench" "$1" $n 21 2 \
+		2>"$tmp/err") || fail "callbench $1 ($2): $(cat "$tmp/err")"
+	RESULT=$(field ns_per_call "$line")
+	is_number "$RESULT" || fail "callbench $1 ($2): bad output: $line"
+}
+
+# callgrind devnull|pipe plain|preload|pc: RESULT instructions per call in
+# user space, bench_loop() and everything it calls; 10000 calls plus the
+# program's own 1001 warm-up calls.
+run_callgrind() {
+	rm -f "$tmp"/cg.*
+	with "$2" timeout 120 valgrind --tool=callgrind --trace-children=yes \
+		--callgrind-out-file="$tmp/cg.%p" --collect-atstart=no \
+		--toggle-collect=bench_loop "$OUT/callbench" "$1" 10000 1 60 \
+		>/dev/null 2>"$tmp/err" ||
+		fail "callgrind callbench $1 ($2): $(tail -n 5 "$tmp/err")"
+	# Under proxychains4 the launcher's file may be there too, with 0.
+	RESULT=$(cat "$tmp"/cg.* | awk '/^totals:/ { if ($2 > m) m = $2 }
+		END { if (m > 0) printf "%.1f", m / 11001 }')
+	is_number "$RESULT" || fail "callgrind callbench $1 ($2): no totals"
+}
+
+# startup: one round of start-ups, all variants in turn; records them.
+run_startup() {
+	pin=$(client_pin split)
+	set -- -- /bin/true \
+		-- LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 /bin/true \
+		-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" /bin/true
+	[ -n "$PC" ] && set -- "$@" -- "$PC" -q -f "$tmp/pc-null.conf" /bin/true
+	# shellcheck disable=SC2086
+	timeout 60 $pin "$OUT/startbench" 200 10 "$@" >"$tmp/start.out" \
+		2>"$tmp/err" || fail "startbench: $(cat "$tmp/err")"
+	k=0
+	for key in start_plain start_preload start_launcher start_pc; do
+		line=$(grep "^variant $k " "$tmp/start.out")
+		k=$((k + 1))
+		[ -n "$line" ] || continue
+		v=$(field median_us "$line")
+		is_number "$v" || fail "startbench: bad output: $line"
+		record "$key" "$v"
+	done
+}
+
+# tcp native|preload|pipeline|pc: connections per second through a fresh
+# s5fwd on loopback; RESULT conn/s.
+run_tcp() {
+	pin=$(client_pin split)
+	# shellcheck disable=SC2046
+	fwd_start 127.0.0.1 127.0.0.2 $(relay_pin)
+	cmd="$OUT/tcpbench plain 127.0.0.2 $ECHO_PORT 30000 1"
+	# shellcheck disable=SC2086
+	case $1 in
+	native)
+		line=$(timeout 60 $pin "$OUT/tcpbench" native 127.0.0.1 \
+			"$FWD_PORT" 127.0.0.2 "$ECHO_PORT" 30000 1 2>"$tmp/err") ;;
+	preload | pipeline)
+		[ "$1" = pipeline ] && pipe=1 || pipe=0
+		line=$(timeout 60 $pin env LD_PRELOAD="$LIB" \
+			SOCKS5_PROXY="127.0.0.1:$FWD_PORT" SOCKS5WRAP_NO_PROXY= \
+			SOCKS5WRAP_PIPELINE=$pipe $cmd 2>"$tmp/err") ;;
+	pc)
+		pc_conf "$tmp/pc.conf" 127.0.0.1 "$FWD_PORT"
+		line=$(timeout 60 $pin "$PC" -q -f "$tmp/pc.conf" $cmd \
+			2>"$tmp/err") ;;
+	esac
+	rc=$?
+	fwd_stop
+	[ $rc -eq 0 ] || fail "tcpbench $1: exit $rc: $(cat "$tmp/err")"
+	n=$(field connections "$line")
+	RESULT=$(field rate "$line")
+	is_number "$RESULT" && is_number "$n" ||
+		fail "tcpbench $1: bad output: $line"
+	# The proof that every connection went through the proxy (one more:
+	# the client's warm-up).
+	[ "$FWD_CONNECTS" = $((n + 1)) ] && [ "$FWD_ECHOES" = $((n + 1)) ] ||
+		fail "tcpbench $1: client made $n connections (+1 warm-up);" \
+			"s5fwd answered $FWD_CONNECTS CONNECTs and echoed on" \
+			"$FWD_ECHOES"
+}
+
+# ttfb direct|preload|pipeline|pc: ms from socket() to the echoed byte over
+# the delayed link (median of 5 connections); RESULT ms.
+run_ttfb() {
+	fwd_start 192.0.2.2 192.0.2.3 nsenter --net="$NS_S"
+	cmd="$OUT/tcpbench plain 192.0.2.3 $ECHO_PORT 5 10"
+	proxy="192.0.2.2:$FWD_PORT"
+	# shellcheck disable=SC2086
+	case $1 in
+	direct)
+		line=$(timeout 60 nsenter --net="$NS_C" $cmd 2>"$tmp/err") ;;
+	preload | pipeline)
+		[ "$1" = pipeline ] && pipe=1 || pipe=0
+		line=$(timeout 60 nsenter --net="$NS_C" env LD_PRELOAD="$LIB" \
+			SOCKS5_PROXY="$proxy" SOCKS5WRAP_PIPELINE=$pipe $cmd \
+			2>"$tmp/err") ;;
+	pc)
+		pc_conf "$tmp/pc.conf" 192.0.2.2 "$FWD_PORT"
+		line=$(timeout 60 nsenter --net="$NS_C" "$PC" -q \
+			-f "$tmp/pc.conf" $cmd 2>"$tmp/err") ;;
+	esac
+	rc=$?
+	fwd_stop
+	[ $rc -eq 0 ] || fail "tcpbench $1 (delayed link): exit $rc:" \
+		"$(cat "$tmp/err")"
+	n=$(field connections "$line")
+	RESULT=$(field median_us "$line" | awk '{ printf "%.1f", $1 / 1000 }')
+	is_number "$RESULT" && is_number "$n" ||
+		fail "tcpbench $1 (delayed link): bad output: $line"
+	if [ "$1" = direct ]; then want=0; else want=$((n + 1)); fi
+	[ "$FWD_CONNECTS" = $want ] && [ "$FWD_ECHOES" = $((n + 1)) ] ||
+		fail "tcpbench $1 (delayed link): client made $n connections" \
+			"(+1 warm-up); s5fwd answered $FWD_CONNECTS CONNECTs" \
+			"(want $want) and echoed on $FWD_ECHOES"
+}
+
 # ---- measuring ------------------------------------------------------------
 
 # record KEY VALUE: one run's value, kept in $tmp/KEY.
@@ -226,8 +503,15 @@ median() {
 
 runs() { tr '\n' ' ' <"$tmp/$1" | sed 's/ $//'; }
 
+WRAPS="plain preload"
+[ -n "$PC" ] && WRAPS="$WRAPS pc"
+TCP_KINDS="native preload pipeline"
+[ -n "$PC" ] && TCP_KINDS="$TCP_KINDS pc"
+
 # Other work on the machine skews everything: the load is in the results.
 load_start=$(cut -d' ' -f1 /proc/loadavg)
+t_start=$(date +%s)
+link_start
 round=1
 while [ $round -le "$RUNS" ]; do
 	say "round $round of $RUNS: getaddrinfo"
@@ -255,8 +539,48 @@ while [ $round -le "$RUNS" ]; do
 	run_mem preload
 	record mem_wrap "$RESULT"
 	record fds_wrap "$RESULT2"
+	for wr in $WRAPS; do
+		run_idle "$wr"
+		record "idle_rss_$wr" "$RESULT"
+		record "idle_anon_$wr" "$RESULT2"
+	done
+	say "round $round of $RUNS: calls on /dev/null and a pipe"
+	for m in devnull pipe; do
+		for wr in $WRAPS; do
+			run_calls $m "$wr"
+			record "calls_${m}_$wr" "$RESULT"
+		done
+	done
+	say "round $round of $RUNS: start-up"
+	run_startup
+	say "round $round of $RUNS: TCP connections per second"
+	for k in $TCP_KINDS; do
+		run_tcp "$k"
+		record "tcp_$k" "$RESULT"
+	done
+	if [ -n "$LINK_OK" ]; then
+		say "round $round of $RUNS: time to first byte, delayed link"
+		for k in direct preload pipeline pc; do
+			[ $k = pc ] && [ -z "$PC" ] && continue
+			run_ttfb "$k"
+			record "ttfb_$k" "$RESULT"
+		done
+	fi
 	round=$((round + 1))
 done
+link_stop
+CG_NOTE=
+if command -v valgrind >/dev/null 2>&1; then
+	say "instructions per call (callgrind, once)"
+	for m in devnull pipe; do
+		for wr in $WRAPS; do
+			run_callgrind $m "$wr"
+			record "cg_${m}_$wr" "$RESULT"
+		done
+	done
+else
+	CG_NOTE="valgrind is not installed: the instruction counts are skipped."
+fi
 
 # ---- the table ------------------------------------------------------------
 
@@ -264,23 +588,42 @@ table="$tmp/table.md"
 raw="$tmp/raw.md"
 : >"$raw"
 
-# row WHAT UNIT BASE_LABEL BASE_KEY WRAP_LABEL WRAP_KEY ratio|diff DECIMALS
+# row WHAT UNIT BASE_LABEL BASE_KEY WRAP_LABEL WRAP_KEY KIND DECIMALS [PC_KEY]
+# KIND: ratio (wrap / base), diff ("+N per association"), added ("+N"),
+# rtt (values also as multiples of the delayed link's round trip). PC_KEY:
+# the proxychains4 run to set against the same baseline, or none.
 row() {
 	b=
 	w=
+	p=
 	[ -s "$tmp/$4" ] && b=$(median "$4")
 	[ -s "$tmp/$6" ] && w=$(median "$6")
+	[ -n "${9:-}" ] && [ -s "$tmp/$9" ] && p=$(median "$9")
 	awk -v what="$1" -v unit="$2" -v bl="$3" -v wl="$5" -v kind="$7" \
-		-v d="$8" -v b="$b" -v w="$w" 'BEGIN {
-		fmt = "%." d "f";
-		bs = (b == "") ? "skipped" : sprintf(fmt, b);
-		ws = (w == "") ? "skipped" : sprintf(fmt, w);
-		if (b == "" || w == "") r = "n/a";
-		else if (kind == "diff") r = sprintf("+" fmt " per association", w - b);
-		else if (b + 0 == 0) r = "n/a";
-		else r = sprintf("%.2f", w / b);
-		printf "| %s | %s | %s | %s | %s | %s | %s |\n",
-			what, unit, bl, bs, wl, ws, r }' >>"$table"
+		-v d="$8" -v b="$b" -v w="$w" -v p="$p" -v pccol="$PC" \
+		-v rtt=$((2 * DELAY_MS)) '
+	function cell(v) {
+		if (v == "") return "skipped";
+		if (kind == "rtt")
+			return sprintf("%." d "f (%.2f RTT)", v, v / rtt);
+		return sprintf("%." d "f", v);
+	}
+	function cmp(x) {
+		if (b == "" || x == "") return "n/a";
+		if (kind == "diff" || kind == "added")
+			return sprintf("%s%." d "f%s", x >= b ? "+" : "", x - b,
+				kind == "diff" ? " per association" : "");
+		if (b + 0 == 0) return "n/a";
+		return sprintf("%.2f", x / b);
+	}
+	BEGIN {
+		printf "| %s | %s | %s | %s | %s | %s | %s |", what, unit, bl,
+			cell(b), wl, cell(w), cmp(w);
+		if (pccol != "")
+			printf " %s | %s |", p == "" ? "—" : cell(p),
+				p == "" ? "—" : cmp(p);
+		printf "\n";
+	}' >>"$table"
 	# A baseline shared by two rows is listed once.
 	if [ -s "$tmp/$4" ] && ! grep -qxF "$4" "$tmp/listed" 2>/dev/null; then
 		echo "$4" >>"$tmp/listed"
@@ -288,6 +631,9 @@ row() {
 	fi
 	if [ -s "$tmp/$6" ]; then
 		echo "- $1, $5: $(runs "$6")" >>"$raw"
+	fi
+	if [ -n "$p" ]; then
+		echo "- $1, proxychains4: $(runs "$9")" >>"$raw"
 	fi
 }
 
@@ -300,9 +646,52 @@ place_text() {
 }
 
 {
-	echo "| benchmark | unit | baseline | median | socks5wrap | median | ratio |"
-	echo "|---|---|---|---|---|---|---|"
+	if [ -n "$PC" ]; then
+		echo "| benchmark | unit | baseline | median | socks5wrap |" \
+			"median | ratio | proxychains4 median | ratio |"
+		echo "|---|---|---|---|---|---|---|---|---|"
+	else
+		echo "| benchmark | unit | baseline | median | socks5wrap |" \
+			"median | ratio |"
+		echo "|---|---|---|---|---|---|---|"
+	fi
 } >"$table"
+row "write() of 1 byte to /dev/null" "ns/call, lower is better" \
+	"no preload" calls_devnull_plain \
+	"preload" calls_devnull_preload ratio 1 calls_devnull_pc
+row "1-byte write()+read() over a pipe" "ns/pair, lower is better" \
+	"no preload" calls_pipe_plain \
+	"preload" calls_pipe_preload ratio 1 calls_pipe_pc
+row "write() of 1 byte to /dev/null, callgrind" \
+	"instructions/call in user space" \
+	"no preload" cg_devnull_plain \
+	"preload" cg_devnull_preload added 1 cg_devnull_pc
+row "1-byte write()+read() over a pipe, callgrind" \
+	"instructions/pair in user space" \
+	"no preload" cg_pipe_plain \
+	"preload" cg_pipe_preload added 1 cg_pipe_pc
+row "start-up of /bin/true" "µs, lower is better" \
+	"/bin/true" start_plain \
+	"socks5wrap /bin/true (launcher)" start_launcher ratio 0 start_pc
+row "start-up of /bin/true" "µs, lower is better" \
+	"/bin/true" start_plain \
+	"LD_PRELOAD=libsocks5wrap.so /bin/true" start_preload ratio 0
+row "TCP connect + 1 byte echoed + close, through a local SOCKS5 server" \
+	"connections/s, higher is better" \
+	"native SOCKS5 client" tcp_native \
+	"plain connect() + preload" tcp_preload ratio 0 tcp_pc
+row "TCP connect + 1 byte echoed + close, through a local SOCKS5 server" \
+	"connections/s, higher is better" \
+	"native SOCKS5 client" tcp_native \
+	"plain connect() + preload, SOCKS5WRAP_PIPELINE=1" tcp_pipeline ratio 0
+row "time to first byte, link with ${DELAY_MS} ms each way" \
+	"ms (round trips of $((2 * DELAY_MS)) ms), lower is better" \
+	"direct connection" ttfb_direct \
+	"plain connect() + preload" ttfb_preload rtt 1 ttfb_pc
+row "time to first byte, link with ${DELAY_MS} ms each way" \
+	"ms (round trips of $((2 * DELAY_MS)) ms), lower is better" \
+	"direct connection" ttfb_direct \
+	"plain connect() + preload, SOCKS5WRAP_PIPELINE=1" ttfb_pipeline rtt 1
 row "getaddrinfo+freeaddrinfo" "ns/call, lower is better" \
 	"libc, /etc/hosts name" gai_libc \
 	"preload, proxied name (fake address)" gai_fake ratio 0
@@ -319,11 +708,48 @@ for place in $PLACES; do
 			ratio 0
 	done
 done
+row "memory of a process that does nothing, VmRSS" "KiB" \
+	"no preload" idle_rss_plain "preload" idle_rss_preload added 0 \
+	idle_rss_pc
+row "memory of a process that does nothing, RssAnon (private)" "KiB" \
+	"no preload" idle_anon_plain "preload" idle_anon_preload added 0 \
+	idle_anon_pc
 row "memory per UDP socket, 100 sockets" "KiB VmRSS" \
 	"plain sockets, no preload" mem_plain \
 	"associated sockets, preload" mem_wrap diff 2
 row "descriptors per UDP socket" "fds" "plain sockets, no preload" \
 	fds_plain "associated sockets, preload" fds_wrap diff 2
+
+# The chart's numbers: panel, bar, value.
+{
+	for k in plain preload launcher pc; do
+		[ -s "$tmp/start_$k" ] || continue
+		case $k in
+		plain) l="/bin/true" ;;
+		preload) l="LD_PRELOAD only" ;;
+		launcher) l="socks5wrap launcher" ;;
+		pc) l="proxychains4" ;;
+		esac
+		printf 'start-up of /bin/true (µs)\t%s\t%s\n' "$l" \
+			"$(median "start_$k")"
+	done
+	for m in devnull pipe; do
+		for k in $WRAPS; do
+			case $k in
+			plain) l="no preload" ;;
+			preload) l="socks5wrap" ;;
+			pc) l="proxychains4" ;;
+			esac
+			if [ $m = devnull ]; then
+				t="write() to /dev/null (ns/call)"
+			else
+				t="write()+read() on a pipe (ns/pair)"
+			fi
+			printf '%s\t%s\t%s\n' "$t" "$l" \
+				"$(median "calls_${m}_$k")"
+		done
+	done
+} >"$OUT/chart.tsv"
 
 {
 	echo "# socks5wrap benchmarks"
@@ -332,9 +758,20 @@ row "descriptors per UDP socket" "fds" "plain sockets, no preload" \
 		"$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)," \
 		"kernel $(uname -r), commit" \
 		"$(git describe --always --dirty 2>/dev/null || echo unknown)." \
-		"Medians of $RUNS runs; ratio = socks5wrap / baseline." \
+		"Medians of $RUNS runs; ratio = variant / baseline." \
 		"1-minute load average $load_start at the start," \
-		"$(cut -d' ' -f1 /proc/loadavg) at the end."
+		"$(cut -d' ' -f1 /proc/loadavg) at the end;" \
+		"$(($(date +%s) - t_start)) s of measuring."
+	if [ -n "$PC" ]; then
+		echo "proxychains4 ${PC_VERSION:-} (Debian), configured with" \
+			"strict_chain, quiet_mode, no proxy_dns, and the same" \
+			"SOCKS5 server; — where it does not apply."
+	else
+		echo "proxychains4 is not installed: its column is left out."
+	fi
+	[ -n "$CG_NOTE" ] && echo "$CG_NOTE"
+	[ -z "$LINK_OK" ] && echo "Time to first byte was skipped: it needs" \
+		"root (network namespaces) and /dev/net/tun."
 	echo
 	cat "$table"
 	echo
@@ -344,3 +781,15 @@ row "descriptors per UDP socket" "fds" "plain sockets, no preload" \
 } >"$tmp/results.md"
 cp "$tmp/results.md" "$OUT/results.md" || fail "cannot write $OUT/results.md"
 cat "$tmp/results.md"
+
+# The chart, when matplotlib is there.
+rm -f "$OUT/chart.png" # never one from an earlier run
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+	MPLCONFIGDIR="$tmp/mpl" /usr/bin/python3 bench/chart.py "$OUT/chart.tsv" \
+		"$OUT/chart.png" ||
+		fail "bench/chart.py"
+	say "chart: $OUT/chart.png"
+else
+	say "no matplotlib for /usr/bin/python3 (apt-get install -y" \
+		"python3-matplotlib): chart SKIPPED"
+fi

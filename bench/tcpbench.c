@@ -1,0 +1,160 @@
+/* tcpbench: short TCP connections to an echo server, one at a time.
+ *
+ *   tcpbench native PROXY_ADDR PROXY_PORT TARGET_ADDR TARGET_PORT COUNT
+ *            MAX_SECONDS
+ *   tcpbench plain TARGET_ADDR TARGET_PORT COUNT MAX_SECONDS
+ *
+ * Each connection: socket(), connect(), send 1 byte, receive it back,
+ * close(). They differ only in how the connection is made:
+ *
+ *   native: the program speaks SOCKS5 itself: connect() to the proxy, the
+ *           no-auth greeting and its answer, CONNECT to the target and its
+ *           reply, one message at a time (RFC 1928 sections 3, 4, 6). The
+ *           baseline.
+ *   plain:  connect() to the target, nothing else; under LD_PRELOAD=
+ *           libsocks5wrap.so (or proxychains4) the preloaded library does
+ *           the SOCKS5 part; without one, the connection is direct.
+ *
+ * Runs COUNT connections or for MAX_SECONDS, whichever comes first, after
+ * one warm-up connection that is not counted. Prints
+ *   "connections N seconds S rate R median_us M min_us X"
+ * with R = N / S connections per second and M, X the median and fastest
+ * time from socket() to the echoed byte. Every failure is an error
+ * (exit 1); a reply missing for 5 s is one.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define PROG "tcpbench"
+#define MAX_COUNT 1000000
+
+struct conf {
+	bool native;
+	struct sockaddr_in proxy, target;
+};
+
+static bool readn(int fd, void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	ssize_t r;
+
+	while (n > 0) {
+		r = recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+/* The SOCKS5 handshake, as a client that speaks it itself would. */
+static void native_handshake(int fd, const struct sockaddr_in *target)
+{
+	static const uint8_t hello[3] = { 5, 1, 0 };
+	uint8_t req[10] = { 5, 1, 0, 1 }, rep[10];
+
+	memcpy(req + 4, &target->sin_addr, 4);
+	memcpy(req + 8, &target->sin_port, 2);
+	if (send(fd, hello, 3, MSG_NOSIGNAL) != 3 || !readn(fd, rep, 2) ||
+	    rep[0] != 5 || rep[1] != 0)
+		bench_die(PROG, "method selection failed", 0);
+	if (send(fd, req, 10, MSG_NOSIGNAL) != 10 || !readn(fd, rep, 4) ||
+	    rep[0] != 5 || rep[1] != 0 || rep[3] != 1 || !readn(fd, rep + 4, 6))
+		bench_die(PROG, "CONNECT refused or not IPv4", 0);
+}
+
+/* One connection; returns its time from socket() to the echo, in ns. */
+static int64_t one(const struct conf *c)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	int64_t t0 = bench_now_ns(), t;
+	const struct sockaddr_in *to = c->native ? &c->proxy : &c->target;
+	uint8_t out = 0x5a, in = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		bench_die(PROG, "socket", errno);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0)
+		bench_die(PROG, "connect", errno);
+	if (c->native)
+		native_handshake(fd, &c->target);
+	if (send(fd, &out, 1, MSG_NOSIGNAL) != 1)
+		bench_die(PROG, "send", errno);
+	if (!readn(fd, &in, 1) || in != out)
+		bench_die(PROG, "no echo", errno);
+	t = bench_now_ns() - t0;
+	close(fd);
+	return t;
+}
+
+static void parse_addr(struct sockaddr_in *sa, const char *addr,
+		       const char *port)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
+		bench_die(PROG, "not an IPv4 address", 0);
+	sa->sin_port = htons((uint16_t)bench_num(PROG, "port", port, 1, 65535));
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	static int64_t lat[MAX_COUNT];
+	struct conf c = { 0 };
+	int64_t t0, elapsed, deadline;
+	long count, secs, i;
+	int a;
+
+	if (argc == 8 && strcmp(argv[1], "native") == 0) {
+		c.native = true;
+		parse_addr(&c.proxy, argv[2], argv[3]);
+		a = 4;
+	} else if (argc == 6 && strcmp(argv[1], "plain") == 0) {
+		a = 2;
+	} else {
+		fprintf(stderr, "usage: " PROG " native PROXY_ADDR PROXY_PORT "
+				"TARGET_ADDR TARGET_PORT COUNT MAX_SECONDS\n"
+				"       " PROG " plain TARGET_ADDR TARGET_PORT "
+				"COUNT MAX_SECONDS\n");
+		return 2;
+	}
+	parse_addr(&c.target, argv[a], argv[a + 1]);
+	count = bench_num(PROG, "count", argv[a + 2], 1, MAX_COUNT);
+	secs = bench_num(PROG, "seconds", argv[a + 3], 1, 600);
+	one(&c);
+	t0 = bench_now_ns();
+	deadline = t0 + (int64_t)secs * 1000000000;
+	for (i = 0; i < count; i++) {
+		lat[i] = one(&c);
+		if (bench_now_ns() >= deadline) {
+			i++;
+			break;
+		}
+	}
+	elapsed = bench_now_ns() - t0;
+	qsort(lat, (size_t)i, sizeof(lat[0]), cmp_i64);
+	printf("connections %ld seconds %.3f rate %.0f median_us %.1f "
+	       "min_us %.1f\n", i, (double)elapsed / 1e9,
+	       (double)i * 1e9 / (double)elapsed,
+	       (i % 2 ? (double)lat[i / 2] :
+			(double)(lat[i / 2 - 1] + lat[i / 2]) / 2) / 1000.0,
+	       (double)lat[0] / 1000.0);
+	return 0;
+}
