@@ -22,9 +22,6 @@
 
 #include "preload.h"
 
-#define S5_FD_CHUNK_BITS 10
-#define S5_FD_CHUNK (1u << S5_FD_CHUNK_BITS)
-#define S5_FD_CHUNKS 2048 /* covers descriptors below 2 Mi */
 #define S5_SEQ_TRIES 64
 
 struct s5_fd_entry {
@@ -43,7 +40,10 @@ struct s5_fd_chunk {
 	struct s5_fd_entry e[S5_FD_CHUNK];
 };
 
-static _Atomic(struct s5_fd_chunk *) chunks[S5_FD_CHUNKS];
+/* Non-static for s5_fd_maybe_ours() in preload.h; only this file writes
+ * it. */
+_Atomic(struct s5_fd_chunk *) s5_fd_chunks[S5_FD_CHUNKS];
+#define chunks s5_fd_chunks
 
 static struct s5_fd_entry *entry(int fd, bool create)
 {

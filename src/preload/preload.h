@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -150,6 +151,24 @@ struct s5_udp_sock {
 	} named[8];
 	struct s5_udp_sock *next_free; /* free list */
 };
+
+#define S5_FD_CHUNK_BITS 10
+#define S5_FD_CHUNK (1u << S5_FD_CHUNK_BITS)
+#define S5_FD_CHUNKS 2048 /* covers descriptors below 2 Mi */
+
+struct s5_fd_chunk;
+extern _Atomic(struct s5_fd_chunk *) s5_fd_chunks[S5_FD_CHUNKS];
+
+/* False for almost every descriptor a program uses: its part of the
+ * table was never mapped. Inline, one load: the fast path of the
+ * read/write-family hooks. */
+static inline bool s5_fd_maybe_ours(int fd)
+{
+	return (unsigned int)fd < S5_FD_CHUNK * S5_FD_CHUNKS &&
+	       atomic_load_explicit(
+		       &s5_fd_chunks[(unsigned int)fd >> S5_FD_CHUNK_BITS],
+		       memory_order_relaxed) != NULL;
+}
 
 /* Kind of fd: one atomic load for descriptors we never touched. */
 enum s5_fd_kind s5_fd_kind(int fd);
@@ -365,7 +384,8 @@ static inline ssize_t s5_result(ssize_t r, int saved_errno)
  * check of every read/write-style hook: one load for all others. */
 static inline bool s5_fd_is_udp(int fd)
 {
-	return s5_fd_kind(fd) == S5FD_UDP && !s5_guarded();
+	return s5_fd_maybe_ours(fd) && s5_fd_kind(fd) == S5FD_UDP &&
+	       !s5_guarded();
 }
 
 #endif

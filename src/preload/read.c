@@ -17,16 +17,19 @@ static ssize_t read_udp(int fd, const struct iovec *iov, int iovcnt)
 	return s5_udp_recvmsg(fd, &msg, 0);
 }
 
-S5_EXPORT ssize_t read(int fd, void *buf, size_t len)
+/* Out of line, so the fast path below keeps no buffer on the stack. */
+static __attribute__((noinline)) ssize_t read_slow(int fd, void *buf,
+						   size_t len)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	int saved = errno;
+	int saved;
 	ssize_t r;
 
 	if (real.read == NULL)
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.read(fd, buf, len);
+	saved = errno;
 	r = read_udp(fd, &iov, 1);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -35,21 +38,39 @@ S5_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	return s5_result(r, saved);
 }
 
-S5_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+/* One test and a tail call on the fast path (see write.c). */
+S5_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	int saved = errno;
+	if (__builtin_expect(real.read != NULL && !s5_fd_maybe_ours(fd), 1))
+		return real.read(fd, buf, len);
+	return read_slow(fd, buf, len);
+}
+
+/* Everything but the fast path of readv() below. */
+static __attribute__((noinline)) ssize_t
+readv_slow(int fd, const struct iovec *iov, int iovcnt)
+{
+	int saved;
 	ssize_t r;
 
 	if (real.readv == NULL)
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || iovcnt < 0)
 		return real.readv(fd, iov, iovcnt);
+	saved = errno;
 	r = read_udp(fd, iov, iovcnt);
 	if (r == S5_PASS) {
 		errno = saved;
 		return real.readv(fd, iov, iovcnt);
 	}
 	return s5_result(r, saved);
+}
+
+S5_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	if (__builtin_expect(real.readv != NULL && !s5_fd_maybe_ours(fd), 1))
+		return real.readv(fd, iov, iovcnt);
+	return readv_slow(fd, iov, iovcnt);
 }
 
 /* _FORTIFY_SOURCE turns read() into this when the buffer size is known;

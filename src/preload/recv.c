@@ -29,22 +29,33 @@ static ssize_t recvfrom_udp(int fd, void *buf, size_t len, int flags,
 	return r;
 }
 
-S5_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+/* Everything but the fast path of recvfrom() below. */
+static __attribute__((noinline)) ssize_t
+recvfrom_slow(int fd, void *buf, size_t len, int flags,
 			   struct sockaddr *src, socklen_t *alen)
 {
-	int saved = errno;
+	int saved;
 	ssize_t r;
 
 	if (real.recvfrom == NULL)
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.recvfrom(fd, buf, len, flags, src, alen);
+	saved = errno;
 	r = recvfrom_udp(fd, buf, len, flags, src, alen);
 	if (r == S5_PASS) {
 		errno = saved;
 		return real.recvfrom(fd, buf, len, flags, src, alen);
 	}
 	return s5_result(r, saved);
+}
+
+S5_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+			   struct sockaddr *src, socklen_t *alen)
+{
+	if (__builtin_expect(real.recvfrom != NULL && !s5_fd_maybe_ours(fd), 1))
+		return real.recvfrom(fd, buf, len, flags, src, alen);
+	return recvfrom_slow(fd, buf, len, flags, src, alen);
 }
 
 S5_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)

@@ -3,15 +3,18 @@
 
 #include "preload.h"
 
-S5_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+/* Everything but the fast path of recvmsg() below. */
+static __attribute__((noinline)) ssize_t
+recvmsg_slow(int fd, struct msghdr *msg, int flags)
 {
-	int saved = errno;
+	int saved;
 	ssize_t r;
 
 	if (real.recvmsg == NULL)
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || msg == NULL)
 		return real.recvmsg(fd, msg, flags);
+	saved = errno;
 	r = s5_udp_recvmsg(fd, msg, flags);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -20,13 +23,20 @@ S5_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return s5_result(r, saved);
 }
 
+S5_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (__builtin_expect(real.recvmsg != NULL && !s5_fd_maybe_ours(fd), 1))
+		return real.recvmsg(fd, msg, flags);
+	return recvmsg_slow(fd, msg, flags);
+}
+
 /* The first message waits as the flags say; the rest are taken while
  * they are already there (as MSG_WAITFORONE does). The timeout is not
  * applied: a known difference, documented in README. */
 S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 		       int flags, struct timespec *timeout)
 {
-	int saved = errno, f = flags & ~MSG_WAITFORONE;
+	int saved, f = flags & ~MSG_WAITFORONE;
 	unsigned int i;
 	ssize_t r;
 
@@ -34,6 +44,7 @@ S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || vec == NULL)
 		return real.recvmmsg(fd, vec, vlen, flags, timeout);
+	saved = errno;
 	for (i = 0; i < vlen; i++) {
 		r = s5_udp_recvmsg(fd, &vec[i].msg_hdr, f);
 		if (r == S5_PASS) {

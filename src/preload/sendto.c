@@ -37,21 +37,31 @@ S5_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	return s5_result(r, saved);
 }
 
-S5_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+/* Everything but the fast path of send() below. */
+static __attribute__((noinline)) ssize_t
+send_slow(int fd, const void *buf, size_t len, int flags)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int saved = errno;
+	int saved;
 	ssize_t r;
 
 	if (real.send == NULL)
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.send(fd, buf, len, flags);
+	saved = errno;
 	r = s5_udp_sendmsg(fd, &msg, flags);
 	if (r == S5_PASS) {
 		errno = saved;
 		return real.send(fd, buf, len, flags);
 	}
 	return s5_result(r, saved);
+}
+
+S5_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	if (__builtin_expect(real.send != NULL && !s5_fd_maybe_ours(fd), 1))
+		return real.send(fd, buf, len, flags);
+	return send_slow(fd, buf, len, flags);
 }

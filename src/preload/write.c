@@ -14,16 +14,19 @@ static ssize_t write_udp(int fd, const struct iovec *iov, int iovcnt)
 	return s5_udp_sendmsg(fd, &msg, 0);
 }
 
-S5_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+/* Out of line, so the fast path below keeps no buffer on the stack. */
+static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf,
+						    size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	int saved = errno;
+	int saved;
 	ssize_t r;
 
 	if (real.write == NULL)
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd))
 		return real.write(fd, buf, len);
+	saved = errno;
 	r = write_udp(fd, &iov, 1);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -32,19 +35,38 @@ S5_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	return s5_result(r, saved);
 }
 
-S5_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+/* The fast path is one test and a tail call, so it saves no registers:
+ * every write() of the program passes here. */
+S5_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	int saved = errno;
+	if (__builtin_expect(real.write != NULL && !s5_fd_maybe_ours(fd), 1))
+		return real.write(fd, buf, len);
+	return write_slow(fd, buf, len);
+}
+
+/* Everything but the fast path of writev() below. */
+static __attribute__((noinline)) ssize_t
+writev_slow(int fd, const struct iovec *iov, int iovcnt)
+{
+	int saved;
 	ssize_t r;
 
 	if (real.writev == NULL)
 		s5_init_symbols();
 	if (!s5_fd_is_udp(fd) || iovcnt < 0)
 		return real.writev(fd, iov, iovcnt);
+	saved = errno;
 	r = write_udp(fd, iov, iovcnt);
 	if (r == S5_PASS) {
 		errno = saved;
 		return real.writev(fd, iov, iovcnt);
 	}
 	return s5_result(r, saved);
+}
+
+S5_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	if (__builtin_expect(real.writev != NULL && !s5_fd_maybe_ours(fd), 1))
+		return real.writev(fd, iov, iovcnt);
+	return writev_slow(fd, iov, iovcnt);
 }
