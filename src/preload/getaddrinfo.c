@@ -258,6 +258,7 @@ static int synth_answer(const char *node, const uint8_t *v4,
 			const struct addrinfo *hints, struct addrinfo **res)
 {
 	struct addrinfo *lists[3] = { NULL }, *out = NULL;
+	const char *canon;
 	struct wanted w;
 	size_t i, n = 0;
 	int r = wanted_families(hints, &w);
@@ -275,9 +276,8 @@ static int synth_answer(const char *node, const uint8_t *v4,
 		r = numeric_lookup(AF_INET, v4, true, service, hints,
 				   &lists[n++]);
 	if (r == 0) {
-		out = copy_lists(lists, n,
-				 hints && (hints->ai_flags & AI_CANONNAME) ? node
-									 : NULL);
+		canon = hints && (hints->ai_flags & AI_CANONNAME) ? node : NULL;
+		out = copy_lists(lists, n, canon);
 		if (out == NULL || blocks_add(out) < 0) {
 			free(out);
 			r = EAI_MEMORY;

@@ -51,8 +51,8 @@ S5_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
 		s5_init();
 	n = s5_guarded() ? S5_PASS : fake_name(addr, len, type, name);
 	if (n == S5_PASS)
-		return s5_libc_gethostbyaddr_r(addr, len, type, ret, buf, buflen,
-					    result, h_errnop);
+		return s5_libc_gethostbyaddr_r(addr, len, type, ret, buf,
+					       buflen, result, h_errnop);
 	*result = NULL;
 	/* Like glibc, the failure goes to h_errno too: some callers read
 	 * that instead of *h_errnop (CPython does). */

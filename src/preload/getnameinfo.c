@@ -40,8 +40,8 @@ S5_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 					servlen, flags);
 	if (!s5_sockaddr_fake(sa, salen, &family, addr)) {
 		if (s5_reverse_allowed(sa, salen))
-			return s5_libc_getnameinfo(sa, salen, host, hostlen, serv,
-						servlen, flags);
+			return s5_libc_getnameinfo(sa, salen, host, hostlen,
+						   serv, servlen, flags);
 		/* No PTR query: the host has no name we may look up. */
 		if (flags & NI_NAMEREQD)
 			return EAI_NONAME;
@@ -60,7 +60,8 @@ S5_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 		return EAI_OVERFLOW;
 	/* The service part is libc's, exactly. */
 	if (serv != NULL && servlen > 0) {
-		r = s5_libc_getnameinfo(sa, salen, NULL, 0, serv, servlen, flags);
+		r = s5_libc_getnameinfo(sa, salen, NULL, 0, serv, servlen,
+					flags);
 		if (r != 0)
 			return r;
 	}

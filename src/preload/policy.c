@@ -303,8 +303,8 @@ int s5_refuse_other(const struct sockaddr *sa, socklen_t len,
 	s5log_msg(S5LOG_ERROR,
 		  si->type == SOCK_RAW
 			  ? "refusing a raw socket to a proxied destination"
-			  : "refusing a datagram socket that is not UDP (SOCKS5 "
-			    "carries only UDP datagrams)",
+			  : "refusing a datagram socket that is not UDP "
+			    "(SOCKS5 carries only UDP datagrams)",
 		  NULL);
 	return -EPERM;
 }

@@ -49,7 +49,8 @@ static struct s5_udp_sock *sock_alloc(void)
 			return NULL;
 		}
 		for (i = 0; i < n; i++) {
-			s = (struct s5_udp_sock *)(void *)(slab + i * sizeof(*s));
+			s = (struct s5_udp_sock *)(void *)(slab +
+							   i * sizeof(*s));
 			s->next_free = free_list;
 			free_list = s;
 		}
