@@ -135,6 +135,7 @@ struct s5_udp_sock {
 	_Atomic int refs;   /* first: zeroed last on reuse */
 	struct s5_udp u;    /* the association; set up under s5_udp_lock */
 	bool associated;    /* an association existed once */
+	pid_t assoc_pid;    /* process associating it now, or 0 (udp lock) */
 	int refused;        /* -errno when the proxy refused UDP ASSOCIATE */
 	/* Virtual peer after connect(); guarded by s5_udp_lock for writes. */
 	bool connected;

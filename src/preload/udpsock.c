@@ -9,9 +9,14 @@
  * zero, so a thread that races a close() on the same descriptor never
  * touches freed memory.
  *
- * Locks: udp_lock guards association set-up and the virtual peer (rare
- * operations); the send and receive paths read the association without it
- * once it exists. Lock order: udp_lock, then the fd table (lock-free).
+ * Locks: udp_lock guards the association's state changes and the virtual
+ * peer (rare operations), but not the handshake itself: a socket being
+ * associated is marked with the associating process's pid, and other
+ * threads that need that same socket wait on udp_cond, while other
+ * sockets go on (one stalled proxy must not hold up every socket). The
+ * send and receive paths read the association without the lock; the
+ * relay is stored before ctl_fd, which is published with release
+ * semantics. Lock order: udp_lock, then the fd table (lock-free).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +25,14 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "preload.h"
 #include "s5_dns.h"
 #include "s5_log.h"
 
 static pthread_mutex_t udp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t udp_cond = PTHREAD_COND_INITIALIZER;
 
 /* ---- type-stable allocation ------------------------------------------- */
 
@@ -163,7 +170,6 @@ static int associate(struct s5_udp_sock *s, int fd)
 			     &s5_io_real, c->timeout_ms);
 	s5_hs_wipe(&hs);
 	if (r == 0) {
-		s->u.ctl_fd = ctl;
 		r = s5_udp_set_relay(&s->u, &hs.reply.bound,
 				     (struct sockaddr *)&proxy, plen,
 				     s->u.family == AF_INET6 &&
@@ -174,23 +180,37 @@ static int associate(struct s5_udp_sock *s, int fd)
 	}
 	log_assoc((struct sockaddr *)&proxy, plen, &hs, r);
 	if (r < 0) {
-		s->u.ctl_fd = -1;
 		s5_fd_clear(ctl);
 		real.close(ctl);
 		return r;
 	}
 	s->u.checked_ms = s5_now_ms();
+	/* Last: a sender that sees the descriptor sees the relay too. */
+	__atomic_store_n(&s->u.ctl_fd, ctl, __ATOMIC_RELEASE);
 	return 0;
+}
+
+static bool live(struct s5_udp_sock *s)
+{
+	return __atomic_load_n(&s->u.ctl_fd, __ATOMIC_ACQUIRE) >= 0 &&
+	       s5_udp_alive(&s->u, &s5_udp_io_real);
 }
 
 int s5_udp_sock_ready(struct s5_udp_sock *s, int fd)
 {
+	pid_t me;
 	int r = 0;
 
-	if (s->u.ctl_fd >= 0 && s5_udp_alive(&s->u, &s5_udp_io_real))
+	if (live(s))
 		return 0;
+	me = getpid();
 	pthread_mutex_lock(&udp_lock);
-	if (s->u.ctl_fd >= 0 && s5_udp_alive(&s->u, &s5_udp_io_real))
+	/* Another thread of this process is associating this socket: wait
+	 * for its result. (A pid from before a fork is not waited for: that
+	 * thread does not exist in the child.) */
+	while (s->assoc_pid == me)
+		pthread_cond_wait(&udp_cond, &udp_lock);
+	if (live(s))
 		goto out;
 	if (s->associated) {
 		/* The control connection went away (proxy restart): one new
@@ -202,13 +222,18 @@ int s5_udp_sock_ready(struct s5_udp_sock *s, int fd)
 		r = s->refused;
 		goto out;
 	}
+	s->assoc_pid = me;
+	pthread_mutex_unlock(&udp_lock);
 	r = associate(s, fd);
+	pthread_mutex_lock(&udp_lock);
+	s->assoc_pid = 0;
 	/* A proxy that refuses UDP ASSOCIATE will refuse it again: remember,
 	 * so every later send fails at once without a new connection. */
 	if (r == -EOPNOTSUPP || r == -EACCES)
 		s->refused = r;
 	if (r == 0)
 		s->associated = true;
+	pthread_cond_broadcast(&udp_cond);
 out:
 	pthread_mutex_unlock(&udp_lock);
 	return r;
@@ -243,6 +268,7 @@ void s5_udp_atfork_child(void)
 
 	udp_lock = fresh;
 	slab_lock = fresh;
+	pthread_cond_init(&udp_cond, NULL);
 }
 
 void s5_udp_atfork_prepare(void)
