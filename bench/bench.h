@@ -5,6 +5,7 @@
 #define S5_BENCH_H
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,27 @@ static inline long bench_num(const char *prog, const char *name,
 		exit(2);
 	}
 	return v;
+}
+
+/* SIGTERM, SIGINT and SIGALRM go to handler, and are blocked except
+ * inside the caller's epoll_pwait/ppoll with *waitmask: a signal can never
+ * slip in between the check of the stop flag and the wait. */
+static inline void bench_stop_signals(sigset_t *waitmask,
+				      void (*handler)(int))
+{
+	struct sigaction sa = { .sa_handler = handler };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGALRM };
+	sigset_t block;
+	size_t i;
+
+	sigemptyset(&block);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	sigprocmask(SIG_BLOCK, &block, waitmask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigdelset(waitmask, sigs[i]);
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 #endif

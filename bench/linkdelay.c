@@ -118,23 +118,6 @@ static void give(int fd, struct queue *x, int64_t now)
 	}
 }
 
-static void set_signals(sigset_t *waitmask)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t block;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGALRM);
-	sigprocmask(SIG_BLOCK, &block, waitmask);
-	sigdelset(waitmask, SIGTERM);
-	sigdelset(waitmask, SIGINT);
-	sigdelset(waitmask, SIGALRM);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-}
 
 int main(int argc, char **argv)
 {
@@ -149,7 +132,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	delay = bench_num(PROG, "delay", argv[1], 0, 10000) * 1000000;
-	set_signals(&waitmask);
+	bench_stop_signals(&waitmask, on_signal);
 	alarm((unsigned int)bench_num(PROG, "lifetime", argv[2], 1, 3600));
 	orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (orig < 0)

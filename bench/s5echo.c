@@ -283,25 +283,6 @@ static int listener(void)
 	return l;
 }
 
-/* Signals are blocked except inside epoll_pwait, so a signal can never
- * slip in between the check of stop and the wait. */
-static void set_signals(sigset_t *waitmask)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t block;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGALRM);
-	sigprocmask(SIG_BLOCK, &block, waitmask);
-	sigdelset(waitmask, SIGTERM);
-	sigdelset(waitmask, SIGINT);
-	sigdelset(waitmask, SIGALRM);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-}
 
 int main(int argc, char **argv)
 {
@@ -313,7 +294,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: " PROG " LIFETIME_SECONDS\n");
 		return 2;
 	}
-	set_signals(&waitmask);
+	bench_stop_signals(&waitmask, on_signal);
 	batch_reset(BATCH);
 	alarm((unsigned int)bench_num(PROG, "lifetime", argv[1], 1, 3600));
 	ep = epoll_create1(EPOLL_CLOEXEC);
