@@ -78,6 +78,22 @@ def test_python_blocking_echo_and_getpeername(client, proxy, dst):
 
 
 @pytest.mark.parametrize("proxy", [DANTE, MICRO])
+def test_ipv4_mapped_destination_on_an_ipv6_socket(client, proxy):
+    # An AF_INET6 socket asking for ::ffff:203.0.113.7: the proxy is asked
+    # for the IPv4 address, and the program still sees its own form.
+    mapped = "::ffff:" + TARGET4
+    r = client.run_wrapped(client_script("tcp_client.py", mapped, 7,
+                                         "--send", "mapped\n"),
+                           proxy=proxy)
+    assert r.rc == 0, r
+    out = r.json()
+    assert out["result"] == "ok", r
+    assert out["received"] == "mapped\n", r
+    assert out["peer"] == [mapped, 7], r
+    assert_only_proxy_reached(client, TARGET4, 7)
+
+
+@pytest.mark.parametrize("proxy", [DANTE, MICRO])
 @pytest.mark.parametrize("dst", [TARGET4, TARGET6])
 def test_python_nonblocking_connect_echo(client, proxy, dst):
     r = client.run_wrapped(client_script("tcp_client.py", dst, 7,
