@@ -241,40 +241,33 @@ int s5_route_dst(const struct sockaddr *sa, socklen_t len,
 	return 0;
 }
 
-int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
+/* The checks every connect-like call shares: S5_PASS for anything the
+ * kernel should judge (other families, short addresses, not a socket, a
+ * family that is not the socket's), else 0 with *si filled. */
+static int classify(int fd, const struct sockaddr *sa, socklen_t len,
+		    struct s5_sock_info *si)
 {
-	struct s5_addr target;
-	struct s5_sock_info si;
-	bool fake;
-	int r;
-
-	if (sa == NULL || len < sizeof(sa_family_t))
-		return S5_PASS;
-	if (sa->sa_family == AF_UNSPEC) {
-		/* Dissolves an association (TCP or UDP); a virtual peer goes
-		 * too. */
-		if (s5_fd_kind(fd) == S5FD_UDP)
-			return s5_udp_connect(fd, sa, len);
-		s5_fd_clear(fd);
-		return S5_PASS;
-	}
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return S5_PASS;
-	/* From here on anything odd is left to the kernel, which reports
-	 * it with the errno the program expects. */
-	if (!address_complete(sa, len) || s5_sock_info(fd, &si) < 0 ||
-	    si.domain != sa->sa_family)
+	if (!address_complete(sa, len) || s5_sock_info(fd, si) < 0 ||
+	    si->domain != sa->sa_family)
 		return S5_PASS;
-	if (si.type == SOCK_DGRAM)
-		return s5_udp_connect(fd, sa, len);
-	if (si.type != SOCK_STREAM)
-		return s5_refuse_other(sa, len, &si);
-	r = s5_route_dst(sa, len, &target, &fake);
+	return 0;
+}
+
+/* A stream socket towards sa: S5_PASS, 0 (through the proxy) or -errno. */
+static int stream_connect(int fd, const struct sockaddr *sa, socklen_t len,
+			  const struct s5_sock_info *si)
+{
+	struct s5_addr target;
+	bool fake;
+	int r = s5_route_dst(sa, len, &target, &fake);
+
 	if (r != 0)
 		return r;
 	if (!s5_ready())
 		return -ECONNREFUSED;
-	if (si.protocol != IPPROTO_TCP && si.protocol != IPPROTO_MPTCP) {
+	if (si->protocol != IPPROTO_TCP && si->protocol != IPPROTO_MPTCP) {
 		/* SCTP also uses SOCK_STREAM; SOCKS5 cannot carry it. */
 		s5log_msg(S5LOG_ERROR,
 			  "refusing a stream socket that is not TCP (SOCKS5 "
@@ -286,7 +279,32 @@ int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		s5_report_config_error();
 		return -ECONNREFUSED;
 	}
-	return proxy_connect(fd, si.domain, sa, len, &target);
+	return proxy_connect(fd, si->domain, sa, len, &target);
+}
+
+int s5_tcp_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct s5_sock_info si;
+
+	if (sa == NULL || len < sizeof(sa_family_t))
+		return S5_PASS;
+	if (sa->sa_family == AF_UNSPEC) {
+		/* Dissolves an association (TCP or UDP); a virtual peer goes
+		 * too. */
+		if (s5_fd_kind(fd) == S5FD_UDP)
+			return s5_udp_connect(fd, sa, len);
+		s5_fd_clear(fd);
+		return S5_PASS;
+	}
+	/* From here on anything odd is left to the kernel, which reports
+	 * it with the errno the program expects. */
+	if (classify(fd, sa, len, &si) != 0)
+		return S5_PASS;
+	if (si.type == SOCK_DGRAM)
+		return s5_udp_connect(fd, sa, len);
+	if (si.type != SOCK_STREAM)
+		return s5_refuse_other(sa, len, &si);
+	return stream_connect(fd, sa, len, &si);
 }
 
 int s5_refuse_other(const struct sockaddr *sa, socklen_t len,
@@ -313,7 +331,8 @@ int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen)
 {
 	struct s5_sock_info si;
 
-	if (dst == NULL || s5_sock_info(fd, &si) < 0 || si.type != SOCK_STREAM)
+	if (dst == NULL || dlen < sizeof(sa_family_t) ||
+	    classify(fd, dst, dlen, &si) != 0 || si.type != SOCK_STREAM)
 		return S5_PASS;
-	return s5_tcp_connect(fd, dst, dlen);
+	return stream_connect(fd, dst, dlen, &si);
 }
