@@ -223,6 +223,18 @@ struct s5_udp_sock *s5_fd_owner(int fd)
 	return atomic_load(&e->obj);
 }
 
+/* At the start of a chunk that was never mapped, moves *fd to its last
+ * descriptor and says so: range walks skip whole empty chunks. */
+static bool skip_unmapped(unsigned int *fd)
+{
+	if ((*fd & (S5_FD_CHUNK - 1)) != 0 ||
+	    atomic_load_explicit(&chunks[*fd >> S5_FD_CHUNK_BITS],
+				 memory_order_acquire) != NULL)
+		return false;
+	*fd |= S5_FD_CHUNK - 1;
+	return true;
+}
+
 void s5_fd_clear_range(unsigned int first, unsigned int last)
 {
 	unsigned int limit = S5_FD_CHUNK * S5_FD_CHUNKS - 1;
@@ -231,13 +243,8 @@ void s5_fd_clear_range(unsigned int first, unsigned int last)
 	if (last > limit)
 		last = limit;
 	for (fd = first; fd <= last && fd >= first; fd++) {
-		/* Skip whole chunks that were never mapped. */
-		if ((fd & (S5_FD_CHUNK - 1)) == 0 &&
-		    atomic_load_explicit(&chunks[fd >> S5_FD_CHUNK_BITS],
-					 memory_order_acquire) == NULL) {
-			fd |= S5_FD_CHUNK - 1;
+		if (skip_unmapped(&fd))
 			continue;
-		}
 		if (s5_fd_kind((int)fd) != S5FD_INTERNAL)
 			s5_fd_clear((int)fd);
 	}
@@ -300,12 +307,8 @@ int s5_fd_next_internal(unsigned int from, unsigned int last)
 	if (last > limit)
 		last = limit;
 	for (fd = from; fd <= last && fd >= from; fd++) {
-		if ((fd & (S5_FD_CHUNK - 1)) == 0 &&
-		    atomic_load_explicit(&chunks[fd >> S5_FD_CHUNK_BITS],
-					 memory_order_acquire) == NULL) {
-			fd |= S5_FD_CHUNK - 1;
+		if (skip_unmapped(&fd))
 			continue;
-		}
 		if (s5_fd_kind((int)fd) == S5FD_INTERNAL)
 			return (int)fd;
 	}
