@@ -6,11 +6,14 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 static inline int64_t bench_now_ns(void)
 {
@@ -66,6 +69,25 @@ static inline void bench_stop_signals(sigset_t *waitmask,
 		sigdelset(waitmask, sigs[i]);
 		sigaction(sigs[i], &sa, NULL);
 	}
+}
+
+/* Reads exactly n bytes from a stream socket (EINTR retried); false on
+ * EOF, error or a receive timeout. */
+static inline bool bench_readn(int fd, void *buf, size_t n)
+{
+	uint8_t *p = buf;
+	ssize_t r;
+
+	while (n > 0) {
+		r = recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
 }
 
 #endif

@@ -52,24 +52,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* Reads exactly n bytes; false on EOF, error or timeout. */
-static bool readn(int fd, void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	ssize_t r;
-
-	while (n > 0) {
-		r = recv(fd, p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
 static bool writen(int fd, const void *buf, size_t n)
 {
 	return send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n;
@@ -116,8 +98,8 @@ static bool greet(int c)
 	uint8_t hdr[2], methods[255];
 	static const uint8_t ok[2] = { 5, 0 }, none[2] = { 5, 0xff };
 
-	if (!readn(c, hdr, 2) || hdr[0] != 5 || hdr[1] == 0 ||
-	    !readn(c, methods, hdr[1]))
+	if (!bench_readn(c, hdr, 2) || hdr[0] != 5 || hdr[1] == 0 ||
+	    !bench_readn(c, methods, hdr[1]))
 		return false;
 	if (memchr(methods, 0, hdr[1]) == NULL) {
 		writen(c, none, 2);
@@ -133,13 +115,13 @@ static bool read_request(int c, uint8_t *rep_code)
 	uint8_t h[4], rest[255 + 2], n;
 	size_t len;
 
-	if (!readn(c, h, 4) || h[0] != 5)
+	if (!bench_readn(c, h, 4) || h[0] != 5)
 		return false;
 	switch (h[3]) {
 	case 1: len = 4 + 2; break;
 	case 4: len = 16 + 2; break;
 	case 3:
-		if (!readn(c, &n, 1))
+		if (!bench_readn(c, &n, 1))
 			return false;
 		len = (size_t)n + 2;
 		break;
@@ -147,7 +129,7 @@ static bool read_request(int c, uint8_t *rep_code)
 		*rep_code = 8; /* address type not supported */
 		return false;
 	}
-	if (!readn(c, rest, len))
+	if (!bench_readn(c, rest, len))
 		return false;
 	if (h[1] != 3) {
 		*rep_code = 7; /* command not supported */

@@ -39,23 +39,6 @@ struct conf {
 	struct sockaddr_in proxy, target;
 };
 
-static bool readn(int fd, void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	ssize_t r;
-
-	while (n > 0) {
-		r = recv(fd, p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
 /* The SOCKS5 handshake, as a client that speaks it itself would. */
 static void native_handshake(int fd, const struct sockaddr_in *target)
 {
@@ -64,11 +47,11 @@ static void native_handshake(int fd, const struct sockaddr_in *target)
 
 	memcpy(req + 4, &target->sin_addr, 4);
 	memcpy(req + 8, &target->sin_port, 2);
-	if (send(fd, hello, 3, MSG_NOSIGNAL) != 3 || !readn(fd, rep, 2) ||
+	if (send(fd, hello, 3, MSG_NOSIGNAL) != 3 || !bench_readn(fd, rep, 2) ||
 	    rep[0] != 5 || rep[1] != 0)
 		bench_die(PROG, "method selection failed", 0);
-	if (send(fd, req, 10, MSG_NOSIGNAL) != 10 || !readn(fd, rep, 4) ||
-	    rep[0] != 5 || rep[1] != 0 || rep[3] != 1 || !readn(fd, rep + 4, 6))
+	if (send(fd, req, 10, MSG_NOSIGNAL) != 10 || !bench_readn(fd, rep, 4) ||
+	    rep[0] != 5 || rep[1] != 0 || rep[3] != 1 || !bench_readn(fd, rep + 4, 6))
 		bench_die(PROG, "CONNECT refused or not IPv4", 0);
 }
 
@@ -90,7 +73,7 @@ static int64_t one(const struct conf *c)
 		native_handshake(fd, &c->target);
 	if (send(fd, &out, 1, MSG_NOSIGNAL) != 1)
 		bench_die(PROG, "send", errno);
-	if (!readn(fd, &in, 1) || in != out)
+	if (!bench_readn(fd, &in, 1) || in != out)
 		bench_die(PROG, "no echo", errno);
 	t = bench_now_ns() - t0;
 	close(fd);

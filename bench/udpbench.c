@@ -123,23 +123,6 @@ static ssize_t native_recv(struct client *c, uint8_t *buf, size_t cap)
 	return (ssize_t)n;
 }
 
-static bool readn(int fd, void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	ssize_t r;
-
-	while (n > 0) {
-		r = recv(fd, p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
 /* Control connection, no-auth method, UDP ASSOCIATE for 0.0.0.0:0
  * (RFC 1928 sections 3, 4, 6, 7); fills c->relay. Returns the control
  * descriptor, which must stay open for the association to live. */
@@ -160,11 +143,11 @@ static int associate(struct client *c, int port)
 	px.sin_port = htons((uint16_t)port);
 	if (connect(t, (struct sockaddr *)&px, sizeof(px)) < 0)
 		bench_die(PROG, "connect to the SOCKS5 server", errno);
-	if (send(t, hello, 3, 0) != 3 || !readn(t, rep, 2) || rep[0] != 5 ||
+	if (send(t, hello, 3, 0) != 3 || !bench_readn(t, rep, 2) || rep[0] != 5 ||
 	    rep[1] != 0)
 		bench_die(PROG, "method selection failed", 0);
-	if (send(t, req, 10, 0) != 10 || !readn(t, rep, 4) || rep[0] != 5 ||
-	    rep[1] != 0 || rep[3] != 1 || !readn(t, rep + 4, 6))
+	if (send(t, req, 10, 0) != 10 || !bench_readn(t, rep, 4) || rep[0] != 5 ||
+	    rep[1] != 0 || rep[3] != 1 || !bench_readn(t, rep + 4, 6))
 		bench_die(PROG, "UDP ASSOCIATE refused or not IPv4", 0);
 	memset(&c->relay, 0, sizeof(c->relay));
 	c->relay.sin_family = AF_INET;
