@@ -145,6 +145,28 @@ def _safe_name(nodeid):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-80:]
 
 
+def capture_problems(cap, leaks, everything, queries):
+    """What fails a test after its capture stopped: lost packets, queries
+    the local resolver got, packets that went around the proxy."""
+    problems = []
+    dropped = cap.dropped()
+    if dropped != 0:
+        problems.append("the leak capture lost packets (tcpdump: %s dropped "
+                        "by kernel), so it proves nothing:\n%s" % (
+                            dropped, cap.proc.log_text(1000)))
+    if queries:
+        problems.append("the client's local resolver got DNS queries "
+                        "(names must go to the proxy):\n  %s" % "\n  ".join(
+                            json.dumps(q) for q in queries[:30]))
+    if leaks:
+        problems.append(
+            "traffic left the client namespace without the proxy "
+            "(%d packets):\n  %s\nfull capture (%s):\n  %s" % (
+                len(leaks), "\n  ".join(leaks[:30]), cap.path,
+                "\n  ".join(everything[:60])))
+    return problems
+
+
 @pytest.fixture
 def client(lab, request):
     local_dns = request.node.get_closest_marker("local_dns") is not None
@@ -158,18 +180,8 @@ def client(lab, request):
         yield handle
     finally:
         leaks, everything = cap.stop()
-    problems = []
     queries = [] if local_dns else lab.dns.trap_queries()
-    if queries:
-        problems.append("the client's local resolver got DNS queries "
-                        "(names must go to the proxy):\n  %s" % "\n  ".join(
-                            json.dumps(q) for q in queries[:30]))
-    if leaks:
-        problems.append(
-            "traffic left the client namespace without the proxy "
-            "(%d packets):\n  %s\nfull capture (%s):\n  %s" % (
-                len(leaks), "\n  ".join(leaks[:30]), cap.path,
-                "\n  ".join(everything[:60])))
+    problems = capture_problems(cap, leaks, everything, queries)
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
@@ -182,6 +194,9 @@ class ScriptedProxy:
         self.record_path = os.path.join(lab.workdir,
                                         "script-%d.rec" % port)
         script = os.path.join(harness.HERE, "socks_script.py")
+        # Registered for the rest of the run: the capture judges after
+        # this fixture stopped the server, and ports are never reused.
+        lab.topo.open_port("tcp", port)
         self.proc = lab.topo.spawn(
             "script-%d" % port, lab.topo.proxy,
             [harness.PYTHON, script, "--host", topo.PROXY4_C, "--port",

@@ -1,18 +1,30 @@
 """Leak capture: record the client's link with tcpdump and judge each packet.
 
-Allowed on the client's link: ARP, ICMPv6 (neighbour discovery, MLD),
-and IPv4/IPv6 packets whose two ends are the client and the proxy host
-(192.0.2.2 <-> 192.0.2.1, fd00:5357:1::2 <-> fd00:5357:1::1). Anything
-else left the client namespace without going through the proxy: a leak.
+Allowed on the client's link:
+- ARP, and ICMPv6 neighbour discovery and multicast listener messages
+  (types 130-137 and 143), whoever they are for;
+- TCP and UDP between the client and the proxy host (192.0.2.2 <->
+  192.0.2.1, fd00:5357:1::2 <-> fd00:5357:1::1) only when the port on the
+  proxy host's side is one that a proxy in use listens or relays on: the
+  standard proxies' ports and relay ranges below, plus whatever the
+  topology (Topology.open_port) or the test (LeakCapture.allow) declared;
+- ICMP and ICMPv6 error messages between the client and the proxy host.
+Anything else left the client namespace without going through the proxy: a
+leak. The client's default routes lead to a decoy on the same link (see
+topo.py), so a direct attempt to any address becomes a packet here.
 
 DNS is a leak too, whoever it is for: any TCP or UDP packet from or to
 port 53, and anything to the client's resolver (the trap, 192.0.2.53).
 A test that expects a local query (split DNS, --dns=local) passes
 allow_local_dns: then DNS between the client and the trap is allowed.
+
+A capture that lost packets (tcpdump's "dropped by kernel") proves
+nothing: stop() reports the count and the client fixture fails the test.
 """
 
 import ipaddress
 import os
+import re
 import signal
 import struct
 import time
@@ -21,10 +33,12 @@ import topo
 
 TCPDUMP = "/usr/bin/tcpdump"
 
-ALLOWED_PAIRS = {
-    frozenset((topo.CLIENT4, topo.PROXY4_C)),
-    frozenset((topo.CLIENT6, topo.PROXY6_C)),
-}
+# client address -> the proxy host's address on the client's link
+PROXY_OF = {topo.CLIENT4: topo.PROXY4_C, topo.CLIENT6: topo.PROXY6_C}
+
+# (protocol, first port, last port) on the proxy host's side: the four
+# standard proxies (proxies.py) and dante's two UDP relay ranges.
+STANDARD_PORTS = (("tcp", 1080, 1083), ("udp", 40000, 41999))
 
 DNS_PORT = 53
 TRAP4 = "192.0.2.53"          # the client's resolver (dnsenv.py)
@@ -32,6 +46,14 @@ TRAP4 = "192.0.2.53"          # the client's resolver (dnsenv.py)
 ETH_ARP, ETH_IP, ETH_IP6 = 0x0806, 0x0800, 0x86DD
 IP6_EXT_HEADERS = (0, 43, 60)      # hop-by-hop, routing, destination options
 PROTO_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 58: "icmp6"}
+# ICMPv6 that the link itself needs: MLD (130-132, 143), router and
+# neighbour discovery (133-137).
+ICMP6_LINK = frozenset((130, 131, 132, 133, 134, 135, 136, 137, 143))
+# ICMP errors: destination unreachable, time exceeded (and for ICMPv6
+# packet too big, parameter problem).
+ICMP4_ERRORS = frozenset((3, 11))
+ICMP6_ERRORS = frozenset((1, 2, 3, 4))
+DROPPED_RE = re.compile(r"(\d+) packets? dropped by kernel")
 
 
 def read_pcap(path):
@@ -58,7 +80,12 @@ def read_pcap(path):
         yield frame
 
 
-def _judge(proto, src, dst, l4, allow_local_dns):
+def _port_allowed(ports, proto, port):
+    name = PROTO_NAMES.get(proto)
+    return any(name == p and lo <= port <= hi for p, lo, hi in ports)
+
+
+def _judge(proto, src, dst, l4, allow_local_dns, ports):
     """Is an IP packet between src and dst allowed?"""
     pair = frozenset((src, dst))
     dns = proto in (6, 17) and len(l4) >= 4 and DNS_PORT in struct.unpack(
@@ -67,11 +94,25 @@ def _judge(proto, src, dst, l4, allow_local_dns):
         return True
     if dns or TRAP4 in pair:
         return False
-    return pair in ALLOWED_PAIRS
+    if proto in (1, 58) and l4:
+        if proto == 58 and l4[0] in ICMP6_LINK:
+            return True
+        errors = ICMP4_ERRORS if proto == 1 else ICMP6_ERRORS
+        return l4[0] in errors and any(
+            pair == frozenset((c, p)) for c, p in PROXY_OF.items())
+    if proto not in (6, 17) or len(l4) < 4:
+        return False
+    sport, dport = struct.unpack("!HH", l4[:4])
+    if PROXY_OF.get(src) == dst:
+        return _port_allowed(ports, proto, dport)
+    if PROXY_OF.get(dst) == src:
+        return _port_allowed(ports, proto, sport)
+    return False
 
 
-def classify(frame, allow_local_dns=False):
-    """Return (allowed, summary) for one Ethernet frame."""
+def classify(frame, allow_local_dns=False, ports=STANDARD_PORTS):
+    """Return (allowed, summary) for one Ethernet frame. ports: the
+    (protocol, first, last) port ranges allowed on the proxy host."""
     if len(frame) < 14:
         return False, "short frame (%d bytes)" % len(frame)
     etype = struct.unpack("!H", frame[12:14])[0]
@@ -89,7 +130,7 @@ def classify(frame, allow_local_dns=False):
         summary = "ip %s %s -> %s%s" % (PROTO_NAMES.get(proto, proto), src,
                                         dst, _ports(proto, payload[ihl:]))
         return _judge(proto, src, dst, payload[ihl:],
-                      allow_local_dns), summary
+                      allow_local_dns, ports), summary
     if etype == ETH_IP6 and len(payload) >= 40:
         nxt = payload[6]
         src = str(ipaddress.IPv6Address(payload[8:24]))
@@ -102,9 +143,7 @@ def classify(frame, allow_local_dns=False):
             rest = rest[hlen:]
         summary = "ip6 %s %s -> %s%s" % (PROTO_NAMES.get(nxt, nxt), src, dst,
                                          _ports(nxt, rest))
-        if nxt == 58:
-            return True, summary
-        return _judge(nxt, src, dst, rest, allow_local_dns), summary
+        return _judge(nxt, src, dst, rest, allow_local_dns, ports), summary
     return False, "ethertype 0x%04x (%d bytes)" % (etype, len(frame))
 
 
@@ -112,6 +151,8 @@ def _ports(proto, l4):
     if proto in (6, 17) and len(l4) >= 4:
         sport, dport = struct.unpack("!HH", l4[:4])
         return " ports %d -> %d" % (sport, dport)
+    if proto in (1, 58) and l4:
+        return " type %d" % l4[0]
     return ""
 
 
@@ -120,6 +161,8 @@ class LeakCapture:
 
     def __init__(self, t, name, lifetime=300, allow_local_dns=False):
         self.allow_local_dns = allow_local_dns
+        self.topo = t
+        self.extra_ports = []
         self.path = os.path.join(t.workdir, "%s.pcap" % name)
         # --immediate-mode: without it, packets wait in the kernel ring for
         # up to a second and SIGINT throws them away uncounted.
@@ -128,7 +171,7 @@ class LeakCapture:
         self.proc = t.spawn(
             "tcpdump-%s" % name, t.client,
             [TCPDUMP, "-U", "--immediate-mode", "-n", "-Z", "root",
-             "-i", t.if_client,
+             "-i", t.if_client, "-B", "16384",
              "-w", self.path], lifetime=lifetime)
         self._wait_listening()
 
@@ -143,6 +186,16 @@ class LeakCapture:
         text = self.proc.log_text()
         self.proc.stop()
         raise topo.SetupError("tcpdump did not start:\n%s" % text)
+
+    def allow(self, proto, first, last=None):
+        """Allow traffic with the proxy host on these ports of its side
+        for the rest of this capture (a test's own server there)."""
+        self.extra_ports.append((proto, first, first if last is None
+                                 else last))
+
+    def ports(self):
+        return (tuple(STANDARD_PORTS) + tuple(self.topo.proxy_ports) +
+                tuple(self.extra_ports))
 
     def summaries(self, settle=0.1, limit=2.0):
         """Summaries of the packets captured so far: read again every
@@ -159,17 +212,25 @@ class LeakCapture:
             if now == size:
                 break
             size = now
-        return [classify(frame, self.allow_local_dns)[1]
+        ports = self.ports()
+        return [classify(frame, self.allow_local_dns, ports)[1]
                 for frame in read_pcap(self.path)]
+
+    def dropped(self):
+        """Packets tcpdump said the kernel dropped (after stop()); None
+        when it did not say, which counts as a failure too."""
+        counts = DROPPED_RE.findall(self.proc.log_text())
+        return int(counts[-1]) if counts else None
 
     def stop(self):
         """Stop tcpdump (SIGINT flushes the file) and return the verdict:
-        (leaks, all_summaries)."""
+        (leaks, all_summaries). Check dropped() as well."""
         time.sleep(0.1)            # let in-flight packets reach the capture
         self.proc.stop(sig=signal.SIGINT, wait=5)
         leaks, everything = [], []
+        ports = self.ports()
         for frame in read_pcap(self.path):
-            ok, summary = classify(frame, self.allow_local_dns)
+            ok, summary = classify(frame, self.allow_local_dns, ports)
             everything.append(("ok   " if ok else "LEAK ") + summary)
             if not ok:
                 leaks.append(summary)

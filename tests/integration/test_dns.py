@@ -287,6 +287,8 @@ def test_etc_hosts_name_goes_through_proxy_by_address(client):
                                    "app.corp.test"])
 def test_split_dns_excluded_name_resolves_locally_and_connects_direct(
         client, entry):
+    # The one direct connection this test expects, to the corp server.
+    client.capture.allow("tcp", dnsenv.CORP_HTTP_PORT)
     r = client.run_wrapped(
         dns_client("fetch", "http://app.corp.test:%d/" %
                    dnsenv.CORP_HTTP_PORT),

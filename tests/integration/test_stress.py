@@ -66,6 +66,7 @@ class KillProxy:
         self.port = _next_port[0]
         _next_port[0] += 1
         self.url = "%s:%d" % (topo.PROXY4_C, self.port)
+        lab.topo.open_port("tcp", self.port)
         self.proc = lab.topo.spawn(
             "stress-proxy-%d" % self.port, lab.topo.proxy,
             [PYTHON, os.path.join(CLIENTS, "stress_killproxy.py"),
@@ -117,6 +118,9 @@ class OwnDante:
         self.topo = lab.topo
         self.port = port
         self.url = "%s:%d" % (topo.PROXY4_C, port)
+        lo, hi = (int(p) for p in udp_ports.split("-"))
+        self.topo.open_port("tcp", port)
+        self.topo.open_port("udp", lo, hi)
         wd = lab.workdir
         self.name = "stress-dante-%d" % port
         self.conf = os.path.join(wd, "%s.conf" % self.name)

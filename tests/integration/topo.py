@@ -1,12 +1,22 @@
-"""Three network namespaces for the integration tests.
+"""Network namespaces for the integration tests.
 
     client 192.0.2.2 ---- 192.0.2.1 proxy 203.0.113.1 ---- 203.0.113.7 target
-           fd00:5357:1::2     fd00:5357:1::1  fd00:5357:3::1     fd00:5357:3::7
+           fd00:5357:1::2  |  fd00:5357:1::1  fd00:5357:3::1     fd00:5357:3::7
+                           |
+                           +- 192.0.2.254 decoy (fd00:5357:1::fe)
 
-The client namespace has only its connected routes, so a direct connection
-to the target fails with ENETUNREACH; the proxy namespace does not forward.
-Whatever the client reaches on the target side therefore went through a
-proxy process.
+The proxy namespace does not forward, so whatever the client reaches on the
+target side went through a proxy process.
+
+The client's default routes point at the decoy: a namespace on the
+client's own link (a macvlan on the proxy's veth) that takes every address
+as its own, except the client's subnet. A direct connection or datagram
+that went around the proxy therefore leaves the client as a real packet,
+which the leak capture on the client's link sees and flags, and it fails
+at once (a TCP reset, an ICMP port unreachable) instead of hanging. Without
+the decoy such an attempt would die inside the client's kernel with
+ENETUNREACH and never become a packet, and a test could only judge it by
+an errno that a proxy's reply code can give too.
 
 Each namespace can get its own /etc/resolv.conf and /etc/hosts (etc_files,
 see dnsenv.py), written to /etc/netns/NS before anything runs there.
@@ -33,7 +43,10 @@ CLIENT4, PROXY4_C, PROXY4_T, TARGET4 = (
 CLIENT6, PROXY6_C, PROXY6_T, TARGET6 = (
     "fd00:5357:1::2", "fd00:5357:1::1", "fd00:5357:3::1", "fd00:5357:3::7")
 
-NS_RE = re.compile(r"^s5w-(\d+)-[cpt]$")
+# The decoy's addresses on the client's link.
+DECOY4, DECOY6 = "192.0.2.254", "fd00:5357:1::fe"
+
+NS_RE = re.compile(r"^s5w-(\d+)-[cptd]$")
 # `ip netns exec NS` bind-mounts every file in ETC_NETNS/NS over /etc
 # (resolv.conf, hosts): each namespace's own resolver configuration.
 ETC_NETNS = "/etc/netns"
@@ -207,13 +220,18 @@ class Topology:
         self.client = "s5w-%s-c" % tag
         self.proxy = "s5w-%s-p" % tag
         self.target = "s5w-%s-t" % tag
+        self.decoy = "s5w-%s-d" % tag
         # interface names: at most 15 characters
         self.if_client = "s5c%s" % tag          # in client
         self.if_proxy_c = "s5pc%s" % tag        # in proxy, towards client
         self.if_proxy_t = "s5pt%s" % tag        # in proxy, towards target
         self.if_target = "s5t%s" % tag          # in target
+        self.if_decoy = "s5d%s" % tag           # in decoy (a macvlan)
         self.created = []
         self.procs = []
+        # (protocol, first, last): ports on the proxy host where a server
+        # of ours listens or relays; the leak capture allows them.
+        self.proxy_ports = []
 
     # -- construction -----------------------------------------------------
 
@@ -222,7 +240,7 @@ class Topology:
         _remove_stale_namespaces()
         _live_topologies.append(self)
         for role, ns in (("client", self.client), ("proxy", self.proxy),
-                         ("target", self.target)):
+                         ("target", self.target), ("decoy", self.decoy)):
             run([IP, "netns", "add", ns])
             self.created.append(ns)
             self._write_etc(ns, self.etc_files.get(role))
@@ -241,8 +259,31 @@ class Topology:
         # The proxy host must never route client packets by itself.
         run(["sysctl", "-qw", "net.ipv4.ip_forward=0"], ns=self.proxy)
         run(["sysctl", "-qw", "net.ipv6.conf.all.forwarding=0"], ns=self.proxy)
+        self._make_decoy()
         self.verify()
         return self
+
+    def _make_decoy(self):
+        """The decoy: a macvlan on the proxy's client-side veth, moved into
+        its own namespace, so that it sits on the client's link with its
+        own MAC address. Every address but the client's subnet is local
+        there (a local route for the whole space, with the link's subnet
+        carved out of the local table), and the client's default routes
+        lead to it."""
+        run([IP, "link", "add", self.if_decoy, "link", self.if_proxy_c,
+             "type", "macvlan", "mode", "bridge"], ns=self.proxy)
+        run([IP, "link", "set", self.if_decoy, "netns", self.decoy],
+            ns=self.proxy)
+        self._addr(self.decoy, self.if_decoy, DECOY4, 24, DECOY6)
+        for fam, anyaddr, subnet in (("-4", "0.0.0.0/0", "192.0.2.0/24"),
+                                     ("-6", "::/0", "fd00:5357:1::/64")):
+            run([IP, fam, "route", "add", "local", anyaddr, "dev", "lo",
+                 "table", "local"], ns=self.decoy)
+            run([IP, fam, "route", "add", subnet, "dev", self.if_decoy,
+                 "table", "local"], ns=self.decoy)
+        run([IP, "route", "add", "default", "via", DECOY4], ns=self.client)
+        run([IP, "-6", "route", "add", "default", "via", DECOY6],
+            ns=self.client)
 
     def _write_etc(self, ns, files):
         """Before the first `ip netns exec NS`: it binds them from then on."""
@@ -273,17 +314,18 @@ class Topology:
             val = run(["sysctl", "-n", key], ns=self.proxy).stdout.strip()
             if val != "0":
                 raise SetupError("%s is %s in the proxy namespace" % (key, val))
-        for fam in ("-4", "-6"):
+        for fam, decoy in (("-4", DECOY4), ("-6", DECOY6)):
             routes = run([IP, fam, "route", "show", "default"],
-                         ns=self.client).stdout.strip()
-            if routes:
-                raise SetupError("client namespace has a default route: %s"
-                                 % routes)
+                         ns=self.client).stdout.split()
+            if routes[:3] != ["default", "via", decoy]:
+                raise SetupError("client's default route is not the decoy "
+                                 "%s: %s" % (decoy, " ".join(routes)))
         # Bounded wait until both ends of each link are up (carrier).
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if (self._oper_up(self.client, self.if_client)
-                    and self._oper_up(self.target, self.if_target)):
+                    and self._oper_up(self.target, self.if_target)
+                    and self._oper_up(self.decoy, self.if_decoy)):
                 return
             time.sleep(0.05)
         raise SetupError("veth links did not come up:\n%s" % run(
@@ -292,6 +334,13 @@ class Topology:
     def _oper_up(self, ns, ifname):
         out = run([IP, "-o", "link", "show", ifname], ns=ns).stdout
         return "state UP" in out
+
+    def open_port(self, proto, first, last=None):
+        """Declare a server port (or range) of ours on the proxy host, so
+        that the leak capture allows client traffic to it, for the rest of
+        the run (a capture judges after the test's servers stopped)."""
+        self.proxy_ports.append((proto, first, first if last is None
+                                 else last))
 
     # -- processes --------------------------------------------------------
 
