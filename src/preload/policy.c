@@ -255,6 +255,21 @@ static int classify(int fd, const struct sockaddr *sa, socklen_t len,
 	return 0;
 }
 
+/* With -vv, say which connections the library left alone, so that a user
+ * (and the tests) can tell an exclusion from a proxied connection. */
+static void log_direct(const struct sockaddr *sa, socklen_t len)
+{
+	struct s5log_line l;
+
+	if (!s5log_enabled(S5LOG_DEBUG))
+		return;
+	s5log_begin(&l, S5LOG_DEBUG);
+	s5log_str(&l, "connect ");
+	s5log_sockaddr(&l, sa, len);
+	s5log_str(&l, ": direct (excluded, this host, or the proxy itself)");
+	s5log_end(&l);
+}
+
 /* A stream socket towards sa: S5_PASS, 0 (through the proxy) or -errno. */
 static int stream_connect(int fd, const struct sockaddr *sa, socklen_t len,
 			  const struct s5_sock_info *si)
@@ -263,6 +278,8 @@ static int stream_connect(int fd, const struct sockaddr *sa, socklen_t len,
 	bool fake;
 	int r = s5_route_dst(sa, len, &target, &fake);
 
+	if (r == S5_PASS)
+		log_direct(sa, len);
 	if (r != 0)
 		return r;
 	if (!s5_ready())
