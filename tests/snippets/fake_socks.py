@@ -1,14 +1,66 @@
 #!/usr/bin/python3
-"""A SOCKS5 server for the snippet programs: no authentication, CONNECT to
-anything succeeds, then it echoes; UDP ASSOCIATE gets a relay that sends
-every datagram back as it came, header and all (so the reply's source is
-the destination the program asked for). It never connects or sends
-anywhere else, so the snippets prove the library talked to the proxy.
-Exits after --lifetime seconds."""
+"""A SOCKS5 server for the snippet programs: no authentication; a CONNECT
+to one of the destinations the snippets use (snippet.h, names.h) succeeds
+and then echoes, any other destination is refused (REP 2) and written to
+the --errors file, which run.sh requires to stay empty. UDP ASSOCIATE gets
+a relay that parses each datagram's header, drops (and reports) one for
+any other destination, and answers with a header it builds itself from
+the parsed destination, as a real relay does: a name is answered from the
+address it stands for. So an encoding bug is not hidden by a decoder that
+mirrors it. It never connects or sends anywhere else, so the snippets
+prove the library talked to the proxy. Exits after --lifetime seconds."""
 import argparse
+import ipaddress
 import socket
+import struct
 import threading
 import time
+
+# (address type, address, port) the snippets may ask for; a name maps to
+# the address its replies come from.
+CONNECT_OK = {(1, "192.0.2.1", 80), (3, "www.example.test", 80)}
+UDP_OK = {(1, "192.0.2.1", 7)}
+NAMES = {"www.example.test": "192.0.2.1"}
+
+errors_lock = threading.Lock()
+errors_path = None
+
+
+def report(what):
+    with errors_lock:
+        with open(errors_path, "a") as f:
+            f.write(what + "\n")
+
+
+def parse_addr(buf, off):
+    """(atyp, address text, port, next offset) from a SOCKS5 address at
+    buf[off:]; ValueError when it is malformed or truncated."""
+    atyp = buf[off]
+    off += 1
+    if atyp == 1:
+        addr = str(ipaddress.IPv4Address(buf[off:off + 4]))
+        off += 4
+    elif atyp == 4:
+        addr = str(ipaddress.IPv6Address(buf[off:off + 16]))
+        off += 16
+    elif atyp == 3:
+        n = buf[off]
+        raw = buf[off + 1:off + 1 + n]
+        if n == 0 or len(raw) != n:
+            raise ValueError("bad name length")
+        addr = raw.decode("ascii")
+        off += 1 + n
+    else:
+        raise ValueError("address type %d" % atyp)
+    if len(buf) < off + 2:
+        raise ValueError("truncated port")
+    return atyp, addr, struct.unpack("!H", buf[off:off + 2])[0], off + 2
+
+
+def encode_addr(addr, port):
+    ip = ipaddress.ip_address(addr)
+    return (bytes([1 if ip.version == 4 else 4]) + ip.packed +
+            struct.pack("!H", port))
 
 
 def read_exact(conn, n):
@@ -42,9 +94,27 @@ def udp_relay(conn):
                 data, src = relay.recvfrom(65535)
             except socket.timeout:
                 continue
-            relay.sendto(data, src)
+            answer = relay_answer(data)
+            if answer is not None:
+                relay.sendto(answer, src)
     finally:
         relay.close()
+
+
+def relay_answer(data):
+    """The datagram a real relay would send back for an echoing peer, or
+    None (reported) for one no real relay would pass on."""
+    try:
+        if len(data) < 4 or data[:3] != b"\0\0\0":
+            raise ValueError("RSV/FRAG not zero: %r" % data[:3])
+        atyp, addr, port, off = parse_addr(data, 3)
+    except (ValueError, IndexError, UnicodeDecodeError) as e:
+        report("udp: malformed header (%s): %r" % (e, data[:32]))
+        return None
+    if (atyp, addr, port) not in UDP_OK:
+        report("udp: unexpected destination %d %s %d" % (atyp, addr, port))
+        return None
+    return b"\0\0\0" + encode_addr(NAMES.get(addr, addr), port) + data[off:]
 
 
 def serve(conn):
@@ -56,19 +126,31 @@ def serve(conn):
             conn.sendall(b"\x05\xff")
             return
         conn.sendall(b"\x05\x00")
-        ver, cmd, _, atyp = read_exact(conn, 4)
+        ver, cmd, rsv, atyp = read_exact(conn, 4)
         if atyp == 1:
-            read_exact(conn, 4)
+            rest = read_exact(conn, 6)
         elif atyp == 4:
-            read_exact(conn, 16)
+            rest = read_exact(conn, 18)
         else:
-            read_exact(conn, read_exact(conn, 1)[0])
-        read_exact(conn, 2)
+            n = read_exact(conn, 1)
+            rest = n + read_exact(conn, n[0] + 2)
+        if ver != 5 or rsv != 0:
+            report("request: version %d, reserved byte %d" % (ver, rsv))
+            return
+        try:
+            dst = parse_addr(bytes([atyp]) + rest, 0)[:3]
+        except (ValueError, UnicodeDecodeError) as e:
+            report("request: malformed address (%s)" % e)
+            return
         if cmd == 3:
             udp_relay(conn)
             return
         if cmd != 1:
             conn.sendall(b"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00")
+            return
+        if dst not in CONNECT_OK:
+            report("connect: unexpected destination %d %s %d" % dst)
+            conn.sendall(b"\x05\x02\x00\x01\x00\x00\x00\x00\x00\x00")
             return
         conn.sendall(b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00")
         while True:
@@ -85,8 +167,12 @@ def serve(conn):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--errors", required=True)
     ap.add_argument("--lifetime", type=float, default=300)
     args = ap.parse_args()
+    global errors_path
+    errors_path = args.errors
+    open(errors_path, "w").close()
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))

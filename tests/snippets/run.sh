@@ -13,7 +13,7 @@ ip link set lo up || exit 1
 build=$(cd "$BUILD" && pwd)
 tmp=$(mktemp -d)
 /usr/bin/python3 tests/snippets/fake_socks.py --port-file "$tmp/port" \
-	--lifetime 300 &
+	--errors "$tmp/proxy-errors" --lifetime 300 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$tmp"' EXIT
 i=0
@@ -55,5 +55,13 @@ for bin in "$build"/snippets/*; do
 		fi
 	done
 done
+# Destinations and headers the fake proxy did not expect: a snippet that
+# asked for the wrong address (or encoded it wrongly) fails the run even
+# if its own check was fooled.
+if [ -s "$tmp/proxy-errors" ]; then
+	failed=$((failed + 1))
+	echo "FAIL the fake proxy was sent what no snippet asks for:"
+	sed 's/^/    /' "$tmp/proxy-errors"
+fi
 echo "snippets: $passed passed, $failed failed"
 [ $failed -eq 0 ] && [ $passed -gt 0 ]
