@@ -30,13 +30,30 @@
 #define HOST_ELFDATA ELFDATA2MSB
 #endif
 
-/* pread of exactly len bytes; a short file is -ENOEXEC. */
-static int read_exact(int fd, void *buf, size_t len, off_t off)
+/* Where the bytes come from: an open file, read with pread, or the whole
+ * file already in memory (s5l_elf_inspect_mem, for the fuzz target). Both
+ * go through read_exact, so every check below is the same for either. */
+struct elf_src {
+	bool in_mem;
+	int fd;
+	const uint8_t *mem;
+	size_t len;
+};
+
+/* Exactly len bytes at off; a short file is -ENOEXEC. */
+static int read_exact(const struct elf_src *src, void *buf, size_t len,
+		      off_t off)
 {
 	size_t got = 0;
 
+	if (src->in_mem) {
+		if ((uint64_t)off > src->len || len > src->len - (size_t)off)
+			return -ENOEXEC;
+		memcpy(buf, src->mem + off, len);
+		return 0;
+	}
 	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got,
+		ssize_t n = pread(src->fd, (char *)buf + got, len - got,
 				  off + (off_t)got);
 
 		if (n < 0 && errno == EINTR)
@@ -56,10 +73,10 @@ struct ehdr_fields {
 	uint64_t phoff;
 };
 
-static int read_ehdr64(int fd, struct ehdr_fields *f)
+static int read_ehdr64(const struct elf_src *src, struct ehdr_fields *f)
 {
 	Elf64_Ehdr e;
-	int rc = read_exact(fd, &e, sizeof(e), 0);
+	int rc = read_exact(src, &e, sizeof(e), 0);
 
 	if (rc)
 		return rc;
@@ -68,10 +85,10 @@ static int read_ehdr64(int fd, struct ehdr_fields *f)
 	return e.e_phentsize == sizeof(Elf64_Phdr) ? 0 : -ENOEXEC;
 }
 
-static int read_ehdr32(int fd, struct ehdr_fields *f)
+static int read_ehdr32(const struct elf_src *src, struct ehdr_fields *f)
 {
 	Elf32_Ehdr e;
-	int rc = read_exact(fd, &e, sizeof(e), 0);
+	int rc = read_exact(src, &e, sizeof(e), 0);
 
 	if (rc)
 		return rc;
@@ -83,7 +100,8 @@ static int read_ehdr32(int fd, struct ehdr_fields *f)
 /* Scans the program header table for PT_INTERP. p_type is the first
  * 32-bit field of both Elf32_Phdr and Elf64_Phdr, so one loop serves
  * both classes. */
-static int find_interp(int fd, const struct ehdr_fields *f, bool *found)
+static int find_interp(const struct elf_src *src,
+		       const struct ehdr_fields *f, bool *found)
 {
 	size_t size = (size_t)f->phnum * f->phentsize, i;
 	uint8_t *tab;
@@ -97,7 +115,7 @@ static int find_interp(int fd, const struct ehdr_fields *f, bool *found)
 	tab = malloc(size);
 	if (!tab)
 		return -ENOMEM;
-	rc = read_exact(fd, tab, size, (off_t)f->phoff);
+	rc = read_exact(src, tab, size, (off_t)f->phoff);
 	for (i = 0; rc == 0 && i < f->phnum; i++) {
 		uint32_t type;
 
@@ -109,11 +127,11 @@ static int find_interp(int fd, const struct ehdr_fields *f, bool *found)
 	return rc;
 }
 
-int s5l_elf_inspect(int fd, struct s5l_elf *out)
+static int inspect(const struct elf_src *src, struct s5l_elf *out)
 {
 	unsigned char ident[EI_NIDENT];
 	struct ehdr_fields f;
-	int rc = read_exact(fd, ident, sizeof(ident), 0);
+	int rc = read_exact(src, ident, sizeof(ident), 0);
 
 	memset(out, 0, sizeof(*out));
 	if (rc)
@@ -131,23 +149,38 @@ int s5l_elf_inspect(int fd, struct s5l_elf *out)
 	if (out->data != HOST_ELFDATA)
 		return 0;
 	if (out->cls == ELFCLASS64)
-		rc = read_ehdr64(fd, &f);
+		rc = read_ehdr64(src, &f);
 	else
-		rc = read_ehdr32(fd, &f);
+		rc = read_ehdr32(src, &f);
 	if (rc)
 		return rc;
 	if (f.type != ET_EXEC && f.type != ET_DYN)
 		return -ENOEXEC;
 	out->native = true;
 	out->machine = f.machine;
-	return find_interp(fd, &f, &out->has_interp);
+	return find_interp(src, &f, &out->has_interp);
+}
+
+int s5l_elf_inspect(int fd, struct s5l_elf *out)
+{
+	const struct elf_src src = { .fd = fd };
+
+	return inspect(&src, out);
+}
+
+int s5l_elf_inspect_mem(const void *buf, size_t len, struct s5l_elf *out)
+{
+	const struct elf_src src = { .in_mem = true, .mem = buf, .len = len };
+
+	return inspect(&src, out);
 }
 
 static bool starts_with_shebang(int fd)
 {
+	const struct elf_src src = { .fd = fd };
 	char magic[2];
 
-	return read_exact(fd, magic, sizeof(magic), 0) == 0 &&
+	return read_exact(&src, magic, sizeof(magic), 0) == 0 &&
 	       magic[0] == '#' && magic[1] == '!';
 }
 

@@ -85,6 +85,9 @@ struct s5l_elf {
  * an ELF executable or is malformed, or another -errno from reading. */
 int s5l_elf_inspect(int fd, struct s5l_elf *out);
 
+/* The same for a whole file's bytes in memory: buf holds len of them. */
+int s5l_elf_inspect_mem(const void *buf, size_t len, struct s5l_elf *out);
+
 /* Prints the warnings for a program the preload will not reach: statically
  * linked, built for another architecture, setuid or setgid. Scripts and
  * files it cannot read get no warning. */
