@@ -5,6 +5,7 @@
 #   make fuzz-build                 build every target into build-fuzz/
 #   make fuzz [FUZZ_SECONDS=60]     build, then run each target that long
 #   make -j2 fuzz                   run two targets at a time
+#   make fuzz WERROR=1              warnings are errors (CI), through $(WARN)
 #
 # Each target runs on build-fuzz/corpus/<target>, which starts as a copy
 # of tests/fuzz/corpus/<target> (the tree is never written to) and keeps
@@ -45,10 +46,26 @@ FUZZ_MAXLEN_fuzz_handshake := 2048
 FUZZ_MAXLEN_fuzz_exclude := 4096
 FUZZ_MAXLEN_fuzz_config := 4096
 FUZZ_MAXLEN_fuzz_udp_recv := 1200
+# An ELF header and a few dozen program headers; a command line of a few
+# dozen words; hostent's 19 bytes of parameters and a name past 255 bytes.
+FUZZ_MAXLEN_fuzz_elf := 4096
+FUZZ_MAXLEN_fuzz_options := 1024
+FUZZ_MAXLEN_fuzz_hostent := 600
+
+# Targets for code outside the core link the one file they test as well:
+# a launcher file (not main.c, whose main() would clash with libFuzzer's),
+# or hostent.c, the preload file without hooks (the hooks would interpose
+# on the fuzzer's own calls).
+FUZZ_EXTRA_OBJ := $(FUZZ_BUILD)/obj/src/launcher/elf.o \
+	$(FUZZ_BUILD)/obj/src/launcher/options.o \
+	$(FUZZ_BUILD)/obj/src/preload/hostent.o
+$(FUZZ_BUILD)/fuzz_elf: $(FUZZ_BUILD)/obj/src/launcher/elf.o
+$(FUZZ_BUILD)/fuzz_options: $(FUZZ_BUILD)/obj/src/launcher/options.o
+$(FUZZ_BUILD)/fuzz_hostent: $(FUZZ_BUILD)/obj/src/preload/hostent.o
 
 .PHONY: fuzz fuzz-build $(FUZZ_RUNS)
 # Built through a pattern rule, but not throwaway intermediates.
-.SECONDARY: $(FUZZ_OBJ) $(FUZZ_CORE_OBJ)
+.SECONDARY: $(FUZZ_OBJ) $(FUZZ_CORE_OBJ) $(FUZZ_EXTRA_OBJ)
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -57,9 +74,9 @@ $(FUZZ_BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
 	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS_ALL) \
 		-fsanitize=fuzzer-no-link -c -o $@ $<
 
+# $^: the target's object, the core, and any object named above.
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_CORE_OBJ)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FUZZ_CORE_OBJ) \
-		-lpthread
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ -lpthread
 
 # A run always "succeeds" for make, so that one crash does not stop the
 # other targets; the summary fails instead.
