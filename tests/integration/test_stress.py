@@ -42,9 +42,9 @@ OWN_DANTE_UDP = "42000-42999"
 def stress_bin(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("stress-bin") / "stress_client")
     src = os.path.join(CLIENTS, "stress_client.c")
-    cp = subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-pthread", "-o",
-                         out, src], capture_output=True, text=True,
-                        timeout=60)
+    cp = subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror",
+                         "-pthread", "-o", out, src], capture_output=True,
+                        text=True, timeout=60)
     assert cp.returncode == 0, "cc failed:\n%s%s" % (cp.stdout, cp.stderr)
     return out
 

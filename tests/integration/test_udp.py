@@ -241,8 +241,9 @@ def mmsg_binary(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("udp-mmsg") / "udp_mmsg")
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "clients", "udp_mmsg.c")
-    cp = subprocess.run([cc, "-O2", "-D_FORTIFY_SOURCE=2", "-Wall", "-o", out,
-                         src], capture_output=True, text=True, timeout=60)
+    cp = subprocess.run([cc, "-O2", "-D_FORTIFY_SOURCE=2", "-Wall", "-Wextra",
+                         "-Werror", "-o", out, src], capture_output=True,
+                        text=True, timeout=60)
     assert cp.returncode == 0, cp.stderr
     syms = subprocess.run(["nm", "-D", out], capture_output=True, text=True,
                           timeout=10).stdout
