@@ -98,6 +98,13 @@ $(CTORLIB): tests/snippets/ctorlib.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -shared -o $@ $< $(LDFLAGS_ALL) -ldl
 
+# Sanitizer reports end a test with exit statuses no test uses (the values
+# of tests/integration/sanitizers.py), so make shows "Error 86" (ASan) or
+# "Error 87" (UBSan) rather than a plain failure.
+ifeq ($(SANITIZE),1)
+unit: export ASAN_OPTIONS := exitcode=86
+unit: export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1:exitcode=87
+endif
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 

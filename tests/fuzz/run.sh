@@ -25,9 +25,10 @@ run_one()
 	fi
 	start=$(date +%s)
 	# Leaks are reported by libFuzzer itself (-detect_leaks=1, the
-	# default with ASan); UBSan stops at the first report.
-	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	# default with ASan); UBSan stops at the first report. The exit
+	# statuses are those of tests/integration/sanitizers.py.
+	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=86 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
 	"$build/$name" -max_total_time="$secs" -max_len="$maxlen" \
 		-timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$build/artifacts/$name-" \

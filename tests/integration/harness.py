@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 
+import sanitizers
 import topo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,7 +48,7 @@ def library_path():
     return os.path.join(build_dir(), "libsocks5wrap.so")
 
 
-ASAN_OPTIONS = "detect_leaks=0:verify_asan_link_order=0"
+ASAN_OPTIONS = sanitizers.ASAN_OPTIONS
 # program path -> True when it runs with libasan preloaded (see below)
 _asan_preload_ok = {}
 # programs run without the libasan preload, for the session summary
@@ -86,10 +87,10 @@ def sanitizer_env(program):
     and replaces malloc; for a program that cannot start that way the
     library's own dependency on libasan loads it later instead (ASan then
     checks stack and globals but not the heap of that program)."""
-    if os.environ.get("SANITIZE") != "1":
+    if not sanitizers.enabled():
         return {}
-    env = {"ASAN_OPTIONS": ASAN_OPTIONS,
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+    env = {"ASAN_OPTIONS": sanitizers.ASAN_OPTIONS,
+           "UBSAN_OPTIONS": sanitizers.UBSAN_OPTIONS}
     asan = libasan_path()
     if asan_preload_works(program, asan):
         env["LD_PRELOAD"] = asan
@@ -151,11 +152,15 @@ class Client:
                 e.stdout, bytes) else (e.stdout or "")
             err = e.stderr.decode(errors="replace") if isinstance(
                 e.stderr, bytes) else (e.stderr or "")
+            res = Result(argv, None, out, err, time.monotonic() - t0)
+            sanitizers.check(None, out, err, str(res))
             raise AssertionError("client timed out after %ss\n%s" % (
-                timeout, Result(argv, None, out, err,
-                                time.monotonic() - t0)))
-        return Result(argv, cp.returncode, cp.stdout, cp.stderr,
-                      time.monotonic() - t0)
+                timeout, res))
+        res = Result(argv, cp.returncode, cp.stdout, cp.stderr,
+                     time.monotonic() - t0)
+        # A sanitizer report fails the test whatever the test expects.
+        sanitizers.check(res.rc, res.stdout, res.stderr, str(res))
+        return res
 
     def _wrapped_argv(self, cmd, proxy, opts, env):
         launcher = launcher_path()
@@ -259,8 +264,10 @@ class Interactive:
         except ValueError:           # already communicated
             out, err = b"", b""
         out = self._buf + (out or b"")
-        return Result(self.argv, self.popen.returncode,
-                      "\n".join(self.transcript) + "\n" +
-                      out.decode(errors="replace"),
-                      (err or b"").decode(errors="replace"),
-                      time.monotonic() - self.t0)
+        res = Result(self.argv, self.popen.returncode,
+                     "\n".join(self.transcript) + "\n" +
+                     out.decode(errors="replace"),
+                     (err or b"").decode(errors="replace"),
+                     time.monotonic() - self.t0)
+        sanitizers.check(res.rc, res.stdout, res.stderr, str(res))
+        return res

@@ -17,6 +17,8 @@ import threading
 
 import pytest
 
+import sanitizers
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
@@ -69,19 +71,32 @@ def clean_env(**extra):
     """The test's environment without any variable the launcher reads."""
     env = {k: v for k, v in os.environ.items() if k not in OUR_VARS}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    if os.environ.get("SANITIZE") == "1":
+    if sanitizers.enabled():
         # The launcher is an ASan program itself: a test's LD_PRELOAD
-        # would put another library before the ASan runtime.
+        # would put another library before the ASan runtime. Its leaks
+        # are checked (it is ours); a report ends it with the sanitizers'
+        # own exit statuses, never with one a test expects.
         opts = env.get("ASAN_OPTIONS", "")
         env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
-            "verify_asan_link_order=0"
+            "verify_asan_link_order=0:exitcode=%d" % sanitizers.ASAN_EXITCODE
+        env["UBSAN_OPTIONS"] = sanitizers.UBSAN_OPTIONS
     env.update(extra)
     return env
 
 
+def run_checked(argv, env, **kw):
+    """subprocess.run with output captured; a sanitizer report (or, under
+    SANITIZE=1, a sanitizer's exit status) fails the test."""
+    r = subprocess.run(argv, env=env, capture_output=True, text=True,
+                       timeout=TIMEOUT, **kw)
+    sanitizers.check(r.returncode, r.stdout, r.stderr,
+                     "$ %s\nexit %d\n--- stdout ---\n%s\n--- stderr ---\n%s"
+                     % (" ".join(argv), r.returncode, r.stdout, r.stderr))
+    return r
+
+
 def run(args, env, **kw):
-    return subprocess.run([LAUNCHER, *args], env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT, **kw)
+    return run_checked([LAUNCHER, *args], env, **kw)
 
 
 def prog_env(libs, **extra):
@@ -302,13 +317,14 @@ def test_real_library_beside_the_launcher_is_preloaded(launcher, libs):
         pytest.skip("%s is not built" % REAL_LIB)
     other = libs[1]
     extra = {}
-    if os.environ.get("SANITIZE") == "1":
+    if sanitizers.enabled():
         # A sanitizer build needs the ASan runtime loaded: it is the
-        # "other" preloaded library here, kept after ours.
+        # "other" preloaded library here, kept after ours. env(1) is not
+        # ours: its leaks are not checked.
         other = subprocess.run(["gcc", "-print-file-name=libasan.so"],
                                capture_output=True, text=True,
                                timeout=TIMEOUT).stdout.strip()
-        extra["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
+        extra["ASAN_OPTIONS"] = sanitizers.ASAN_OPTIONS
     env = clean_env(SOCKS5_PROXY="127.0.0.1:1", LD_PRELOAD=other, **extra)
     r = run(["/usr/bin/env"], env)
     assert r.returncode == 0, r.stderr
@@ -319,9 +335,8 @@ def test_real_library_beside_the_launcher_is_preloaded(launcher, libs):
 def test_library_beside_a_copied_launcher_is_found(launcher, libs, tmp_path):
     shutil.copy(LAUNCHER, tmp_path / "socks5wrap")
     shutil.copy(libs[0], tmp_path / "libsocks5wrap.so")
-    r = subprocess.run([str(tmp_path / "socks5wrap"), "/usr/bin/env"],
-                       env=clean_env(SOCKS5_PROXY="127.0.0.1:1"),
-                       capture_output=True, text=True, timeout=TIMEOUT)
+    r = run_checked([str(tmp_path / "socks5wrap"), "/usr/bin/env"],
+                    clean_env(SOCKS5_PROXY="127.0.0.1:1"))
     assert r.returncode == 0, r.stderr
     assert env_lines(r.stdout)["LD_PRELOAD"] == \
         os.path.realpath(str(tmp_path / "libsocks5wrap.so"))
@@ -329,9 +344,8 @@ def test_library_beside_a_copied_launcher_is_found(launcher, libs, tmp_path):
 
 def test_missing_library_exits_125_naming_the_paths(launcher, tmp_path):
     shutil.copy(LAUNCHER, tmp_path / "socks5wrap")
-    r = subprocess.run([str(tmp_path / "socks5wrap"), "/bin/true"],
-                       env=clean_env(SOCKS5_PROXY="127.0.0.1:1"),
-                       capture_output=True, text=True, timeout=TIMEOUT)
+    r = run_checked([str(tmp_path / "socks5wrap"), "/bin/true"],
+                    clean_env(SOCKS5_PROXY="127.0.0.1:1"))
     if r.returncode == 0:
         pytest.skip("an installed libsocks5wrap.so was found")
     assert r.returncode == OWN
@@ -528,6 +542,8 @@ def test_check_with_rejected_credentials_exits_1(launcher, proxy_factory):
     env = clean_env(SOCKS5_PROXY="socks5://alice@127.0.0.1:%d" % p.port,
                     SOCKS5_PASSWORD="wrong")
     r = run(["--check"], env)
+    # 1 is --check's "not accepted"; a sanitizer report ends the launcher
+    # with a status of its own (run() fails the test on one).
     assert r.returncode == 1
     assert r.stdout == ""
     assert r.stderr.startswith("socks5wrap: proxy 127.0.0.1:%d: " % p.port)

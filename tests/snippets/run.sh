@@ -25,9 +25,15 @@ done
 port=$(cat "$tmp/port")
 
 preload="$build/libsocks5wrap.so"
+# Sanitizer reports end a snippet with exit statuses of their own (the
+# values of tests/integration/sanitizers.py), and any report text in its
+# output or log fails it, whatever the exit status.
+san_marks='(ERROR|SUMMARY): (Address|Leak|UndefinedBehavior)Sanitizer'
+san_marks="$san_marks|runtime error:"
 if [ "${SANITIZE:-}" = 1 ]; then
 	preload="$(gcc -print-file-name=libasan.so) $preload"
-	export ASAN_OPTIONS=detect_leaks=0
+	export ASAN_OPTIONS=detect_leaks=0:exitcode=86
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 fi
 
 passed=0
@@ -44,7 +50,13 @@ for bin in "$build"/snippets/*; do
 			SOCKS5WRAP_LOG_FILE="$log" ${ctor:+S5_SNIPPET_CTOR=1} \
 			timeout 30 "$bin" 2>&1)
 		rc=$?
-		if [ $rc -eq 0 ] && grep -q "via 127.0.0.1:$port: ok" "$log"; then
+		san=$(printf '%s\n' "$out" | cat - "$log" | grep -E "$san_marks")
+		if [ -n "$san" ]; then
+			failed=$((failed + 1))
+			echo "FAIL $name ($mode): sanitizer report (exit $rc)"
+			echo "$out" | sed 's/^/    /'
+			sed 's/^/    log: /' "$log"
+		elif [ $rc -eq 0 ] && grep -q "via 127.0.0.1:$port: ok" "$log"; then
 			passed=$((passed + 1))
 			echo "PASS $name ($mode)"
 		else
