@@ -9,7 +9,9 @@ import os
 import select
 import shlex
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 
 import sanitizers
@@ -49,7 +51,26 @@ def library_path():
 
 
 ASAN_OPTIONS = sanitizers.ASAN_OPTIONS
-# program path -> True when it runs with libasan preloaded (see below)
+# Programs that cannot start with libasan preloaded, and why. They run with
+# the library's own dependency on libasan instead (see sanitizer_env). Any
+# other program that hangs that way fails the test that runs it: nothing
+# loses the preload without a reason written here.
+NO_ASAN_PRELOAD = {
+    "curl": "hangs in setlocale(): p11-kit's constructor (loaded through "
+            "libcurl's TLS library) runs under the preloaded ASan runtime "
+            "and waits on a lock forever",
+    "wget": "hangs in setlocale(): p11-kit's constructor (loaded through "
+            "GnuTLS) runs under the preloaded ASan runtime and waits on a "
+            "lock forever",
+}
+# The probe: PROGRAM --version with libasan preloaded. A program that
+# sleeps for PROBE_STALL_S without using any CPU time is hung (a lock that
+# is never released); one that keeps working but has not finished after
+# PROBE_LIMIT_S is a failure too, however slow the machine is.
+PROBE_STALL_S = 5.0
+PROBE_LIMIT_S = 120.0
+# program path -> True when it runs with libasan preloaded, False when it
+# is on NO_ASAN_PRELOAD and hangs, or an AssertionError to raise again
 _asan_preload_ok = {}
 # programs run without the libasan preload, for the session summary
 asan_preload_skipped = set()
@@ -64,29 +85,118 @@ def libasan_path():
     return asan
 
 
+def _session_activity(sid):
+    """(states, user+system clock ticks) summed over every process of
+    session SID: a program whose --version runs helpers counts as one. The
+    states are the letters of proc(5), sorted."""
+    states, ticks = [], 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                # The name in parentheses may hold spaces: count the
+                # fields after its closing parenthesis.
+                rest = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(rest[3]) == sid:
+            states.append(rest[0])
+            ticks += int(rest[11]) + int(rest[12])
+    return "".join(sorted(states)), ticks
+
+
+def _probe_asan_preload(path, asan):
+    """Runs PATH --version with libasan preloaded. Returns "ok" when it
+    ended by itself, "hung" when it slept PROBE_STALL_S without using CPU
+    time; raises AssertionError when it was still busy after
+    PROBE_LIMIT_S, was killed by a signal or printed a sanitizer report."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(SCRUB_PREFIXES) and k not in SCRUB_NAMES}
+    env.update(LD_PRELOAD=asan, ASAN_OPTIONS=sanitizers.ASAN_OPTIONS,
+               UBSAN_OPTIONS=sanitizers.UBSAN_OPTIONS)
+    argv = [path, "--version"]
+    what = "$ LD_PRELOAD=%s %s --version" % (asan, path)
+    with tempfile.TemporaryFile() as errf:
+        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=errf,
+                             start_new_session=True)
+        t0 = time.monotonic()
+        seen, still_since = None, t0
+        try:
+            while True:
+                try:
+                    rc = p.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = time.monotonic()
+                act = _session_activity(p.pid)
+                # Only interruptible sleep without progress counts: a
+                # process that is runnable (R) or waits for the disk (D)
+                # is slow, not hung.
+                if set(act[0]) != {"S"} or act != seen:
+                    seen, still_since = act, now
+                elif now - still_since >= PROBE_STALL_S:
+                    return "hung"
+                if now - t0 >= PROBE_LIMIT_S:
+                    raise AssertionError(
+                        "%s: still running after %.0f s, using CPU time "
+                        "(slow, not hung): the preload probe gives up" % (
+                            what, PROBE_LIMIT_S))
+        finally:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.wait()
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+    desc = "%s\nexit %s\n--- stderr ---\n%s" % (what, rc, err[-4000:])
+    sanitizers.check(rc, "", err, desc)
+    if rc < 0:
+        raise AssertionError("killed by signal %d at start with libasan "
+                             "preloaded:\n%s" % (-rc, desc))
+    return "ok"
+
+
 def asan_preload_works(program, asan):
-    """Does PROGRAM start with libasan preloaded? Some do not: Debian's
-    curl and wget hang in setlocale() because p11-kit's constructor runs
-    under the preloaded runtime. Probed once per program with --version."""
+    """Does PROGRAM start with libasan preloaded? Probed once per program
+    (see _probe_asan_preload). A program that hangs must be listed in
+    NO_ASAN_PRELOAD; then it runs without the preload. Raises
+    AssertionError for any other program that cannot start that way."""
     path = shutil.which(program) or program
     if path not in _asan_preload_ok:
         try:
-            subprocess.run(["/usr/bin/env", "LD_PRELOAD=" + asan,
-                            "ASAN_OPTIONS=" + ASAN_OPTIONS, path, "--version"],
-                           capture_output=True, timeout=5)
+            outcome = _probe_asan_preload(path, asan)
+        except AssertionError as e:
+            _asan_preload_ok[path] = e
+            raise
+        name = os.path.basename(path)
+        if outcome == "ok":
             _asan_preload_ok[path] = True
-        except subprocess.TimeoutExpired:
+        elif name in NO_ASAN_PRELOAD:
             _asan_preload_ok[path] = False
             asan_preload_skipped.add(path)
-    return _asan_preload_ok[path]
+        else:
+            _asan_preload_ok[path] = AssertionError(
+                "%s hangs at start with libasan preloaded (asleep for %.0f "
+                "s without CPU time) and is not in harness.NO_ASAN_PRELOAD: "
+                "find out why, and list it there with the reason only if it "
+                "cannot be helped" % (path, PROBE_STALL_S))
+    ok = _asan_preload_ok[path]
+    if isinstance(ok, AssertionError):
+        raise ok
+    return ok
 
 
 def sanitizer_env(program):
     """Extra variables for running PROGRAM under an ASan+UBSan build
     (SANITIZE=1), else {}. libasan is preloaded so that it comes first
-    and replaces malloc; for a program that cannot start that way the
-    library's own dependency on libasan loads it later instead (ASan then
-    checks stack and globals but not the heap of that program)."""
+    and replaces malloc; a program listed in NO_ASAN_PRELOAD that hangs
+    with it runs without it, and the library's own dependency on libasan
+    loads it later instead (ASan then checks stack and globals but not the
+    heap of that program)."""
     if not sanitizers.enabled():
         return {}
     env = {"ASAN_OPTIONS": sanitizers.ASAN_OPTIONS,
