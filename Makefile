@@ -112,7 +112,7 @@ snippets: all $(SNIPPET_BIN) $(CTORLIB)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/snippets/run.sh
 
 integration: all
-	BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q \
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -rs \
 		tests/integration $(PYTEST_ARGS)
 
 check-exports: $(LIB)

@@ -42,6 +42,7 @@ REQUIRED = [
     ("/usr/bin/curl", "curl"), (topo.IP, "iproute2"),
     ("/usr/sbin/useradd", "passwd"), ("/usr/sbin/chpasswd", "passwd"),
 ]
+CLOSED_PROXY_PORT = 1999
 SERVER_LIFETIME = int(os.environ.get("S5W_SERVER_LIFETIME", "600"))
 
 
@@ -79,6 +80,9 @@ class Lab:
         self.dns.check_proxy_resolves()
         self.proxies = proxies.start_all(self.topo, self.user,
                                          lifetime=SERVER_LIFETIME)
+        # Tests name 192.0.2.1:1999 as a proxy where nothing listens: the
+        # client may knock there (and get a reset) like at any proxy port.
+        self.topo.open_port("tcp", CLOSED_PROXY_PORT)
 
     def stop(self):
         errors = []

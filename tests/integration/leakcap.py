@@ -53,6 +53,12 @@ ICMP6_LINK = frozenset((130, 131, 132, 133, 134, 135, 136, 137, 143))
 # packet too big, parameter problem).
 ICMP4_ERRORS = frozenset((3, 11))
 ICMP6_ERRORS = frozenset((1, 2, 3, 4))
+# Headers are all the judge reads (Ethernet, IPv6 with a few extension
+# headers, the first bytes of TCP, UDP or ICMP): a short snapshot and a
+# large buffer keep a burst (1000 connections at once) from outrunning
+# tcpdump, which would then drop packets.
+SNAPLEN = 160
+BUFFER_KIB = 65536
 DROPPED_RE = re.compile(r"(\d+) packets? dropped by kernel")
 
 
@@ -171,7 +177,7 @@ class LeakCapture:
         self.proc = t.spawn(
             "tcpdump-%s" % name, t.client,
             [TCPDUMP, "-U", "--immediate-mode", "-n", "-Z", "root",
-             "-i", t.if_client, "-B", "16384",
+             "-i", t.if_client, "-B", str(BUFFER_KIB), "-s", str(SNAPLEN),
              "-w", self.path], lifetime=lifetime)
         self._wait_listening()
 

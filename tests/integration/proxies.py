@@ -88,6 +88,9 @@ class Dante:
         self.port = port
         self.udp_ports = udp_ports
         self.lifetime = lifetime
+        # The leak capture allows the client this dante's port and relays.
+        t.open_port("tcp", port)
+        t.open_port("udp", *(int(p) for p in udp_ports.split("-")))
         self.conf = os.path.join(t.workdir, "%s.conf" % name)
         self.log_path = os.path.join(t.workdir, "%s-socks.log" % name)
         self.errlog_path = os.path.join(t.workdir, "%s-error.log" % name)
@@ -141,6 +144,7 @@ class Microsocks:
     def __init__(self, t, name, port, user=None, password=None, lifetime=600):
         self.name = name
         self.port = port
+        t.open_port("tcp", port)
         args = [MICROSOCKS, "-i", topo.PROXY4_C, "-p", str(port)]
         if user is not None:
             args += ["-u", user, "-P", password]
