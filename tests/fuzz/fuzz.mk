@@ -1,5 +1,5 @@
-# libFuzzer targets, one per parser (tests/fuzz/fuzz_*.c). Included by the
-# top-level Makefile, whose CPPFLAGS_ALL, WARN and CORE_SRC it uses: include
+# libFuzzer targets, one per parser or packer (tests/fuzz/fuzz_*.c).
+# Included by the top-level Makefile, whose CPPFLAGS_ALL, WARN and CORE_SRC it uses: include
 # it after they are set.
 #
 #   make fuzz-build                 build every target into build-fuzz/
