@@ -1,6 +1,6 @@
 # libFuzzer targets, one per parser or packer (tests/fuzz/fuzz_*.c).
-# Included by the top-level Makefile, whose CPPFLAGS_ALL, WARN and CORE_SRC it uses: include
-# it after they are set.
+# Included by the top-level Makefile, whose CPPFLAGS_ALL, WARN and CORE_SRC
+# it uses: include it after they are set.
 #
 #   make fuzz-build                 build every target into build-fuzz/
 #   make fuzz [FUZZ_SECONDS=60]     build, then run each target that long
