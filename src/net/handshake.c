@@ -19,13 +19,14 @@
 /* What went wrong in each state, for hs->why. */
 struct phase {
 	const char *io_why;  /* send() or recv() failed */
-	const char *eof_why; /* the proxy closed the connection */
+	const char *eof_why; /* the proxy closed (or reset) the connection */
 	const char *bad_why; /* the bytes are not the expected message */
 };
 
 static const struct phase phases[S5HS_FAILED + 1] = {
 	[S5HS_SEND_GREETING] = {
 		.io_why = "could not send the greeting to the proxy",
+		.eof_why = "proxy closed the connection before the greeting was sent",
 		.bad_why = "could not build the greeting",
 	},
 	[S5HS_RECV_METHOD] = {
@@ -35,6 +36,7 @@ static const struct phase phases[S5HS_FAILED + 1] = {
 	},
 	[S5HS_SEND_AUTH] = {
 		.io_why = "could not send the username/password",
+		.eof_why = "proxy closed the connection before the username/password was sent",
 		.bad_why = "username or password cannot be encoded",
 	},
 	[S5HS_RECV_AUTH] = {
@@ -44,6 +46,7 @@ static const struct phase phases[S5HS_FAILED + 1] = {
 	},
 	[S5HS_SEND_REQUEST] = {
 		.io_why = "could not send the request to the proxy",
+		.eof_why = "proxy closed the connection before the request was sent",
 		.bad_why = "destination cannot be encoded in a SOCKS5 request",
 	},
 	[S5HS_RECV_REPLY] = {
@@ -59,6 +62,28 @@ int s5_hs_fail(struct s5_hs *hs, int err, const char *why)
 	hs->err = err;
 	hs->why = why;
 	return err;
+}
+
+/* A proxy that goes away mid-handshake shows as EOF, or, when bytes of
+ * ours were still unread on its side, as a reset: recv() fails with
+ * ECONNRESET, send() with ECONNRESET or EPIPE. Which one a program gets
+ * depends on timing alone, so all of them are the one documented hang-up
+ * (README, "Errors a program sees"): EPROTO. */
+static bool proxy_hung_up(int err)
+{
+	return err == ECONNRESET || err == EPIPE;
+}
+
+/* Fails hs for a hang-up in its current state; see proxy_hung_up(). */
+static int closed(struct s5_hs *hs)
+{
+	if (hs->pipelined && hs->state != S5HS_RECV_METHOD &&
+	    hs->state != S5HS_SEND_GREETING)
+		return s5_hs_fail(hs, -EPROTO,
+				  "proxy closed the connection after a "
+				  "pipelined request: it may not accept "
+				  "pipelining (unset SOCKS5WRAP_PIPELINE)");
+	return s5_hs_fail(hs, -EPROTO, phases[hs->state].eof_why);
 }
 
 /* The one method we offer: offering NONE next to USERPASS would let a
@@ -267,6 +292,8 @@ static int flush_out(struct s5_hs *hs, int fd, const struct s5_io *io)
 			hs->want = POLLOUT;
 			return -EAGAIN;
 		}
+		if (proxy_hung_up(errno))
+			return closed(hs);
 		return s5_hs_fail(hs, -errno, ph->io_why);
 	}
 	/* Sent: the credentials need not stay in memory any longer. */
@@ -293,14 +320,8 @@ static int fill_in(struct s5_hs *hs, int fd, const struct s5_io *io)
 			hs->in_len += (size_t)n;
 			continue;
 		}
-		if (n == 0 && hs->pipelined && hs->state != S5HS_RECV_METHOD)
-			return s5_hs_fail(hs, -EPROTO,
-					  "proxy closed the connection after a "
-					  "pipelined request: it may not accept "
-					  "pipelining (unset "
-					  "SOCKS5WRAP_PIPELINE)");
 		if (n == 0)
-			return s5_hs_fail(hs, -EPROTO, ph->eof_why);
+			return closed(hs);
 		if (n > 0)
 			return s5_hs_fail(hs, -EIO, ph->io_why);
 		if (errno == EINTR)
@@ -309,6 +330,8 @@ static int fill_in(struct s5_hs *hs, int fd, const struct s5_io *io)
 			hs->want = POLLIN;
 			return -EAGAIN;
 		}
+		if (proxy_hung_up(errno))
+			return closed(hs);
 		return s5_hs_fail(hs, -errno, ph->io_why);
 	}
 }
@@ -337,19 +360,21 @@ int s5_hs_step(struct s5_hs *hs, int fd, const struct s5_io *io)
 	}
 }
 
-/* The error behind a poll() that reported POLLERR, POLLHUP or POLLNVAL
- * while the handshake still had nothing to do. */
-static int hangup_error(int fd, const struct s5_io *io, short revents)
+/* Fails hs with the error behind a poll() that reported POLLERR, POLLHUP
+ * or POLLNVAL while the handshake still had nothing to do. */
+static int poll_failure(struct s5_hs *hs, int fd, const struct s5_io *io,
+			short revents)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
 	if (revents & POLLNVAL)
-		return -EBADF;
+		return s5_hs_fail(hs, -EBADF, "proxy connection failed");
 	if (io->getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-	    err != 0)
-		return -err;
-	return -EPROTO; /* a hangup mid-handshake is a truncated exchange */
+	    err != 0 && !proxy_hung_up(err))
+		return s5_hs_fail(hs, -err, "proxy connection failed");
+	/* a hangup mid-handshake is a truncated exchange */
+	return closed(hs);
 }
 
 int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
@@ -366,8 +391,7 @@ int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 		 * reports the error. If it still would block, waiting again
 		 * would only spin: poll keeps returning at once. */
 		if (revents & (POLLERR | POLLHUP | POLLNVAL))
-			return s5_hs_fail(hs, hangup_error(fd, io, revents),
-					  "proxy connection failed");
+			return poll_failure(hs, fd, io, revents);
 		r = s5_net_wait(fd, hs->want, io, deadline_ms, &revents);
 		if (r == -ETIMEDOUT && hs->pipelined &&
 		    hs->state != S5HS_RECV_METHOD)

@@ -300,19 +300,17 @@ def test_interval_timer_signals_do_not_break_connect(client, stress_bin,
 # -- the proxy dies ---------------------------------------------------------------
 
 # A proxy that dies with our greeting unread answers with RST; after
-# reading it, with FIN: a hang-up mid-handshake, documented as EPROTO.
-@pytest.mark.parametrize("mode,errnames", [
-    ("die-accept", ("EPROTO", "ECONNRESET")),
-    ("die-greeting", ("EPROTO",)),
-    ("die-request", ("EPROTO",)),
-])
-def test_proxy_killed_mid_handshake(client, killproxy, mode, errnames):
+# reading it, with FIN: either way a hang-up mid-handshake, documented as
+# EPROTO.
+@pytest.mark.parametrize("mode", ["die-accept", "die-greeting",
+                                  "die-request"])
+def test_proxy_killed_mid_handshake(client, killproxy, mode):
     kp = killproxy(mode)
     r = client.run_wrapped(client_script("stress_stream.py", TARGET4, ECHO),
                            proxy=kp.url, env=FAST, timeout=20)
     assert r.rc == 0, r
     out = r.json()
-    assert out["connect"] in errnames, r
+    assert out["connect"] == "EPROTO", r
     assert out["connect_elapsed"] < 1.0, r
     assert kp.wait_dead(), "the proxy did not die"
     assert client.target_peers() == []

@@ -720,24 +720,129 @@ static void recv_error_is_returned_negated(void **state)
 	struct s5_hs hs;
 
 	(void)state;
-	push(&F.rx, ACT_ERR, 0, ECONNRESET);
+	/* An ICMP error on the way to the proxy, for example. */
+	push(&F.rx, ACT_ERR, 0, EHOSTUNREACH);
 	srv_msg(M_NONE, sizeof(M_NONE));
 	init_plain(&hs, S5_CMD_CONNECT);
-	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -ECONNRESET);
+	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EHOSTUNREACH);
+	assert_string_equal(hs.why, "could not read the proxy's method choice");
 }
 
-static void send_error_epipe_is_returned_without_sigpipe(void **state)
+static void send_error_is_returned_negated(void **state)
 {
 	struct s5_hs hs;
 
 	(void)state;
-	/* fake_send checks MSG_NOSIGNAL on every call */
+	/* fake_send checks MSG_NOSIGNAL on every call: a proxy that hangs
+	 * up must never raise SIGPIPE in the program. */
 	push(&F.tx, ACT_DATA, 0, 0);
-	push(&F.tx, ACT_ERR, 0, EPIPE);
+	push(&F.tx, ACT_ERR, 0, ENOBUFS);
 	srv_msg(M_NONE, sizeof(M_NONE));
 	init_plain(&hs, S5_CMD_CONNECT);
-	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPIPE);
+	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -ENOBUFS);
 	assert_string_equal(hs.why, "could not send the request to the proxy");
+}
+
+/* A proxy that goes away mid-handshake resets the connection when bytes
+ * of ours were still unread (recv: ECONNRESET) and makes the next send
+ * fail (EPIPE or ECONNRESET): the same hang-up as an EOF, so the same
+ * EPROTO (README, "Errors a program sees"). */
+static void reset_while_reading_the_method_is_eproto(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	push(&F.rx, ACT_ERR, 0, ECONNRESET);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	init_plain(&hs, S5_CMD_CONNECT);
+	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPROTO);
+	assert_string_equal(hs.why,
+			    "proxy closed the connection during the greeting");
+}
+
+static void reset_while_reading_the_reply_is_eproto(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	push(&F.rx, ACT_DATA, 0, 0);
+	push(&F.rx, ACT_ERR, 0, ECONNRESET);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	init_plain(&hs, S5_CMD_CONNECT);
+	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPROTO);
+	assert_string_equal(hs.why, "proxy closed the connection before its "
+				    "reply was complete");
+}
+
+static void reset_or_epipe_while_sending_is_eproto(void **state)
+{
+	static const int errs[] = { ECONNRESET, EPIPE };
+	struct s5_hs hs;
+	size_t i;
+
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		reset_fake(state);
+		/* The greeting fails at once... */
+		push(&F.tx, ACT_ERR, 0, errs[i]);
+		srv_msg(M_NONE, sizeof(M_NONE));
+		init_plain(&hs, S5_CMD_CONNECT);
+		assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPROTO);
+		assert_string_equal(hs.why, "proxy closed the connection "
+					    "before the greeting was sent");
+
+		/* ...and so do the credentials and the request, later on. */
+		reset_fake(state);
+		push(&F.tx, ACT_DATA, 0, 0);
+		push(&F.tx, ACT_ERR, 0, errs[i]);
+		srv_msg(M_USERPASS, sizeof(M_USERPASS));
+		init_auth(&hs, S5_CMD_CONNECT);
+		assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPROTO);
+		assert_string_equal(hs.why, "proxy closed the connection "
+					    "before the username/password "
+					    "was sent");
+
+		reset_fake(state);
+		push(&F.tx, ACT_DATA, 0, 0);
+		push(&F.tx, ACT_ERR, 0, errs[i]);
+		srv_msg(M_NONE, sizeof(M_NONE));
+		init_plain(&hs, S5_CMD_CONNECT);
+		assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPROTO);
+		assert_string_equal(hs.why, "proxy closed the connection "
+					    "before the request was sent");
+	}
+}
+
+static void reset_reported_by_poll_is_eproto(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	F.rx.dflt.kind = ACT_ERR;
+	F.rx.dflt.err = EAGAIN;
+	F.po.dflt.n = POLLERR;
+	F.so_error = ECONNRESET;
+	srv_msg(M_NONE, sizeof(M_NONE));
+	init_plain(&hs, S5_CMD_CONNECT);
+	assert_failed(&hs, s5_hs_run(&hs, 3, &fake_io, F.now + 5000),
+		      -EPROTO);
+	assert_int_equal(F.poll_calls, 1);
+}
+
+static void reset_after_a_pipelined_request_names_pipelining(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	push(&F.rx, ACT_DATA, 0, 0);
+	push(&F.rx, ACT_ERR, 0, ECONNRESET);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	/* The reply the proxy never sends. */
+	srv_msg_cut(REPLY_V4, 0, sizeof(REPLY_V4));
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_failed(&hs, s5_hs_step(&hs, 3, &fake_io), -EPROTO);
+	assert_non_null(strstr(hs.why, "pipelin"));
 }
 
 static void step_after_failure_keeps_returning_the_error(void **state)
@@ -1094,11 +1199,11 @@ static void run_does_not_spin_on_hangup_when_recv_would_block(void **state)
 	F.rx.dflt.kind = ACT_ERR;
 	F.rx.dflt.err = EAGAIN;
 	F.po.dflt.n = POLLERR;
-	F.so_error = ECONNRESET;
+	F.so_error = EHOSTUNREACH;
 	srv_msg(M_NONE, sizeof(M_NONE));
 	init_plain(&hs, S5_CMD_CONNECT);
 	assert_failed(&hs, s5_hs_run(&hs, 3, &fake_io, F.now + 5000),
-		      -ECONNRESET);
+		      -EHOSTUNREACH);
 
 	reset_fake(state);
 	F.rx.dflt.kind = ACT_ERR;
@@ -1116,12 +1221,12 @@ static void run_lets_recv_report_the_error_after_pollerr(void **state)
 
 	(void)state;
 	push(&F.rx, ACT_ERR, 0, EAGAIN);
-	push(&F.rx, ACT_ERR, 0, ECONNRESET);
+	push(&F.rx, ACT_ERR, 0, EHOSTUNREACH);
 	F.po.dflt.n = POLLIN | POLLERR;
 	srv_msg(M_NONE, sizeof(M_NONE));
 	init_plain(&hs, S5_CMD_CONNECT);
 	assert_failed(&hs, s5_hs_run(&hs, 3, &fake_io, F.now + 5000),
-		      -ECONNRESET);
+		      -EHOSTUNREACH);
 	assert_string_equal(hs.why, "could not read the proxy's method choice");
 }
 
@@ -1568,7 +1673,12 @@ int main(void)
 		T(reply_with_domain_bound_address_is_parsed),
 		T(bytes_after_the_reply_stay_in_the_socket),
 		T(recv_error_is_returned_negated),
-		T(send_error_epipe_is_returned_without_sigpipe),
+		T(send_error_is_returned_negated),
+		T(reset_while_reading_the_method_is_eproto),
+		T(reset_while_reading_the_reply_is_eproto),
+		T(reset_or_epipe_while_sending_is_eproto),
+		T(reset_reported_by_poll_is_eproto),
+		T(reset_after_a_pipelined_request_names_pipelining),
 		T(step_after_failure_keeps_returning_the_error),
 		T(overlong_credentials_fail_before_any_io),
 		T(destination_that_cannot_be_encoded_is_einval),
