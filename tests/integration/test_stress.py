@@ -390,14 +390,21 @@ def test_descriptor_pressure(client, stress_bin):
     assert out["filled"] == 64, r
     # TCP uses the program's own socket: no descriptor more is needed.
     assert out["tcp_socket"] == "ok" and out["tcp"] == "ok", r
-    # The UDP socket took the last descriptor: its control connection
-    # cannot be opened, and the send says so.
+    # The UDP socket took the last descriptor (the client counted none
+    # free just before its send): the control connection cannot be opened,
+    # and the send says so. The datagram went nowhere.
     assert out["udp_socket"] == "ok", r
-    assert out["udp_none_left"] in ("EMFILE", "ok"), r
+    assert out["free_at_send"] == 0, r
+    assert out["udp_none_left"] == "EMFILE", r
+    assert out["udp_none_left_reply"] == 0, r
     # With one descriptor free again, the same socket associates.
     assert out["udp_one_free"] == "ok" and out["udp_one_free_reply"] == 1, r
     # Everything closed: only stdin, stdout, stderr remain.
     assert out["fds_end"] == 3, r
+    # Both echoes reached the target through the proxy only.
+    peers = client.target_peers()
+    assert {(w, a) for w, a, _ in peers} == {("tcp/7", PROXY_SIDE4),
+                                             ("udp/7", PROXY_SIDE4)}, peers
 
 
 @pytest.mark.parametrize("how", ["close_range", "loop"])

@@ -23,8 +23,8 @@
  *   stress_client pressure ADDR PORT LIMIT
  *       RLIMIT_NOFILE soft limit LIMIT; open /dev/null until EMFILE, free
  *       two; TCP socket + connect + echo; UDP socket + sendto (the last
- *       descriptor: the association has none left); close the TCP socket;
- *       sendto again + recvfrom.
+ *       descriptor: the association has none left; counted just before
+ *       the send); close the TCP socket; sendto again + recvfrom.
  *   stress_client names NAME LIMIT
  *       RLIMIT_NOFILE soft limit LIMIT; open /dev/null until EMFILE;
  *       getaddrinfo(NAME); close them all; getaddrinfo(NAME) again.
@@ -772,6 +772,24 @@ static int mode_signals(const char *host, int port, int n, int n_udp)
 
 /* ---- descriptor pressure ------------------------------------------------ */
 
+/* How many descriptors could still be opened (dups of any_fd, a plain
+ * file, until EMFILE), or -1 for another error. All are closed again. */
+static int free_fds(int any_fd, int max)
+{
+	int *got = calloc((size_t)max + 1, sizeof(int));
+	int n = 0, e, i;
+
+	if (!got)
+		return -1;
+	while (n <= max && (got[n] = dup(any_fd)) >= 0)
+		n++;
+	e = errno;
+	for (i = 0; i < n && i <= max; i++)
+		close(got[i]);
+	free(got);
+	return n > max || e == EMFILE ? n : -1;
+}
+
 static int udp_echo(int u, const struct sockaddr *sa, socklen_t len,
 		    const char *msg, int *got_reply)
 {
@@ -807,7 +825,7 @@ static int mode_pressure(const char *host, int port, int limit)
 	struct rlimit rl;
 	int *nul = calloc((size_t)limit + 8, sizeof(int));
 	int n = 0, s, u, r_tcp, r_udp1, r_udp2, rep1 = 0, rep2 = 0, i,
-	    fds_end, s_err = 0, u_err = 0, filled;
+	    fds_end, s_err = 0, u_err = 0, filled, free_at_send = -1;
 
 	if (!nul || parse_addr(host, port, &dst, &len))
 		return 2;
@@ -844,6 +862,8 @@ static int mode_pressure(const char *host, int port, int limit)
 	if (u < 0)
 		u_err = errno;
 	/* No descriptor left for the control connection. */
+	if (u >= 0)
+		free_at_send = free_fds(nul[0], limit);
 	r_udp1 = u < 0 ? -1
 		       : udp_echo(u, (struct sockaddr *)&dst, len,
 				  "udp with none left\n", &rep1);
@@ -859,11 +879,13 @@ static int mode_pressure(const char *host, int port, int limit)
 		close(nul[i]);
 	fds_end = count_fds();
 	printf("{\"limit\": %d, \"filled\": %d, \"tcp_socket\": \"%s\", "
-	       "\"tcp\": \"%s\", \"udp_socket\": \"%s\", \"udp_none_left\": "
-	       "\"%s\", \"udp_none_left_reply\": %d, \"udp_one_free\": \"%s\", "
+	       "\"tcp\": \"%s\", \"udp_socket\": \"%s\", \"free_at_send\": %d, "
+	       "\"udp_none_left\": \"%s\", \"udp_none_left_reply\": %d, "
+	       "\"udp_one_free\": \"%s\", "
 	       "\"udp_one_free_reply\": %d, \"fds_end\": %d}\n",
 	       limit, filled, ename(s_err), r_tcp < 0 ? "nosocket" : ename(r_tcp),
-	       ename(u_err), r_udp1 < 0 ? "nosocket" : ename(r_udp1), rep1,
+	       ename(u_err), free_at_send,
+	       r_udp1 < 0 ? "nosocket" : ename(r_udp1), rep1,
 	       r_udp2 < 0 ? "nosocket" : ename(r_udp2), rep2, fds_end);
 	return 0;
 }
