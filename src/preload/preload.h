@@ -56,6 +56,7 @@
 	X(fcntl, int, (int, int, ...))                                        \
 	X(fcntl64, int, (int, int, ...))                                      \
 	X(getsockopt, int, (int, int, int, void *, socklen_t *))              \
+	X(setsockopt, int, (int, int, int, const void *, socklen_t))          \
 	X(syscall, long, (long, ...))                                         \
 	X(shutdown, int, (int, int))                                          \
 	X(getaddrinfo, int,                                                    \
@@ -137,6 +138,9 @@ struct s5_udp_sock {
 	bool associated;    /* an association existed once */
 	pid_t assoc_pid;    /* process associating it now, or 0 (udp lock) */
 	int refused;        /* -errno when the proxy refused UDP ASSOCIATE */
+	/* The UDP_SEGMENT socket option (GSO for every send) when nonzero:
+	 * read when the socket is first seen, then kept by setsockopt(). */
+	_Atomic int gso;
 	/* Virtual peer after connect(); guarded by s5_udp_lock for writes. */
 	bool connected;
 	struct sockaddr_storage peer; /* as the program gave it */
@@ -324,6 +328,9 @@ ssize_t s5_udp_recvmsg(int fd, struct msghdr *msg, int flags);
 int s5_udp_connect(int fd, const struct sockaddr *sa, socklen_t len);
 /* The virtual peer of a connected proxied UDP socket. */
 bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);
+/* After a successful setsockopt(): notes the options the relay cannot
+ * carry (UDP_SEGMENT) on a UDP socket the library keeps state for. */
+void s5_udp_setsockopt(int fd, int level, int name);
 
 /* ---- policy (policy.c) ----------------------------------------------- */
 

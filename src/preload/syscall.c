@@ -49,6 +49,9 @@ S5_EXPORT long syscall(long number, ...)
 		return recvmmsg((int)a[0], (struct mmsghdr *)a[1],
 				(unsigned int)a[2], (int)a[3],
 				(struct timespec *)a[4]);
+	case SYS_setsockopt:
+		return setsockopt((int)a[0], (int)a[1], (int)a[2],
+				  (const void *)a[3], (socklen_t)a[4]);
 	case SYS_close:
 		return close((int)a[0]);
 #ifdef SYS_close_range

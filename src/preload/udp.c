@@ -48,6 +48,18 @@ struct s5_udp_io s5_udp_io_real = {
 
 /* ---- which sockets ---------------------------------------------------- */
 
+/* The socket's UDP_SEGMENT option: the segment size, or 0 when GSO is off
+ * (or the kernel predates the option). */
+static int gso_option(int fd)
+{
+	socklen_t len = sizeof(int);
+	int v = 0;
+
+	if (real.getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &len) < 0)
+		return 0;
+	return v;
+}
+
 /* The state of a datagram socket that sends to (or connects to) dst: an
  * existing one, or a new one for a UDP socket seen for the first time.
  * *r is S5_PASS when the socket is not ours at all, or -errno. */
@@ -72,6 +84,9 @@ static struct s5_udp_sock *sock_for(int fd, const struct sockaddr *dst,
 			*r = -ENOMEM;
 			return NULL;
 		}
+		/* Set before the first send; later changes come through
+		 * s5_udp_setsockopt(). */
+		atomic_store(&s->gso, gso_option(fd));
 		/* One reference for the descriptor, one for this call. */
 		s5_udp_sock_ref(s);
 		if (s5_fd_set_udp(fd, s) < 0)
@@ -113,12 +128,17 @@ store:
 }
 
 /* GSO sends one buffer that the kernel cuts into many datagrams; each
- * would need its own header. Linux answers EIO when GSO cannot be used,
- * and programs that use it then fall back to plain sends. */
-static bool wants_gso(const struct msghdr *msg)
+ * would need its own header, and only the first would get ours (the rest
+ * would reach the relay as bare payload). Linux answers EIO when GSO
+ * cannot be used, and programs that use it then fall back to plain sends.
+ * A program asks for it per send (a control message) or for every send
+ * (the socket option, which also applies to our own sendmsg). */
+static bool wants_gso(const struct s5_udp_sock *s, const struct msghdr *msg)
 {
 	struct cmsghdr *c;
 
+	if (atomic_load_explicit(&s->gso, memory_order_relaxed) != 0)
+		return true;
 	if (msg->msg_control == NULL)
 		return false;
 	for (c = CMSG_FIRSTHDR(msg); c != NULL;
@@ -146,7 +166,7 @@ static ssize_t send_via_relay(struct s5_udp_sock *s, int fd,
 		s5_report_config_error();
 		return -ECONNREFUSED;
 	}
-	if (wants_gso(msg))
+	if (wants_gso(s, msg))
 		return -EIO;
 	r = s5_udp_sock_ready(s, fd);
 	if (r < 0)
@@ -449,6 +469,20 @@ int s5_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	}
 	s5_udp_sock_put(s);
 	return r;
+}
+
+void s5_udp_setsockopt(int fd, int level, int name)
+{
+	struct s5_udp_sock *s;
+
+	if (level != SOL_UDP || name != UDP_SEGMENT)
+		return;
+	/* A socket without state yet reads the option when it gets one. */
+	s = s5_fd_udp_get(fd);
+	if (s == NULL)
+		return;
+	atomic_store(&s->gso, gso_option(fd));
+	s5_udp_sock_put(s);
 }
 
 bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)

@@ -192,7 +192,7 @@ def test_stream_socket_that_is_not_tcp_is_refused(client, calls_bin,
 
 # ---- 3. UDP GSO is refused with EIO ----------------------------------------
 
-@pytest.mark.parametrize("mode", ["cmsg", "sockopt"])
+@pytest.mark.parametrize("mode", ["cmsg", "sockopt", "syscall"])
 def test_udp_gso_through_the_relay_fails_with_eio(client, calls_bin, mode):
     # The proxy host's own address (not the proxy port) is excluded: the
     # same GSO send to its port 9 goes out directly, which shows that GSO
@@ -203,6 +203,8 @@ def test_udp_gso_through_the_relay_fails_with_eio(client, calls_bin, mode):
         [calls_bin, "gso", TARGET4, str(ECHO), mode, topo.PROXY4_C],
         env={"SOCKS5WRAP_NO_PROXY": "127.0.0.0/8,::1,%s" % topo.PROXY4_C})
     out = ok_json(r)
+    # A plain send first: the socket is associated when it asks for GSO.
+    assert out["plain_before"].startswith("from %s " % SIDE4), r
     assert out["direct"] == 250, r
     assert out["gso"] == "EIO", r
     assert out["after_gso"] == [], r
@@ -210,7 +212,8 @@ def test_udp_gso_through_the_relay_fails_with_eio(client, calls_bin, mode):
     assert out["plain"].startswith("from %s " % SIDE4), r
     assert out["plain"].endswith("\nplain after gso"), r
     peers = client.target_peers()
-    assert [(w, a) for w, a, _ in peers] == [("udp/%d" % ECHO, SIDE4)], peers
+    assert [(w, a) for w, a, _ in peers] == [("udp/%d" % ECHO, SIDE4)] * 2, \
+        peers
     assert window.associations() == 1, window.text()
     # The direct send left as such (on veth the capture may see the
     # unsegmented packet).

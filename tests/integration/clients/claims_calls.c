@@ -11,11 +11,13 @@
  *       syscall(SYS_close_range) on that descriptor, and close_range from
  *       A + 1 up; A echoes again; syscall(SYS_close, A); a socket B echoes
  *       once, then syscall(SYS_close_range, 3, ~0U, 0).
- *   claims_calls gso ADDR PORT cmsg|sockopt [DIRECT_ADDR]
- *       A 250-byte send that asks for UDP GSO (segments of 100 bytes) by
- *       a UDP_SEGMENT control message or by the socket option; then GSO
- *       off and a plain datagram, echoed. With DIRECT_ADDR (excluded by
- *       the test) the same GSO send to DIRECT_ADDR:9 first, as a control.
+ *   claims_calls gso ADDR PORT cmsg|sockopt|syscall [DIRECT_ADDR]
+ *       A plain datagram, echoed; then a 250-byte send that asks for UDP
+ *       GSO (segments of 100 bytes) by a UDP_SEGMENT control message or
+ *       by the socket option, set with setsockopt() or with
+ *       syscall(SYS_setsockopt); then GSO off and a plain datagram,
+ *       echoed. With DIRECT_ADDR (excluded by the test) the same GSO send
+ *       to DIRECT_ADDR:9 first, as a control.
  *   claims_calls readiness ADDR PORT SILENT_PORT
  *       poll() and select() on a UDP socket: idle before any send, idle
  *       after a datagram to SILENT_PORT (nobody answers), readable once
@@ -403,17 +405,27 @@ static void put_late(int fd)
 	putchar(']');
 }
 
+/* The UDP_SEGMENT socket option, through libc or through syscall(). */
+static int set_gso(int fd, int seg, bool by_syscall)
+{
+	if (by_syscall)
+		return (int)syscall(SYS_setsockopt, fd, SOL_UDP, UDP_SEGMENT,
+				    &seg, (socklen_t)sizeof(seg));
+	return setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg));
+}
+
 static int cmd_gso(char **argv, int argc)
 {
 	struct sockaddr_storage dst, direct;
 	socklen_t dlen = parse_addr(argv[0], argv[1], &dst), xlen;
-	bool sockopt = strcmp(argv[2], "sockopt") == 0;
-	int fd = socket(dst.ss_family, SOCK_DGRAM, 0), seg = 100, off = 0;
+	bool by_syscall = strcmp(argv[2], "syscall") == 0;
+	bool sockopt = by_syscall || strcmp(argv[2], "sockopt") == 0;
+	int fd = socket(dst.ss_family, SOCK_DGRAM, 0);
 	uint16_t cmsg_seg = sockopt ? 0 : 100;
 
-	printf("{\"mode\": \"%s\"", argv[2]);
-	if (sockopt && setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg,
-				  sizeof(seg)) < 0) {
+	printf("{\"mode\": \"%s\", \"plain_before\": ", argv[2]);
+	udp_echo(fd, &dst, dlen, "plain before gso");
+	if (sockopt && set_gso(fd, 100, by_syscall) < 0) {
 		printf(", \"setsockopt\": \"%s\"}\n", ename(errno));
 		return 0;
 	}
@@ -427,7 +439,7 @@ static int cmd_gso(char **argv, int argc)
 	fputs(", \"after_gso\": ", stdout);
 	put_late(fd);
 	if (sockopt)
-		setsockopt(fd, SOL_UDP, UDP_SEGMENT, &off, sizeof(off));
+		set_gso(fd, 0, by_syscall);
 	fputs(", \"plain\": ", stdout);
 	udp_echo(fd, &dst, dlen, "plain after gso");
 	puts("}");
