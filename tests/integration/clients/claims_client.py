@@ -1,10 +1,10 @@
 """Clients for test_claims.py; each prints one JSON object and exits 0
 when it got that far (a crash or a hang is the test's finding).
 
-    claims_client.py options HOST PORT BIND_ADDR [--nonblocking]
+    claims_client.py options HOST PORT BIND_ADDR BIND_PORT [--nonblocking]
         A TCP socket with SO_KEEPALIVE, TCP_NODELAY, SO_RCVBUF, IP_TOS
         (IPV6_TCLASS on IPv6) and SO_REUSEADDR set, bound to BIND_ADDR and
-        a port of its own choosing, connected to HOST:PORT (the TCP echo);
+        BIND_PORT, connected to HOST:PORT (the TCP echo);
         each option, the file flags and getsockname before and after the
         connect, getpeername, one echoed line.
     claims_client.py names COUNT
@@ -25,7 +25,6 @@ import errno
 import fcntl
 import json
 import os
-import random
 import socket
 import sys
 import threading
@@ -93,23 +92,10 @@ def read_options(s, v6):
     return out
 
 
-def bind_somewhere(s, addr):
-    """Bind to addr and a port from a range no other test uses."""
-    rnd = random.Random(os.getpid())
-    for _ in range(50):
-        port = rnd.randrange(46000, 46999)
-        try:
-            s.bind((addr, port))
-            return port
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                raise
-    raise RuntimeError("no free port in 46000-46999")
-
-
 def cmd_options(args):
-    host, port, bind_addr = args[0], int(args[1]), args[2]
-    nonblocking = "--nonblocking" in args[3:]
+    host, port, bind_addr, bind_port = args[0], int(args[1]), args[2], int(
+        args[3])
+    nonblocking = "--nonblocking" in args[4:]
     v6 = family_of(host) == socket.AF_INET6
     s = socket.socket(family_of(host), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -124,7 +110,8 @@ def cmd_options(args):
     flags = fcntl.fcntl(s.fileno(), fcntl.F_GETFL)
     flags |= os.O_ASYNC | (os.O_NONBLOCK if nonblocking else 0)
     fcntl.fcntl(s.fileno(), fcntl.F_SETFL, flags)
-    out = {"bound_port": bind_somewhere(s, bind_addr)}
+    s.bind((bind_addr, bind_port))
+    out = {"bound_port": bind_port}
     out["before"] = read_options(s, v6)
     t0 = time.monotonic()
     rc = s.connect_ex((host, port))
