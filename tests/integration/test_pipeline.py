@@ -14,6 +14,9 @@ from harness import DANTE, DANTE_USER, MICRO, MICRO_USER, client_script
 from proxies import TEST_PASSWORD, TEST_USER
 
 CREDS = {"SOCKS5_USER": TEST_USER, "SOCKS5_PASSWORD": TEST_PASSWORD}
+# The proxy host's address on the target's side: the only peer the echo
+# server may see.
+PROXY_SIDE4 = "203.0.113.1"
 
 
 def echo_client():
@@ -32,7 +35,7 @@ def test_dante_accepts_a_pipelined_handshake(client, proxy, env):
     assert out["received"] == "pipelined", r
     assert "ok in" in r.stderr, r
     seen = client.target_peers()
-    assert {a for _, a, _ in seen} == {"203.0.113.1"}, seen
+    assert [(w, a) for w, a, _ in seen] == [("tcp/7", PROXY_SIDE4)], seen
 
 
 @pytest.mark.parametrize("proxy,env", [(MICRO, {}), (MICRO_USER, CREDS)],
@@ -53,4 +56,8 @@ def test_a_server_that_loses_the_pipelined_request_gives_a_clear_error(
 def test_the_same_server_works_without_pipelining(client):
     r = client.run_wrapped(echo_client(), proxy=MICRO)
     assert r.rc == 0, r
-    assert r.json()["result"] == "ok", r
+    out = r.json()
+    assert out["result"] == "ok", r
+    assert out["received"] == "pipelined", r
+    seen = client.target_peers()
+    assert [(w, a) for w, a, _ in seen] == [("tcp/7", PROXY_SIDE4)], seen

@@ -445,7 +445,10 @@ def test_daemon_closing_every_descriptor_keeps_udp_working(
     # The library still logs into its file after the purge: one line per
     # association, three in all.
     assert text.count("udp associate via 192.0.2.1:1080: ok") == 3, text
-    assert len(client.target_peers()) == 5
+    # Five echoes, all relayed by the proxy.
+    peers = client.target_peers()
+    assert len(peers) == 5, peers
+    assert {(w, a) for w, a, _ in peers} == {("udp/7", PROXY_SIDE4)}, peers
 
 
 def test_name_lookup_with_a_full_descriptor_table_is_not_remembered(

@@ -5,6 +5,8 @@ import pytest
 from harness import DANTE, MICRO, client_script
 
 THREADS = 50
+# What the target sees as the peer when the proxy connects from its side.
+PROXY_SIDE = {"203.0.113.7": "203.0.113.1", "fd00:5357:3::7": "fd00:5357:3::1"}
 
 
 @pytest.mark.parametrize("proxy,dst", [(DANTE, "203.0.113.7"),
@@ -16,5 +18,8 @@ def test_fifty_threads_echo_at_once(client, proxy, dst):
     assert r.rc == 0, r
     out = r.json()
     assert out == {"ok": THREADS, "failures": []}, r
+    # One connection per thread, each from the proxy's side.
     peers = client.target_peers()
     assert len(peers) == THREADS, peers
+    assert {(w, a) for w, a, _ in peers} == {("tcp/7", PROXY_SIDE[dst])}, \
+        peers
