@@ -22,8 +22,6 @@
  *       poll() and select() on a UDP socket: idle before any send, idle
  *       after a datagram to SILENT_PORT (nobody answers), readable once
  *       the echo from PORT arrives, idle again after it was read.
- *   claims_calls sctp ADDR PORT
- *       socket(SOCK_STREAM, IPPROTO_SCTP) and connect to ADDR:PORT.
  *   claims_calls stream-connect ADDR PORT
  *       A TCP socket and connect(), nothing else (the test decides what
  *       the library sees of it).
@@ -532,14 +530,14 @@ static int cmd_readiness(char **argv)
 	return 0;
 }
 
-/* ---- sctp, stream-connect ---------------------------------------------- */
+/* ---- stream-connect ----------------------------------------------------- */
 
-static int cmd_stream(char **argv, int protocol)
+static int cmd_stream(char **argv)
 {
 	struct sockaddr_storage dst;
 	socklen_t dlen = parse_addr(argv[0], argv[1], &dst);
 	double t0;
-	int fd = socket(dst.ss_family, SOCK_STREAM, protocol), r;
+	int fd = socket(dst.ss_family, SOCK_STREAM, 0), r;
 
 	if (fd < 0) {
 		printf("{\"socket\": \"%s\"}\n", ename(errno));
@@ -584,7 +582,7 @@ static int cmd_dlopen_connect(char **argv)
 static int usage(void)
 {
 	fputs("usage: claims_calls syscall-connect|udp-close|gso|readiness|"
-	      "sctp|stream-connect|dlopen-connect ARGS (see the source)\n",
+	      "stream-connect|dlopen-connect ARGS (see the source)\n",
 	      stderr);
 	return 2;
 }
@@ -602,10 +600,8 @@ int main(int argc, char **argv)
 		rc = cmd_gso(argv + 2, argc - 2);
 	else if (strcmp(cmd, "readiness") == 0 && argc == 5)
 		rc = cmd_readiness(argv + 2);
-	else if (strcmp(cmd, "sctp") == 0 && argc == 4)
-		rc = cmd_stream(argv + 2, IPPROTO_SCTP);
 	else if (strcmp(cmd, "stream-connect") == 0 && argc == 4)
-		rc = cmd_stream(argv + 2, 0);
+		rc = cmd_stream(argv + 2);
 	else if (strcmp(cmd, "dlopen-connect") == 0 && argc == 5)
 		rc = cmd_dlopen_connect(argv + 2);
 	else
