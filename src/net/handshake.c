@@ -26,7 +26,8 @@ struct phase {
 static const struct phase phases[S5HS_FAILED + 1] = {
 	[S5HS_SEND_GREETING] = {
 		.io_why = "could not send the greeting to the proxy",
-		.eof_why = "proxy closed the connection before the greeting was sent",
+		.eof_why = "proxy closed the connection before the greeting "
+			   "was sent",
 		.bad_why = "could not build the greeting",
 	},
 	[S5HS_RECV_METHOD] = {
@@ -36,7 +37,8 @@ static const struct phase phases[S5HS_FAILED + 1] = {
 	},
 	[S5HS_SEND_AUTH] = {
 		.io_why = "could not send the username/password",
-		.eof_why = "proxy closed the connection before the username/password was sent",
+		.eof_why = "proxy closed the connection before the "
+			   "username/password was sent",
 		.bad_why = "username or password cannot be encoded",
 	},
 	[S5HS_RECV_AUTH] = {
@@ -46,7 +48,8 @@ static const struct phase phases[S5HS_FAILED + 1] = {
 	},
 	[S5HS_SEND_REQUEST] = {
 		.io_why = "could not send the request to the proxy",
-		.eof_why = "proxy closed the connection before the request was sent",
+		.eof_why = "proxy closed the connection before the request "
+			   "was sent",
 		.bad_why = "destination cannot be encoded in a SOCKS5 request",
 	},
 	[S5HS_RECV_REPLY] = {
