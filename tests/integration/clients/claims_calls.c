@@ -50,6 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_util.h"
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -81,27 +83,6 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* A JSON string: the few characters that need escaping here. */
-static void put_str(const char *s, size_t n)
-{
-	size_t i;
-
-	putchar('"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
 }
 
 static socklen_t parse_addr(const char *host, const char *port,
@@ -150,29 +131,6 @@ static bool readable_within(int fd, int ms)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, ms) == 1;
-}
-
-/* Open descriptors, without the one opendir uses; -1 on error. */
-static int list_fds(int *out, int max)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0, self;
-
-	if (d == NULL)
-		return -1;
-	self = dirfd(d);
-	while ((de = readdir(d)) != NULL && n < max) {
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		fd = atoi(de->d_name);
-		if (fd != self)
-			out[n++] = fd;
-	}
-	closedir(d);
-	return n;
 }
 
 static bool in_list(int fd, const int *l, int n)
@@ -236,7 +194,7 @@ static void udp_echo(int fd, const struct sockaddr_storage *dst,
 		printf("\"recv %s\"", ename(errno));
 		return;
 	}
-	put_str(buf, (size_t)n);
+	json_str(buf, (size_t)n);
 }
 
 /* ---- syscall-connect ---------------------------------------------------- */
@@ -270,7 +228,7 @@ static int cmd_syscall_connect(char **argv)
 			got += (size_t)n;
 		}
 		fputs(", \"answer\": ", stdout);
-		put_str(body, got);
+		json_str(body, got);
 	}
 	r = syscall(SYS_close, fd);
 	printf(", \"close\": \"%s\", \"closed\": %s}\n",
@@ -398,7 +356,7 @@ static void put_late(int fd)
 			break;
 		if (i)
 			fputs(", ", stdout);
-		put_str(buf, (size_t)n);
+		json_str(buf, (size_t)n);
 	}
 	putchar(']');
 }
@@ -484,7 +442,7 @@ static void put_recv(int fd)
 		return;
 	}
 	putchar('[');
-	put_str(buf, (size_t)n);
+	json_str(buf, (size_t)n);
 	fputs(", ", stdout);
 	put_sockaddr(&src);
 	putchar(']');
@@ -563,7 +521,7 @@ static int cmd_dlopen_connect(char **argv)
 	printf("{\"at_secure\": %lu", getauxval(AT_SECURE));
 	if (h == NULL) {
 		fputs(", \"dlopen\": ", stdout);
-		put_str(dlerror(), strlen(dlerror()));
+		json_str(dlerror(), strlen(dlerror()));
 		puts("}");
 		return 0;
 	}

@@ -63,6 +63,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_util.h"
+
 #define IO_TIMEOUT_S 10
 
 static double now_ms(void)
@@ -101,32 +103,6 @@ static const char *ename(int e)
 }
 
 /* ---- descriptors -------------------------------------------------------- */
-
-/* Open descriptors, without the one opendir uses. */
-static int list_fds(int *out, int max)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0, self;
-
-	if (d == NULL)
-		return -1;
-	self = dirfd(d);
-	while ((de = readdir(d)) != NULL) {
-		int fd;
-
-		if (de->d_name[0] == '.')
-			continue;
-		fd = atoi(de->d_name);
-		if (fd == self)
-			continue;
-		if (n < max && out)
-			out[n] = fd;
-		n++;
-	}
-	closedir(d);
-	return n;
-}
 
 static int count_fds(void)
 {

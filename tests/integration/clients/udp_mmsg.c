@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_util.h"
+
 #define N 8
 #define BUFSZ 2048
 
@@ -33,27 +35,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* JSON string with the few escapes our payloads need. */
-static void jstr(const char *s, size_t n)
-{
-	size_t i;
-
-	putchar('"');
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			printf("\\n");
-		else if (c < 0x20 || c >= 0x7f)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
 }
 
 static void jaddr(const struct sockaddr_storage *ss, socklen_t len)
@@ -116,7 +97,7 @@ static void fortified(int fd, const char *name, int which)
 	if (n < 0)
 		printf("\"recv: %s\"", strerror(errno));
 	else
-		jstr(buf, (size_t)n);
+		json_str(buf, (size_t)n);
 }
 
 int main(int argc, char **argv)
@@ -209,7 +190,7 @@ int main(int argc, char **argv)
 	printf(", \"recvmmsg_calls\": %d, \"got\": [", calls);
 	for (i = 0; i < got; i++) {
 		printf("%s", i ? ", " : "");
-		jstr(names[i], lens[i]);
+		json_str(names[i], lens[i]);
 	}
 	printf("], \"sources\": [");
 	for (i = 0; i < got; i++) {
@@ -237,7 +218,7 @@ int main(int argc, char **argv)
 				printf("\"%s\"", strerror(errno));
 			else {
 				printf("[");
-				jstr(buf, (size_t)n);
+				json_str(buf, (size_t)n);
 				printf(", ");
 				jaddr(&from, flen);
 				printf("]");

@@ -1,0 +1,59 @@
+/* Small helpers shared by the C test clients (each is still built alone
+ * from its one .c file: everything here is static). */
+#ifndef S5_CLIENT_UTIL_H
+#define S5_CLIENT_UTIL_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* s[0..n) as a JSON string, with the few escapes test payloads need. */
+static inline void json_str(const char *s, size_t n)
+{
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", stdout);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* The open descriptors, without the one opendir uses: up to max of them
+ * into out, and their number (at most max); with out NULL, just how many
+ * there are. -1 when /proc/self/fd cannot be read. */
+static inline int list_fds(int *out, int max)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0, self;
+
+	if (d == NULL)
+		return -1;
+	self = dirfd(d);
+	while ((de = readdir(d)) != NULL && (out == NULL || n < max)) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd == self)
+			continue;
+		if (out != NULL)
+			out[n] = fd;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+#endif
