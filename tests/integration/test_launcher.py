@@ -41,7 +41,8 @@ def compile_c(src_text, out, *flags):
     src = out + ".c"
     with open(src, "w") as f:
         f.write(src_text)
-    return subprocess.run(["gcc", *flags, "-o", out, src],
+    return subprocess.run(["gcc", "-Wall", "-Wextra", "-Werror", *flags,
+                           "-o", out, src],
                           capture_output=True, text=True, timeout=120)
 
 
