@@ -2,7 +2,7 @@
 
     python3 tests/integration/demo.py [TAG]   (as root; scripts/demo.sh runs it)
 
-TAG (digits: a pid) names the namespaces s5w-TAG-{c,p,t}; the default is
+TAG (digits: a pid) names the namespaces s5w-TAG-{c,p,t,d}; the default is
 this process's pid.
 
 Builds client / proxy / target namespaces, starts danted (no auth) on
@@ -43,8 +43,8 @@ def demo(t):
         say("demo: %s is not built; run make first" % launcher)
         return 1
     say("== network namespaces")
-    say("    %-10s 192.0.2.2, fd00:5357:1::2 (no route beyond the proxy host)"
-        % t.client)
+    say("    %-10s 192.0.2.2, fd00:5357:1::2 (beyond the proxy host, only a "
+        "decoy that refuses everything)" % t.client)
     say("    %-10s 192.0.2.1 | 203.0.113.1, forwarding off, danted on :1080"
         % t.proxy)
     say("    %-10s 203.0.113.7, HTTP on :80" % t.target)
