@@ -81,6 +81,13 @@ class TestUser:
         self.created = False
 
 
+def open_dante_ports(t, port, udp_ports):
+    """Let the leak capture allow a dante's port and its relay range
+    ("A-B", as in udp.portrange)."""
+    t.open_port("tcp", port)
+    t.open_port("udp", *(int(p) for p in udp_ports.split("-")))
+
+
 class Dante:
     def __init__(self, t, name, port, method, udp_ports, lifetime=600):
         self.topo = t
@@ -88,9 +95,7 @@ class Dante:
         self.port = port
         self.udp_ports = udp_ports
         self.lifetime = lifetime
-        # The leak capture allows the client this dante's port and relays.
-        t.open_port("tcp", port)
-        t.open_port("udp", *(int(p) for p in udp_ports.split("-")))
+        open_dante_ports(t, port, udp_ports)
         self.conf = os.path.join(t.workdir, "%s.conf" % name)
         self.log_path = os.path.join(t.workdir, "%s-socks.log" % name)
         self.errlog_path = os.path.join(t.workdir, "%s-error.log" % name)

@@ -24,7 +24,7 @@ from harness import DANTE, DANTE6, DANTE_USER, MICRO, client_script
 from proxies import TEST_PASSWORD, TEST_PASSWORD_URL, TEST_USER
 
 TARGET4, TARGET6 = "203.0.113.7", "fd00:5357:3::7"
-SIDE4, SIDE6 = "203.0.113.1", "fd00:5357:3::1"       # the proxy, target side
+SIDE4, SIDE6 = topo.PROXY4_T, topo.PROXY6_T       # the proxy, target side
 ECHO, HTTP, SILENT = 7, 80, 9                        # SILENT: nobody listens
 CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients")
 FAKE4 = "198.18.0.0/15"

@@ -21,10 +21,11 @@ import pytest
 import conftest
 import harness
 import leakcap
+import topo
 from harness import DANTE, PYTHON, client_script
 
 TARGET4, TARGET6 = "203.0.113.7", "fd00:5357:3::7"
-PROXY_SIDE = {TARGET4: "203.0.113.1", TARGET6: "fd00:5357:3::1"}
+PROXY_SIDE = topo.PROXY_SIDE
 BANNER_PORT = 5601
 DEFAULT = "127.0.0.0/8,::1"
 

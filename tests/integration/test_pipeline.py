@@ -10,13 +10,14 @@ log line that names pipelining, never hang.
 
 import pytest
 
+import topo
 from harness import DANTE, DANTE_USER, MICRO, MICRO_USER, client_script
 from proxies import TEST_PASSWORD, TEST_USER
 
 CREDS = {"SOCKS5_USER": TEST_USER, "SOCKS5_PASSWORD": TEST_PASSWORD}
 # The proxy host's address on the target's side: the only peer the echo
 # server may see.
-PROXY_SIDE4 = "203.0.113.1"
+PROXY_SIDE4 = topo.PROXY4_T
 
 
 def echo_client():

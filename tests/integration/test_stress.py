@@ -118,9 +118,7 @@ class OwnDante:
         self.topo = lab.topo
         self.port = port
         self.url = "%s:%d" % (topo.PROXY4_C, port)
-        lo, hi = (int(p) for p in udp_ports.split("-"))
-        self.topo.open_port("tcp", port)
-        self.topo.open_port("udp", lo, hi)
+        proxies.open_dante_ports(self.topo, port, udp_ports)
         wd = lab.workdir
         self.name = "stress-dante-%d" % port
         self.conf = os.path.join(wd, "%s.conf" % self.name)

@@ -4,11 +4,12 @@ address; the leak capture saw only client <-> proxy traffic)."""
 
 import pytest
 
+import topo
 from harness import DANTE, DANTE6, MICRO, client_script
 
 TARGET4, TARGET6 = "203.0.113.7", "fd00:5357:3::7"
 # What the target sees as the peer when the proxy connects from its side.
-PROXY_SIDE = {TARGET4: "203.0.113.1", TARGET6: "fd00:5357:3::1"}
+PROXY_SIDE = topo.PROXY_SIDE
 CURL = ["curl", "-q", "-sS", "-m", "10", "-g"]
 
 

@@ -2,11 +2,11 @@
 
 import pytest
 
+import topo
 from harness import DANTE, MICRO, client_script
 
 THREADS = 50
-# What the target sees as the peer when the proxy connects from its side.
-PROXY_SIDE = {"203.0.113.7": "203.0.113.1", "fd00:5357:3::7": "fd00:5357:3::1"}
+PROXY_SIDE = topo.PROXY_SIDE
 
 
 @pytest.mark.parametrize("proxy,dst", [(DANTE, "203.0.113.7"),

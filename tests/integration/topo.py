@@ -43,6 +43,9 @@ CLIENT4, PROXY4_C, PROXY4_T, TARGET4 = (
 CLIENT6, PROXY6_C, PROXY6_T, TARGET6 = (
     "fd00:5357:1::2", "fd00:5357:1::1", "fd00:5357:3::1", "fd00:5357:3::7")
 
+# What the target sees as the peer of a connection the proxy made for us.
+PROXY_SIDE = {TARGET4: PROXY4_T, TARGET6: PROXY6_T}
+
 # The decoy's addresses on the client's link.
 DECOY4, DECOY6 = "192.0.2.254", "fd00:5357:1::fe"
 
