@@ -54,6 +54,10 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
 LAUNCHER_OBJ := $(call obj,$(LAUNCHER_SRC))
+# The plain-libc I/O seams are for the launcher and the tests, never in the
+# library: there those names are its own hooks.
+LIBC_IO_OBJ := $(call obj,$(wildcard src/*/io_libc.c))
+LIB_CORE_OBJ := $(filter-out $(LIBC_IO_OBJ),$(CORE_OBJ))
 
 LIB := $(BUILD)/libsocks5wrap.so
 LAUNCHER := $(BUILD)/socks5wrap
@@ -71,8 +75,8 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
 
-$(LIB): $(CORE_OBJ) $(PRELOAD_OBJ) $(MAPFILE)
-	$(CC) -shared -o $@ $(CORE_OBJ) $(PRELOAD_OBJ) $(LDFLAGS_ALL) \
+$(LIB): $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(MAPFILE)
+	$(CC) -shared -o $@ $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(LDFLAGS_ALL) \
 		-Wl,--version-script=$(MAPFILE) -ldl -lpthread
 
 $(LAUNCHER): $(CORE_OBJ) $(LAUNCHER_OBJ)

@@ -31,8 +31,9 @@ enum s5log_level {
 typedef ssize_t (*s5log_write_fn)(int fd, const void *buf, size_t len);
 
 /* Sets the level, the descriptor lines go to, and the write function
- * (NULL means write(2)); the preload passes the real libc write so that
- * logging never goes through its own hooks. Call once, before threads. */
+ * (NULL: lines are dropped; a program passes write). The preload passes a
+ * writer of its own so that logging never goes through its hooks. Safe
+ * to call while other threads log. */
 void s5log_setup(enum s5log_level level, int fd, s5log_write_fn writer);
 
 /* Current level and descriptor. */

@@ -28,7 +28,6 @@ struct s5_udp_io {
 	ssize_t (*sendmsg)(int fd, const struct msghdr *msg, int flags);
 	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
 	ssize_t (*recv)(int fd, void *buf, size_t len, int flags);
-	int (*close)(int fd);
 	int64_t (*now_ms)(void);
 };
 
@@ -41,12 +40,11 @@ extern const struct s5_udp_io s5_udp_io_libc;
 
 struct s5_udp {
 	int family;     /* the UDP socket's family, AF_INET or AF_INET6 */
-	int ctl_fd;     /* control connection, -1 when none */
 	struct sockaddr_storage relay; /* in the socket's family */
 	socklen_t relay_len;
 	uint16_t hdr_guess;    /* header length the next datagram likely has,
-				* 8..S5_UDP_HEADER_MAX (262) */
-	int64_t checked_ms;    /* when the control connection was last seen alive */
+				* 8..S5_UDP_HEADER_MAX (262); read and
+				* written atomically */
 };
 
 /* Prepares u for a socket of this family (no association yet). */
@@ -102,12 +100,10 @@ ssize_t s5_udp_recv(struct s5_udp *u, int fd, const struct iovec *iov,
  * datagram that was only peeked at). Returns 0 or -errno. */
 int s5_udp_discard(int fd, const struct s5_udp_io *io);
 
-/* True when the control connection is still open: checked with a
- * non-blocking MSG_PEEK recv at most every S5_UDP_CHECK_MS; a closed or
- * failed connection is closed and ctl_fd set to -1. */
-bool s5_udp_alive(struct s5_udp *u, const struct s5_udp_io *io);
-
-/* Closes the control connection, if any. */
-void s5_udp_close(struct s5_udp *u, const struct s5_udp_io *io);
+/* True when the control connection fd is still open: a non-blocking
+ * MSG_PEEK recv (bytes the server sent anyway are read and dropped). The
+ * caller decides how often to ask, and closes the connection. errno is
+ * left as it was. */
+bool s5_udp_ctl_open(int fd, const struct s5_udp_io *io);
 
 #endif

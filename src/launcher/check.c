@@ -125,7 +125,7 @@ int s5l_check(void)
 	/* Only -v shows the net module's own lines: without it, our one
 	 * summary line is enough. */
 	s5log_setup(c.log_level >= S5LOG_INFO ? c.log_level : S5LOG_NONE,
-		    STDERR_FILENO, NULL);
+		    STDERR_FILENO, write);
 	rc = try_all(&c);
 	s5_config_free(&c);
 	return rc;

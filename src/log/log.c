@@ -4,16 +4,19 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "s5_log.h"
 
-/* Set once by s5log_setup before the program's threads exist (the preload
- * calls it inside its pthread_once init), read-only afterwards: no lock.
- * Until then, errors go to stderr so that a failing init is not silent. */
-static enum s5log_level log_level = S5LOG_ERROR;
-static int log_fd = STDERR_FILENO;
-static s5log_write_fn log_write = write;
+/* Set by s5log_setup: once by a program, a few times by the preload (its
+ * start-up, and when its log file moves or is opened again while threads
+ * run), hence atomics. Until the first s5log_setup there is no writer and
+ * lines are dropped: the preload sets one before anything can log, and a
+ * default of write(2) here would be the preload's own hook. */
+static _Atomic int log_level = S5LOG_ERROR;
+static _Atomic int log_fd = STDERR_FILENO;
+static _Atomic(s5log_write_fn) log_write;
 
 /* Room for text: the last byte of the buffer is kept for '\n'. */
 #define TEXT_MAX (S5LOG_LINE_MAX - 1)
@@ -22,24 +25,25 @@ static s5log_write_fn log_write = write;
 
 void s5log_setup(enum s5log_level level, int fd, s5log_write_fn writer)
 {
-	log_level = level;
-	log_fd = fd;
-	log_write = writer ? writer : write;
+	atomic_store_explicit(&log_fd, fd, memory_order_relaxed);
+	atomic_store_explicit(&log_write, writer, memory_order_release);
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
 enum s5log_level s5log_level(void)
 {
-	return log_level;
+	return (enum s5log_level)atomic_load_explicit(&log_level,
+						      memory_order_relaxed);
 }
 
 int s5log_fd(void)
 {
-	return log_fd;
+	return atomic_load_explicit(&log_fd, memory_order_relaxed);
 }
 
 bool s5log_enabled(enum s5log_level level)
 {
-	return level != S5LOG_NONE && level <= log_level;
+	return level != S5LOG_NONE && level <= s5log_level();
 }
 
 static const char *const level_names[] = {
@@ -178,11 +182,13 @@ void s5log_begin(struct s5log_line *l, enum s5log_level level)
  * gives up silently on any other error: there is nowhere to report it. */
 static void write_all(const char *buf, size_t len)
 {
+	s5log_write_fn w = atomic_load_explicit(&log_write,
+						memory_order_acquire);
 	ssize_t n;
 	int tries = 0;
 
-	while (len > 0 && tries++ < 16) {
-		n = log_write(log_fd, buf, len);
+	while (w != NULL && len > 0 && tries++ < 16) {
+		n = w(s5log_fd(), buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

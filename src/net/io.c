@@ -1,36 +1,11 @@
-/* The plain libc I/O seam, the clock, and waiting on a descriptor. */
+/* The clock, and waiting on a descriptor. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "s5_net.h"
 #include "net_internal.h"
-
-/* With _GNU_SOURCE, glibc declares connect() with a transparent union for
- * its address argument, so it needs a wrapper to fit the seam's type. */
-static int libc_connect(int fd, const struct sockaddr *sa, socklen_t len)
-{
-	return connect(fd, sa, len);
-}
-
-/* fcntl() is variadic; the seam only needs the int-argument form. */
-static int libc_fcntl(int fd, int cmd, int arg)
-{
-	return fcntl(fd, cmd, arg);
-}
-
-const struct s5_io s5_io_libc = {
-	.send = send,
-	.recv = recv,
-	.poll = poll,
-	.connect = libc_connect,
-	.getsockopt = getsockopt,
-	.fcntl = libc_fcntl,
-	.now_ms = s5_now_ms,
-};
 
 int64_t s5_now_ms(void)
 {

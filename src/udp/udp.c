@@ -1,6 +1,7 @@
 /* One UDP association: where the relay is, and whether the control
- * connection that keeps it alive is still open (RFC 1928 section 7).
- */
+ * connection that keeps it alive is still open (RFC 1928 section 7). The
+ * control connection itself belongs to the caller, which opens and closes
+ * it. */
 #include <errno.h>
 #include <string.h>
 
@@ -11,7 +12,6 @@ void s5_udp_init(struct s5_udp *u, int family)
 {
 	memset(u, 0, sizeof(*u));
 	u->family = family;
-	u->ctl_fd = -1;
 	u->hdr_guess = S5_UDP_GUESS_INIT;
 }
 
@@ -96,52 +96,24 @@ int s5_udp_discard(int fd, const struct s5_udp_io *io)
 /* A non-blocking peek at the control connection. The server sends nothing
  * after its reply (section 6), so we read what it may send anyway: bytes
  * left in the queue would hide a later end of file from the peek. */
-static bool ctl_open(int fd, const struct s5_udp_io *io)
+bool s5_udp_ctl_open(int fd, const struct s5_udp_io *io)
 {
+	int saved = errno;
 	uint8_t junk[64];
+	bool open;
 	ssize_t r;
 
 	r = io->recv(fd, junk, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (r > 0) {
 		(void)io->recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
-		return true;
+		open = true;
+	} else if (r == 0) {
+		open = false;
+	} else {
+		open = errno == EAGAIN || errno == EWOULDBLOCK ||
+		       errno == EINTR;
 	}
-	if (r == 0)
-		return false;
-	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-}
-
-bool s5_udp_alive(struct s5_udp *u, const struct s5_udp_io *io)
-{
-	int saved = errno;
-	int64_t now;
-	bool open;
-
-	if (u->ctl_fd < 0)
-		return false;
-	/* Section 7: the association ends when the control connection
-	 * does. Checking costs a system call, so at most every
-	 * S5_UDP_CHECK_MS. */
-	now = io->now_ms();
-	if (now - u->checked_ms < S5_UDP_CHECK_MS)
-		return true;
-	open = ctl_open(u->ctl_fd, io);
-	if (open)
-		u->checked_ms = now;
-	else
-		s5_udp_close(u, io);
 	/* The hooks leave errno alone on success: EAGAIN is not news. */
 	errno = saved;
 	return open;
-}
-
-void s5_udp_close(struct s5_udp *u, const struct s5_udp_io *io)
-{
-	int saved = errno;
-
-	if (u->ctl_fd >= 0) {
-		(void)io->close(u->ctl_fd);
-		u->ctl_fd = -1;
-	}
-	errno = saved;
 }

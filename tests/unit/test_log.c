@@ -205,7 +205,7 @@ static void interrupted_and_short_writes_still_deliver_the_line(void **state)
 	assert_true(writes > 3);
 }
 
-static void null_writer_means_write_to_the_descriptor(void **state)
+static void write_as_writer_writes_to_the_descriptor(void **state)
 {
 	int p[2];
 	char buf[128];
@@ -213,7 +213,7 @@ static void null_writer_means_write_to_the_descriptor(void **state)
 
 	(void)state;
 	assert_int_equal(pipe(p), 0);
-	s5log_setup(S5LOG_INFO, p[1], NULL);
+	s5log_setup(S5LOG_INFO, p[1], write);
 	s5log_msg(S5LOG_INFO, "via ", "pipe", NULL);
 	n = read(p[0], buf, sizeof(buf) - 1);
 	assert_true(n > 0);
@@ -419,7 +419,7 @@ int main(void)
 		T(end_twice_writes_the_line_once),
 		T(end_leaves_errno_as_it_was),
 		T(interrupted_and_short_writes_still_deliver_the_line),
-		T(null_writer_means_write_to_the_descriptor),
+		T(write_as_writer_writes_to_the_descriptor),
 		T(message_strings_are_concatenated),
 		T(control_characters_in_text_become_question_marks),
 		T(strn_stops_at_length_or_nul_and_null_is_shown),

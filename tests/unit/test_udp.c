@@ -24,7 +24,7 @@
 /* ---- a counting seam over libc, with a fake clock ---- */
 
 static struct calls {
-	int sendmsg, recvmsg, recv, close;
+	int sendmsg, recvmsg, recv;
 	int flags;                  /* of the last call */
 	struct msghdr msg;          /* the last sendmsg/recvmsg's header */
 	struct iovec iov[4];        /* its first iovecs */
@@ -70,12 +70,6 @@ static ssize_t count_recv(int fd, void *buf, size_t len, int flags)
 	return recv(fd, buf, len, flags);
 }
 
-static int count_close(int fd)
-{
-	calls.close++;
-	return close(fd);
-}
-
 static int64_t fake_now(void)
 {
 	return clock_ms;
@@ -85,7 +79,6 @@ static const struct s5_udp_io counting = {
 	.sendmsg = count_sendmsg,
 	.recvmsg = count_recvmsg,
 	.recv = count_recv,
-	.close = count_close,
 	.now_ms = fake_now,
 };
 
@@ -1240,14 +1233,14 @@ static void the_common_path_makes_one_sendmsg_and_one_recvmsg_call(
 	assert_int_equal(s5_udp_send(&p.u, p.client, &dst, &vo, 1, 0,
 				     &counting), 100);
 	assert_int_equal(calls.sendmsg, 1);
-	assert_int_equal(calls.recvmsg + calls.recv + calls.close, 0);
+	assert_int_equal(calls.recvmsg + calls.recv, 0);
 
 	relay_send(&p, H_V4, 100);
 	assert_int_equal(s5_udp_recv(&p.u, p.client, &vi, 1, NULL, 0, NULL, 0,
 				     &d, &counting), 100);
 	assert_int_equal(calls.recvmsg, 1);
 	assert_int_equal(calls.sendmsg, 1);
-	assert_int_equal(calls.recv + calls.close, 0);
+	assert_int_equal(calls.recv, 0);
 	/* The kernel wrote the payload straight into the program's buffer. */
 	assert_int_equal(calls.iov[0].iov_len, H_V4);
 	assert_ptr_equal(calls.iov[1].iov_base, in);
@@ -1441,7 +1434,7 @@ static void set_relay_rejects_a_name_and_port_zero_and_keeps_the_old_one(
 
 /* ---- the control connection ---- */
 
-static void init_has_no_association(void **state)
+static void init_has_no_relay(void **state)
 {
 	struct s5_udp u;
 
@@ -1449,80 +1442,45 @@ static void init_has_no_association(void **state)
 	memset(&u, 0x5a, sizeof(u));
 	s5_udp_init(&u, AF_INET6);
 	assert_int_equal(u.family, AF_INET6);
-	assert_int_equal(u.ctl_fd, -1);
 	assert_int_equal(u.relay_len, 0);
 	assert_int_equal(u.hdr_guess, 10);
-	assert_false(s5_udp_alive(&u, &counting));
-	assert_int_equal(calls.recv, 0);
 }
 
-static void with_ctl(struct s5_udp *u, int sv[2])
+static void ctl_open_is_true_while_the_connection_is_open(void **state)
 {
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	s5_udp_init(u, AF_INET);
-	u->ctl_fd = sv[0];
-}
-
-static void alive_is_true_while_the_control_connection_is_open(void **state)
-{
-	struct s5_udp u;
 	int sv[2];
 
 	(void)state;
-	with_ctl(&u, sv);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	errno = 4242;
-	assert_true(s5_udp_alive(&u, &counting));
+	assert_true(s5_udp_ctl_open(sv[0], &counting));
 	assert_int_equal(errno, 4242);
 	assert_int_equal(calls.recv, 1);
 	assert_int_equal(calls.flags, MSG_PEEK | MSG_DONTWAIT);
-	assert_int_equal(u.checked_ms, clock_ms);
-	assert_int_equal(u.ctl_fd, sv[0]);
-	s5_udp_close(&u, &counting);
+	close(sv[0]);
 	close(sv[1]);
 }
 
-static void alive_checks_at_most_every_check_interval(void **state)
+static void ctl_open_is_false_after_the_peer_closes_and_closes_nothing(
+	void **state)
 {
-	struct s5_udp u;
 	int sv[2];
 
 	(void)state;
-	with_ctl(&u, sv);
-	assert_true(s5_udp_alive(&u, &counting));
-	close(sv[1]);
-	clock_ms += S5_UDP_CHECK_MS - 1;
-	assert_true(s5_udp_alive(&u, &counting)); /* not asked yet */
-	assert_int_equal(calls.recv, 1);
-	clock_ms += 1;
-	assert_false(s5_udp_alive(&u, &counting));
-	assert_int_equal(calls.recv, 2);
-	assert_int_equal(u.ctl_fd, -1);
-	assert_int_equal(calls.close, 1);
-	assert_false(s5_udp_alive(&u, &counting));
-	assert_int_equal(calls.recv, 2);
-}
-
-static void alive_is_false_and_closes_after_the_peer_closes(void **state)
-{
-	struct s5_udp u;
-	int sv[2];
-
-	(void)state;
-	with_ctl(&u, sv);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	close(sv[1]);
 	errno = 4242;
-	assert_false(s5_udp_alive(&u, &counting));
+	assert_false(s5_udp_ctl_open(sv[0], &counting));
 	assert_int_equal(errno, 4242);
-	assert_int_equal(u.ctl_fd, -1);
-	assert_int_equal(calls.close, 1);
-	assert_int_equal(fcntl(sv[0], F_GETFD), -1); /* really closed */
+	/* The caller owns the descriptor: still open. */
+	assert_true(fcntl(sv[0], F_GETFD) >= 0);
+	close(sv[0]);
 }
 
-static void alive_is_false_after_a_reset(void **state)
+static void ctl_open_is_false_after_a_reset(void **state)
 {
 	struct sockaddr_storage ss;
 	struct linger lg = { 1, 0 };
-	struct s5_udp u;
 	socklen_t len;
 	int l, c, a;
 
@@ -1537,48 +1495,40 @@ static void alive_is_false_after_a_reset(void **state)
 	assert_int_equal(connect(c, (struct sockaddr *)&ss, len), 0);
 	a = accept(l, NULL, NULL);
 	assert_true(a >= 0);
-	s5_udp_init(&u, AF_INET);
-	u.ctl_fd = c;
-	assert_true(s5_udp_alive(&u, &counting));
+	assert_true(s5_udp_ctl_open(c, &counting));
 	/* SO_LINGER 0: close sends RST instead of FIN. */
 	assert_int_equal(setsockopt(a, SOL_SOCKET, SO_LINGER, &lg,
 				    sizeof(lg)), 0);
 	close(a);
-	clock_ms += S5_UDP_CHECK_MS;
-	assert_false(s5_udp_alive(&u, &counting));
-	assert_int_equal(u.ctl_fd, -1);
-	assert_int_equal(calls.close, 1);
+	assert_false(s5_udp_ctl_open(c, &counting));
+	close(c);
 	close(l);
 }
 
-static void alive_reads_stray_bytes_and_still_sees_the_close(void **state)
+static void ctl_open_reads_stray_bytes_and_still_sees_the_close(void **state)
 {
-	struct s5_udp u;
 	int sv[2];
 
 	(void)state;
-	with_ctl(&u, sv);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(write(sv[1], "stray", 5), 5);
 	close(sv[1]);
-	assert_true(s5_udp_alive(&u, &counting));
-	clock_ms += S5_UDP_CHECK_MS;
-	assert_false(s5_udp_alive(&u, &counting));
-	assert_int_equal(u.ctl_fd, -1);
+	assert_true(s5_udp_ctl_open(sv[0], &counting));
+	assert_false(s5_udp_ctl_open(sv[0], &counting));
+	close(sv[0]);
 }
 
-static void close_closes_the_control_connection_once(void **state)
+static void ctl_open_is_false_for_a_descriptor_that_is_not_a_socket(
+	void **state)
 {
-	struct s5_udp u;
-	int sv[2];
+	int p[2];
 
 	(void)state;
-	with_ctl(&u, sv);
-	s5_udp_close(&u, &counting);
-	assert_int_equal(u.ctl_fd, -1);
-	s5_udp_close(&u, &counting);
-	assert_int_equal(calls.close, 1);
-	assert_int_equal(fcntl(sv[0], F_GETFD), -1);
-	close(sv[1]);
+	assert_int_equal(pipe(p), 0);
+	assert_false(s5_udp_ctl_open(p[0], &counting));
+	assert_false(s5_udp_ctl_open(-1, &counting));
+	close(p[0]);
+	close(p[1]);
 }
 
 static void discard_consumes_exactly_one_datagram(void **state)
@@ -1692,13 +1642,12 @@ int main(void)
 		T(set_relay_rejects_an_ipv4_relay_on_a_v6only_socket),
 		T(set_relay_rejects_an_ipv6_relay_on_an_ipv4_socket),
 		T(set_relay_rejects_a_name_and_port_zero_and_keeps_the_old_one),
-		T(init_has_no_association),
-		T(alive_is_true_while_the_control_connection_is_open),
-		T(alive_checks_at_most_every_check_interval),
-		T(alive_is_false_and_closes_after_the_peer_closes),
-		T(alive_is_false_after_a_reset),
-		T(alive_reads_stray_bytes_and_still_sees_the_close),
-		T(close_closes_the_control_connection_once),
+		T(init_has_no_relay),
+		T(ctl_open_is_true_while_the_connection_is_open),
+		T(ctl_open_is_false_after_the_peer_closes_and_closes_nothing),
+		T(ctl_open_is_false_after_a_reset),
+		T(ctl_open_reads_stray_bytes_and_still_sees_the_close),
+		T(ctl_open_is_false_for_a_descriptor_that_is_not_a_socket),
 		T(discard_consumes_exactly_one_datagram),
 		T(iov_move_matches_memmove_on_a_flat_copy),
 		T(iov_copies_stop_at_the_end_of_the_buffers),
