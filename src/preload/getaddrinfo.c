@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "preload.h"
+#include "conf.h"
+#include "fork.h"
+#include "hook.h"
+#include "names.h"
 #include "s5_dns.h"
 #include "s5_log.h"
 
@@ -22,7 +25,7 @@
 
 /* Open-addressing set of block addresses, linear probing, deletion by
  * backward shift. Guarded by blocks_lock (reset in a forked child: see
- * s5_names_atfork). */
+ * fork.h). */
 static pthread_mutex_t blocks_lock = PTHREAD_MUTEX_INITIALIZER;
 static void **blocks;
 static size_t blocks_cap, blocks_n; /* cap: 0 or a power of two */
@@ -113,21 +116,29 @@ out:
 	return found;
 }
 
-void s5_blocks_atfork_child(void)
+static void fork_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
 	blocks_lock = fresh;
 }
 
-void s5_blocks_atfork_prepare(void)
+static void fork_prepare(void)
 {
 	pthread_mutex_lock(&blocks_lock);
 }
 
-void s5_blocks_atfork_parent(void)
+static void fork_parent(void)
 {
 	pthread_mutex_unlock(&blocks_lock);
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
+						fork_child };
+
+	s5_fork_register(S5_FORK_BLOCKS, &ops);
 }
 
 /* Copies libc's lists, in order, into one block: the nodes, then their
@@ -333,11 +344,14 @@ S5_EXPORT int getaddrinfo(const char *node, const char *service,
 	char norm[S5_NAME_MAX + 1];
 	int saved = errno, r;
 
-	if (s5_guarded())
-		return real.getaddrinfo(node, service, hints, res);
-	s5_init();
-	if (real.getaddrinfo == NULL)
+	switch (s5_hook_begin(getaddrinfo, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
 		return EAI_FAIL;
+	case S5_HOOK_LIBC:
+		return real.getaddrinfo(node, service, hints, res);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (node == NULL || res == NULL ||
 	    (hints != NULL && (hints->ai_flags & AI_NUMERICHOST)) ||
 	    (hints != NULL && hints->ai_family != AF_UNSPEC &&
@@ -367,15 +381,14 @@ S5_EXPORT int getaddrinfo(const char *node, const char *service,
 
 S5_EXPORT void freeaddrinfo(struct addrinfo *res)
 {
-	if (s5_guarded()) {
-		real.freeaddrinfo(res);
-		return;
-	}
-	s5_init_symbols();
+	enum s5_hook_mode mode = s5_hook_begin(freeaddrinfo,
+					       S5_STAGE_SYMBOLS);
+
+	/* A list the library made is freed here, whatever the mode. */
 	if (res != NULL && blocks_take(res)) {
 		free(res);
 		return;
 	}
-	if (real.freeaddrinfo != NULL)
+	if (mode != S5_HOOK_FAIL)
 		real.freeaddrinfo(res);
 }

@@ -4,7 +4,8 @@
 #include <netdb.h>
 #include <string.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "names.h"
 #include "s5_dns.h"
 
 /* Per-thread storage for the non-reentrant form (see gethostbyname.c). */
@@ -40,16 +41,15 @@ static int fake_name(const void *addr, socklen_t len, int type, char *name)
 		       : -ENOENT;
 }
 
-S5_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
-			      struct hostent *ret, char *buf, size_t buflen,
-			      struct hostent **result, int *h_errnop)
+/* gethostbyaddr_r once the prologue said the call is ours. */
+static int hostbyaddr_r(const void *addr, socklen_t len, int type,
+			struct hostent *ret, char *buf, size_t buflen,
+			struct hostent **result, int *h_errnop)
 {
 	char name[S5_NAME_MAX + 1];
 	int n, r;
 
-	if (!s5_guarded())
-		s5_init();
-	n = s5_guarded() ? S5_PASS : fake_name(addr, len, type, name);
+	n = fake_name(addr, len, type, name);
 	if (n == S5_PASS)
 		return s5_libc_gethostbyaddr_r(addr, len, type, ret, buf,
 					       buflen, result, h_errnop);
@@ -69,6 +69,25 @@ S5_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
 	return 0;
 }
 
+S5_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
+			      struct hostent *ret, char *buf, size_t buflen,
+			      struct hostent **result, int *h_errnop)
+{
+	switch (s5_hook_begin(gethostbyaddr_r, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
+		*result = NULL;
+		*h_errnop = h_errno = NO_RECOVERY;
+		return ENOSYS;
+	case S5_HOOK_LIBC:
+		return real.gethostbyaddr_r(addr, len, type, ret, buf, buflen,
+					    result, h_errnop);
+	case S5_HOOK_OURS:
+		break;
+	}
+	return hostbyaddr_r(addr, len, type, ret, buf, buflen, result,
+			    h_errnop);
+}
+
 S5_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len,
 					int type)
 {
@@ -76,12 +95,19 @@ S5_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len,
 	struct hostent *result;
 	int herr = 0;
 
-	if (!s5_guarded())
-		s5_init();
-	if (s5_guarded() || fake_name(addr, len, type, name) == S5_PASS)
+	switch (s5_hook_begin(gethostbyaddr, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
+		h_errno = NO_RECOVERY;
+		return NULL;
+	case S5_HOOK_LIBC:
+		return real.gethostbyaddr(addr, len, type);
+	case S5_HOOK_OURS:
+		break;
+	}
+	if (fake_name(addr, len, type, name) == S5_PASS)
 		return s5_libc_gethostbyaddr(addr, len, type);
-	gethostbyaddr_r(addr, len, type, &tls_he.he, tls_he.buf,
-			sizeof(tls_he.buf), &result, &herr);
+	hostbyaddr_r(addr, len, type, &tls_he.he, tls_he.buf,
+		     sizeof(tls_he.buf), &result, &herr);
 	if (result == NULL)
 		h_errno = herr;
 	return result;

@@ -5,7 +5,8 @@
 #include <netdb.h>
 #include <string.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "names.h"
 #include "s5_dns.h"
 
 /* The non-reentrant forms return static storage; per thread here, which
@@ -90,7 +91,7 @@ static int route_r(const char *name, int af, struct hostent *ret, char *buf,
 {
 	char norm[S5_NAME_MAX + 1];
 
-	if (s5_guarded() || name == NULL || (af != AF_INET && af != AF_INET6))
+	if (name == NULL || (af != AF_INET && af != AF_INET6))
 		return S5_PASS;
 	switch (s5_name_route(name, norm)) {
 	case S5_NAME_LIBC:
@@ -134,8 +135,17 @@ static int hostbyname2_r(const char *name, int af, struct hostent *ret,
 	bool direct;
 	int r;
 
-	if (!s5_guarded())
-		s5_init();
+	switch (s5_hook_begin(gethostbyname2_r, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
+		*result = NULL;
+		*h_errnop = h_errno = NO_RECOVERY;
+		return ENOSYS;
+	case S5_HOOK_LIBC:
+		return real.gethostbyname2_r(name, af, ret, buf, buflen,
+					     result, h_errnop);
+	case S5_HOOK_OURS:
+		break;
+	}
 	r = route_r(name, af, ret, buf, buflen, result, h_errnop);
 	if (r != S5_PASS && r != S5_PASS_DIRECT) {
 		/* Like glibc, failures go to h_errno too (CPython reads it). */
@@ -154,8 +164,15 @@ static struct hostent *hostbyname2(const char *name, int af)
 	struct hostent *result;
 	int herr = 0, r;
 
-	if (!s5_guarded())
-		s5_init();
+	switch (s5_hook_begin(gethostbyname2, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
+		h_errno = NO_RECOVERY;
+		return NULL;
+	case S5_HOOK_LIBC:
+		return real.gethostbyname2(name, af);
+	case S5_HOOK_OURS:
+		break;
+	}
 	r = route_r(name, af, &tls_he.he, tls_he.buf, sizeof(tls_he.buf),
 		    &result, &herr);
 	if (r == S5_PASS || r == S5_PASS_DIRECT)

@@ -5,7 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "names.h"
 #include "s5_dns.h"
 
 /* The fake address inside sa, as family and bytes (an IPv4-mapped IPv6
@@ -31,10 +32,15 @@ S5_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen,
 	uint8_t addr[16];
 	int family, n, r;
 
-	if (s5_guarded())
+	switch (s5_hook_begin(getnameinfo, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
+		return EAI_FAIL;
+	case S5_HOOK_LIBC:
 		return real.getnameinfo(sa, salen, host, hostlen, serv,
 					servlen, flags);
-	s5_init();
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST))
 		return s5_libc_getnameinfo(sa, salen, host, hostlen, serv,
 					servlen, flags);

@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "preload.h"
+#include "fd.h"
+#include "hook.h"
+#include "kind_tcp.h"
+#include "udp.h"
 
 S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
@@ -12,11 +15,14 @@ S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	socklen_t plen, room;
 	int r;
 
-	if (s5_guarded())
+	switch (s5_hook_begin(getpeername, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, errno);
+	case S5_HOOK_LIBC:
 		return real.getpeername(fd, sa, len);
-	s5_init_symbols();
-	if (real.getpeername == NULL)
-		return s5_result(-ENOSYS, errno);
+	case S5_HOOK_OURS:
+		break;
+	}
 	/* The kernel answers first: a socket that is no longer connected,
 	 * a bad pointer or a bad descriptor get its own errno. */
 	room = len != NULL ? *len : 0;
@@ -25,7 +31,7 @@ S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 		return r;
 	switch (s5_fd_kind(fd)) {
 	case S5FD_TCP:
-		if (!s5_fd_peer(fd, &peer, &plen))
+		if (!s5_tcp_peer(fd, &peer, &plen))
 			return r;
 		break;
 	case S5FD_UDP:

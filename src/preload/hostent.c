@@ -5,7 +5,7 @@
 #include <stdalign.h>
 #include <string.h>
 
-#include "preload.h"
+#include "names.h"
 
 int s5_hostent_fill(struct hostent *he, char *buf, size_t buflen,
 		    const char *name, int af, const uint8_t *addr)

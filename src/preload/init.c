@@ -1,4 +1,5 @@
-/* Start-up of the preloaded library: real symbols, configuration, logging.
+/* Start-up of the preloaded library: real symbols, configuration, logging;
+ * the reentrancy guard; the proxy's address (real.h, hook.h, conf.h).
  *
  * The configuration is read in the library's constructor, while the
  * environment is still the one the program was started with (a program may
@@ -15,7 +16,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "preload.h"
+#include "conf.h"
+#include "fork.h"
+#include "hook.h"
+#include "logfile.h"
+#include "tcp.h"
 #include "s5_log.h"
 
 struct s5_real real;
@@ -54,19 +59,6 @@ void s5_guard_enter(void)
 void s5_guard_leave(void)
 {
 	guard_depth--;
-}
-
-/* Log lines go straight to the kernel through libc's syscall(), looked up
- * before anything else: they must work before the other real symbols are
- * known, and never pass through a hook of ours (syscall and write are
- * both hooks). */
-static long (*libc_syscall)(long, ...);
-
-static ssize_t sys_write_fn(int fd, const void *buf, size_t len)
-{
-	if (libc_syscall == NULL)
-		return -1;
-	return libc_syscall(SYS_write, fd, buf, len);
 }
 
 /* Where this library is mapped, found once: a real symbol that lies in
@@ -153,46 +145,6 @@ static const char *env_get(const char *name, void *ctx)
 	return getenv(name);
 }
 
-/* The log file is opened once and kept at a high descriptor number that
- * the program's close() cannot take away; when it cannot be opened, lines
- * go to stderr and say so. */
-static int open_log(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		s5log_msg(S5LOG_WARN, "SOCKS5WRAP_LOG_FILE: cannot open '",
-			  path, "'; logging to stderr", NULL);
-		return -1;
-	}
-	return s5_fd_move_high(fd);
-}
-
-/* Lock order for fork: proxy, udp, hosts, result blocks. */
-static void atfork_prepare(void)
-{
-	pthread_mutex_lock(&proxy_lock);
-	s5_udp_atfork_prepare();
-	s5_hosts_atfork_prepare();
-	s5_blocks_atfork_prepare();
-}
-
-static void atfork_parent(void)
-{
-	s5_blocks_atfork_parent();
-	s5_hosts_atfork_parent();
-	s5_udp_atfork_parent();
-	pthread_mutex_unlock(&proxy_lock);
-}
-
-static void atfork_child(void)
-{
-	s5_blocks_atfork_child();
-	s5_hosts_atfork_child();
-	s5_udp_atfork_child();
-	pthread_mutex_init(&proxy_lock, NULL);
-}
-
 /* Stage one: the real symbols, nothing else. No allocation here: hooks on
  * read, write, close, syscall... may run inside a malloc that is still
  * initialising itself (jemalloc makes raw syscall() calls while holding
@@ -200,8 +152,7 @@ static void atfork_child(void)
 static void symbols_once_fn(void)
 {
 	s5_guard_enter();
-	*(void **)&libc_syscall = dlsym(RTLD_NEXT, "syscall");
-	s5log_setup(S5LOG_ERROR, 2, sys_write_fn);
+	s5_logfile_early();
 	symbols_ok = resolve_symbols();
 	if (symbols_ok)
 		s5_io_real_init();
@@ -217,23 +168,15 @@ void s5_init_symbols(void)
  * connection, datagram or name goes. */
 static void init_once_fn(void)
 {
-	int fd = 2;
-
 	s5_init_symbols();
 	s5_guard_enter();
 	if (s5_config_load(&s5_cfg, env_get, NULL) < 0) {
 		s5_cfg.usable = false;
 		strcpy(s5_cfg.error, "out of memory reading the configuration");
 	}
-	s5log_setup(s5_cfg.log_level, 2, sys_write_fn);
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	if (symbols_ok && s5_cfg.log_file != NULL) {
-		int lf = open_log(s5_cfg.log_file);
-
-		if (lf >= 0)
-			fd = lf;
-		s5log_setup(s5_cfg.log_level, fd, sys_write_fn);
-	}
+	s5_fork_install();
+	s5_logfile_setup(s5_cfg.log_level,
+			 symbols_ok ? s5_cfg.log_file : NULL);
 	s5_guard_leave();
 }
 
@@ -298,15 +241,26 @@ void s5_report_config_error(void)
 		  NULL);
 }
 
-void s5_internal_moved(int oldfd, int newfd, struct s5_udp_sock *owner)
+static void fork_prepare(void)
 {
-	if (owner != NULL)
-		owner->u.ctl_fd = newfd;
-	else if (s5log_fd() == oldfd)
-		s5log_setup(s5log_level(), newfd, sys_write_fn);
+	pthread_mutex_lock(&proxy_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&proxy_lock);
+}
+
+static void fork_child(void)
+{
+	pthread_mutex_init(&proxy_lock, NULL);
 }
 
 __attribute__((constructor)) static void s5_constructor(void)
 {
+	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
+						fork_child };
+
+	s5_fork_register(S5_FORK_PROXY, &ops);
 	s5_init();
 }

@@ -1,8 +1,9 @@
 /* The net layer's I/O seam made of the real libc functions, so that the
- * handshake never passes through our own hooks. Filled once by s5_init. */
+ * handshake never passes through our own hooks. Filled once by s5_init_symbols. */
 #include <fcntl.h>
 
-#include "preload.h"
+#include "real.h"
+#include "tcp.h"
 
 static int io_fcntl(int fd, int cmd, int arg)
 {

@@ -6,7 +6,8 @@
  * would without the library: through the UDP relay they would ask the
  * proxy's side of the network, which is not what split DNS or local mode
  * mean. With the guard set, every hook passes them straight to libc. */
-#include "preload.h"
+#include "hook.h"
+#include "names.h"
 
 int s5_libc_getaddrinfo(const char *node, const char *service,
 			const struct addrinfo *hints, struct addrinfo **res)

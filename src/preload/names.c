@@ -17,7 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "preload.h"
+#include "conf.h"
+#include "fork.h"
+#include "hook.h"
+#include "names.h"
 #include "s5_dns.h"
 #include "s5_log.h"
 
@@ -93,7 +96,7 @@ static char *read_file(const char *path, size_t *len)
 				break;
 			buf = nb;
 		}
-		r = read(fd, buf + n, cap - n);
+		r = real.read(fd, buf + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -189,21 +192,29 @@ static void hosts_refresh(void)
 	free(text);
 }
 
-void s5_hosts_atfork_prepare(void)
+static void fork_prepare(void)
 {
 	pthread_mutex_lock(&hosts_lock);
 }
 
-void s5_hosts_atfork_parent(void)
+static void fork_parent(void)
 {
 	pthread_mutex_unlock(&hosts_lock);
 }
 
-void s5_hosts_atfork_child(void)
+static void fork_child(void)
 {
 	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
 
 	hosts_lock = fresh;
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
+						fork_child };
+
+	s5_fork_register(S5_FORK_HOSTS, &ops);
 }
 
 static bool in_hosts(const char *norm)

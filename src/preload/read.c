@@ -4,7 +4,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "udp.h"
 
 /* glibc declares it only under _FORTIFY_SOURCE. */
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
@@ -22,14 +23,19 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *buf,
 						   size_t len)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	int saved;
+	int saved = errno;
 	ssize_t r;
 
-	if (real.read == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(read, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.read(fd, buf, len);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd))
 		return real.read(fd, buf, len);
-	saved = errno;
 	r = read_udp(fd, &iov, 1);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -50,14 +56,19 @@ S5_EXPORT ssize_t read(int fd, void *buf, size_t len)
 static __attribute__((noinline)) ssize_t
 readv_slow(int fd, const struct iovec *iov, int iovcnt)
 {
-	int saved;
+	int saved = errno;
 	ssize_t r;
 
-	if (real.readv == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(readv, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.readv(fd, iov, iovcnt);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd) || iovcnt < 0)
 		return real.readv(fd, iov, iovcnt);
-	saved = errno;
 	r = read_udp(fd, iov, iovcnt);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -77,9 +88,15 @@ S5_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
  * libc's own check (and its abort on overflow) stays libc's. */
 S5_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	if (real.__read_chk == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(__read_chk, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, errno);
+	case S5_HOOK_LIBC:
+		return real.__read_chk(fd, buf, len, buflen);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd) || len > buflen)
 		return real.__read_chk(fd, buf, len, buflen);
-	return read(fd, buf, len);
+	return read_slow(fd, buf, len);
 }

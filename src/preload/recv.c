@@ -4,7 +4,8 @@
  * recvmsg.c). */
 #include <errno.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "udp.h"
 
 /* glibc declares these only under _FORTIFY_SOURCE. */
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
@@ -34,14 +35,19 @@ static __attribute__((noinline)) ssize_t
 recvfrom_slow(int fd, void *buf, size_t len, int flags,
 			   struct sockaddr *src, socklen_t *alen)
 {
-	int saved;
+	int saved = errno;
 	ssize_t r;
 
-	if (real.recvfrom == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(recvfrom, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.recvfrom(fd, buf, len, flags, src, alen);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd))
 		return real.recvfrom(fd, buf, len, flags, src, alen);
-	saved = errno;
 	r = recvfrom_udp(fd, buf, len, flags, src, alen);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -57,31 +63,45 @@ S5_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 		return real.recvfrom(fd, buf, len, flags, src, alen);
 	return recvfrom_slow(fd, buf, len, flags, src, alen);
 }
+S5_SELF_ALIAS(recvfrom);
 
 S5_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	return recvfrom(fd, buf, len, flags, NULL, NULL);
+	return s5_self_recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
 /* _FORTIFY_SOURCE forms: libc keeps its own overflow check. */
 S5_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 			     int flags)
 {
-	if (real.__recv_chk == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(__recv_chk, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, errno);
+	case S5_HOOK_LIBC:
+		return real.__recv_chk(fd, buf, len, buflen, flags);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd) || len > buflen)
 		return real.__recv_chk(fd, buf, len, buflen, flags);
-	return recvfrom(fd, buf, len, flags, NULL, NULL);
+	return recvfrom_slow(fd, buf, len, flags, NULL, NULL);
 }
 
 S5_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
 				 size_t buflen, int flags,
 				 struct sockaddr *src, socklen_t *alen)
 {
-	if (real.__recvfrom_chk == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(__recvfrom_chk, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, errno);
+	case S5_HOOK_LIBC:
+		return real.__recvfrom_chk(fd, buf, len, buflen, flags, src,
+					   alen);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd) || len > buflen)
 		return real.__recvfrom_chk(fd, buf, len, buflen, flags, src,
 					   alen);
-	return recvfrom(fd, buf, len, flags, src, alen);
+	return recvfrom_slow(fd, buf, len, flags, src, alen);
 }

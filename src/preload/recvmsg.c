@@ -1,20 +1,26 @@
 /* recvmsg() and recvmmsg() on a UDP socket with an association. */
 #include <errno.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "udp.h"
 
 /* Everything but the fast path of recvmsg() below. */
 static __attribute__((noinline)) ssize_t
 recvmsg_slow(int fd, struct msghdr *msg, int flags)
 {
-	int saved;
+	int saved = errno;
 	ssize_t r;
 
-	if (real.recvmsg == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(recvmsg, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.recvmsg(fd, msg, flags);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd) || msg == NULL)
 		return real.recvmsg(fd, msg, flags);
-	saved = errno;
 	r = s5_udp_recvmsg(fd, msg, flags);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -29,6 +35,7 @@ S5_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return real.recvmsg(fd, msg, flags);
 	return recvmsg_slow(fd, msg, flags);
 }
+S5_SELF_ALIAS(recvmsg);
 
 /* The first message waits as the flags say; the rest are taken while
  * they are already there (as MSG_WAITFORONE does). The timeout is not
@@ -36,15 +43,20 @@ S5_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 		       int flags, struct timespec *timeout)
 {
-	int saved, f = flags & ~MSG_WAITFORONE;
+	int saved = errno, f = flags & ~MSG_WAITFORONE;
 	unsigned int i;
 	ssize_t r;
 
-	if (real.recvmmsg == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(recvmmsg, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.recvmmsg(fd, vec, vlen, flags, timeout);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd) || vec == NULL)
 		return real.recvmmsg(fd, vec, vlen, flags, timeout);
-	saved = errno;
 	for (i = 0; i < vlen; i++) {
 		r = s5_udp_recvmsg(fd, &vec[i].msg_hdr, f);
 		if (r == S5_PASS) {
@@ -62,3 +74,4 @@ S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	errno = saved;
 	return (int)i;
 }
+S5_SELF_ALIAS(recvmmsg);

@@ -2,7 +2,9 @@
  * TCP Fast Open door as sendto(), with the destination in msg_name. */
 #include <errno.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "tcp.h"
+#include "udp.h"
 
 /* One message: S5_PASS or the result. */
 static ssize_t one_msg(int fd, const struct msghdr *msg, int flags)
@@ -30,11 +32,14 @@ S5_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	int saved = errno;
 	ssize_t r;
 
-	if (s5_guarded())
-		return real.sendmsg(fd, msg, flags);
-	s5_init();
-	if (real.sendmsg == NULL)
+	switch (s5_hook_begin(sendmsg, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.sendmsg(fd, msg, flags);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (msg == NULL)
 		return real.sendmsg(fd, msg, flags);
 	r = one_msg(fd, msg, flags);
@@ -44,6 +49,7 @@ S5_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	}
 	return s5_result(r, saved);
 }
+S5_SELF_ALIAS(sendmsg);
 
 /* Each message on its own through the same policy: one batch may mix
  * proxied and excluded destinations. Like the kernel, the count of
@@ -55,9 +61,14 @@ S5_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	unsigned int i;
 	ssize_t r;
 
-	if (s5_guarded())
+	switch (s5_hook_begin(sendmmsg, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
 		return real.sendmmsg(fd, vec, vlen, flags);
-	s5_init();
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (vec == NULL || (s5_fd_kind(fd) != S5FD_UDP &&
 			    (vlen == 0 || vec[0].msg_hdr.msg_name == NULL)))
 		return real.sendmmsg(fd, vec, vlen, flags);
@@ -78,3 +89,4 @@ S5_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	errno = saved;
 	return (int)i;
 }
+S5_SELF_ALIAS(sendmmsg);

@@ -1,10 +1,13 @@
-/* sendto(): datagrams to proxied peers go through the UDP relay (udp.c).
- * On a TCP socket, MSG_FASTOPEN opens a connection without connect(), with
- * the data in the SYN; without this hook it would go around the proxy, so
- * the connection is made through the proxy first, then the data is sent. */
+/* sendto() and send(): datagrams to proxied peers go through the UDP relay
+ * (udp.c). On a TCP socket, MSG_FASTOPEN opens a connection without
+ * connect(), with the data in the SYN; without this hook it would go
+ * around the proxy, so the connection is made through the proxy first,
+ * then the data is sent. */
 #include <errno.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "tcp.h"
+#include "udp.h"
 
 S5_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *dst, socklen_t dlen)
@@ -15,11 +18,14 @@ S5_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	int saved = errno;
 	ssize_t r;
 
-	if (s5_guarded())
-		return real.sendto(fd, buf, len, flags, dst, dlen);
-	s5_init();
-	if (real.sendto == NULL)
+	switch (s5_hook_begin(sendto, S5_STAGE_FULL)) {
+	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.sendto(fd, buf, len, flags, dst, dlen);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (dst == NULL && s5_fd_kind(fd) != S5FD_UDP)
 		return real.sendto(fd, buf, len, flags, dst, dlen);
 	r = (flags & MSG_FASTOPEN) ? s5_tcp_fastopen(fd, dst, dlen) : S5_PASS;
@@ -36,6 +42,7 @@ S5_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	}
 	return s5_result(r, saved);
 }
+S5_SELF_ALIAS(sendto);
 
 /* Everything but the fast path of send() below. */
 static __attribute__((noinline)) ssize_t
@@ -43,14 +50,19 @@ send_slow(int fd, const void *buf, size_t len, int flags)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int saved;
+	int saved = errno;
 	ssize_t r;
 
-	if (real.send == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(send, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.send(fd, buf, len, flags);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd))
 		return real.send(fd, buf, len, flags);
-	saved = errno;
 	r = s5_udp_sendmsg(fd, &msg, flags);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -59,6 +71,7 @@ send_slow(int fd, const void *buf, size_t len, int flags)
 	return s5_result(r, saved);
 }
 
+/* One test and a tail call on the fast path (see write.c). */
 S5_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	if (__builtin_expect(real.send != NULL && !s5_fd_maybe_ours(fd), 1))

@@ -4,21 +4,26 @@
  * proxied send on such a socket fails with EIO (udp.c). */
 #include <errno.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "udp.h"
 
 S5_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 			 socklen_t len)
 {
 	int r;
 
-	if (!s5_guarded())
-		s5_init_symbols();
-	if (real.setsockopt == NULL) {
+	switch (s5_hook_begin(setsockopt, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
 		errno = ENOSYS;
 		return -1;
+	case S5_HOOK_LIBC:
+		return real.setsockopt(fd, level, name, val, len);
+	case S5_HOOK_OURS:
+		break;
 	}
 	r = real.setsockopt(fd, level, name, val, len);
-	if (r == 0 && !s5_guarded())
+	if (r == 0)
 		s5_udp_setsockopt(fd, level, name);
 	return r;
 }
+S5_SELF_ALIAS(setsockopt);

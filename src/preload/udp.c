@@ -1,21 +1,24 @@
-/* What happens to UDP datagrams: to excluded peers they go direct; to all
- * others they go through the association (udpsock.c) with the RFC 1928
- * section 7 header; with SOCKS5WRAP_UDP=block they are refused. Replies
- * are accepted from the relay, or directly from excluded peers only. */
+/* What happens to UDP datagrams (udp.h): to excluded peers they go
+ * direct; to all others they go through the socket's association
+ * (udpsock.c) with the RFC 1928 section 7 header; with
+ * SOCKS5WRAP_UDP=block they are refused. Replies are accepted from the
+ * relay, or directly from excluded peers only. Any other kind of socket
+ * (raw, ICMP, SCTP...) that sends to a proxied destination is refused. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string.h>
 
-#include "preload.h"
+#include "conf.h"
+#include "hook.h"
+#include "names.h"
+#include "udp.h"
+#include "udpsock.h"
 #include "s5_dns.h"
 #include "s5_log.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
-#endif
-#ifndef IPPROTO_UDPLITE
-#define IPPROTO_UDPLITE 136
 #endif
 
 static ssize_t real_sendmsg_fn(int fd, const struct msghdr *m, int flags)
@@ -33,16 +36,11 @@ static ssize_t real_recv_fn(int fd, void *buf, size_t len, int flags)
 	return real.recv(fd, buf, len, flags);
 }
 
-static int real_close_fn(int fd)
-{
-	return real.close(fd);
-}
-
-struct s5_udp_io s5_udp_io_real = {
+/* The udp layer's seam, made of the real libc functions. */
+static const struct s5_udp_io io_real = {
 	.sendmsg = real_sendmsg_fn,
 	.recvmsg = real_recvmsg_fn,
 	.recv = real_recv_fn,
-	.close = real_close_fn,
 	.now_ms = s5_now_ms,
 };
 
@@ -60,42 +58,62 @@ static int gso_option(int fd)
 	return v;
 }
 
-/* The state of a datagram socket that sends to (or connects to) dst: an
- * existing one, or a new one for a UDP socket seen for the first time.
- * *r is S5_PASS when the socket is not ours at all, or -errno. */
-static struct s5_udp_sock *sock_for(int fd, const struct sockaddr *dst,
-				    socklen_t dlen, int *r)
+/* What an existing state says about its socket. */
+static void info_of(const struct s5_udp_sock *s, struct s5_sock_info *si)
 {
-	struct s5_udp_sock *s = s5_fd_udp_get(fd);
-	struct s5_sock_info si;
+	si->domain = s->family;
+	si->type = SOCK_DGRAM;
+	si->protocol = IPPROTO_UDP;
+}
+
+/* The state of a datagram socket that sends to (or connects to) a
+ * destination: an existing one, or a new one for a UDP socket seen for
+ * the first time. NULL with *r = S5_PASS when the socket is not the
+ * library's business (not an internet socket, a TCP socket), or with
+ * *r = -errno; *si describes the socket in any case. */
+static struct s5_udp_sock *sock_for(int fd, struct s5_sock_info *si, int *r)
+{
+	struct s5_udp_sock *s = s5_udp_sock_get(fd);
 
 	*r = S5_PASS;
-	if (s != NULL)
-		return s;
-	if (dst == NULL || dlen < sizeof(sa_family_t) ||
-	    (dst->sa_family != AF_INET && dst->sa_family != AF_INET6) ||
-	    s5_sock_info(fd, &si) < 0 ||
-	    (si.domain != AF_INET && si.domain != AF_INET6))
-		return NULL;
-	if (si.type == SOCK_DGRAM && (si.protocol == IPPROTO_UDP ||
-				      si.protocol == IPPROTO_UDPLITE)) {
-		s = s5_udp_sock_new(si.domain);
-		if (s == NULL) {
-			*r = -ENOMEM;
-			return NULL;
-		}
-		/* Set before the first send; later changes come through
-		 * s5_udp_setsockopt(). */
-		atomic_store(&s->gso, gso_option(fd));
-		/* One reference for the descriptor, one for this call. */
-		s5_udp_sock_ref(s);
-		if (s5_fd_set_udp(fd, s) < 0)
-			s5_udp_sock_put(s);
+	if (s != NULL) {
+		info_of(s, si);
 		return s;
 	}
-	if (si.type == SOCK_DGRAM || si.type == SOCK_RAW)
-		*r = s5_refuse_other(dst, dlen, &si);
-	return NULL;
+	if (s5_sock_info(fd, si) < 0 ||
+	    (si->domain != AF_INET && si->domain != AF_INET6) ||
+	    !s5_sock_is_udp(si))
+		return NULL;
+	s = s5_udp_sock_new(si->domain);
+	if (s == NULL) {
+		*r = -ENOMEM;
+		return NULL;
+	}
+	/* Set before the first send; later changes come through
+	 * s5_udp_setsockopt(). */
+	atomic_store(&s->gso, gso_option(fd));
+	/* One reference for the descriptor, one for this call. */
+	s5_obj_ref(&s->obj);
+	(void)s5_fd_attach(fd, S5FD_UDP, &s->obj);
+	return s;
+}
+
+/* A socket the library does not carry (raw, ICMP, SCTP, any non-UDP
+ * datagram socket) sending to dst: S5_PASS or the refusal. TCP reads no
+ * address from a send (Fast Open has its own path). */
+static int other_send(int fd, const struct s5_sock_info *si,
+		      const struct sockaddr *dst, socklen_t dlen)
+{
+	struct sockaddr_storage d;
+	socklen_t dl;
+	int r;
+
+	if (dst == NULL || si->type == SOCK_STREAM)
+		return S5_PASS;
+	r = s5_dst_read(fd, si, false, dst, dlen, &d, &dl);
+	if (r != S5_DST_ADDR)
+		return r == S5_DST_NONE ? S5_PASS : r;
+	return s5_refuse_other((struct sockaddr *)&d, dl, si);
 }
 
 static bool udp_blocked(void)
@@ -108,23 +126,48 @@ static bool udp_blocked(void)
 	return false;
 }
 
+/* dst as the socket's family shows it (an IPv4 address on an IPv6 socket
+ * as IPv4-mapped, as the kernel does). Returns the length, or 0. */
+static socklen_t in_family(const struct sockaddr *dst, socklen_t dlen,
+			   int family, struct sockaddr_storage *out)
+{
+	struct s5_addr a;
+	int n;
+
+	if (dst->sa_family == family) {
+		memcpy(out, dst, dlen);
+		return dlen;
+	}
+	if (s5_addr_from_sockaddr(&a, dst, dlen) < 0)
+		return 0;
+	n = s5_addr_to_sockaddr(&a, family, out);
+	return n > 0 ? (socklen_t)n : 0;
+}
+
 /* Remembers that port leads to a fake address, to name the source of the
  * replies (the relay reports the address the proxy resolved). */
 static void remember_named(struct s5_udp_sock *s, const struct sockaddr *dst,
 			   socklen_t dlen, uint16_t port)
 {
-	unsigned int i;
+	struct sockaddr_storage shown;
+	socklen_t len = in_family(dst, dlen, s->family, &shown);
+	int i, n;
 
-	for (i = 0; i < s->n_named; i++)
-		if (s->named[i].port == port)
-			goto store;
-	if (s->n_named == sizeof(s->named) / sizeof(s->named[0]))
+	if (len == 0)
 		return;
-	i = s->n_named++;
-store:
-	s->named[i].port = port;
-	memcpy(&s->named[i].fake, dst, dlen);
-	s->named[i].len = dlen;
+	s5_udp_lock();
+	n = atomic_load(&s->n_named);
+	for (i = 0; i < n; i++)
+		if (s->named[i].port == port)
+			break;
+	if (i < (int)(sizeof(s->named) / sizeof(s->named[0]))) {
+		s->named[i].port = port;
+		memcpy(&s->named[i].fake, &shown, len);
+		s->named[i].len = len;
+		if (i == n)
+			atomic_store(&s->n_named, n + 1);
+	}
+	s5_udp_unlock();
 }
 
 /* GSO sends one buffer that the kernel cuts into many datagrams; each
@@ -133,7 +176,7 @@ store:
  * cannot be used, and programs that use it then fall back to plain sends.
  * A program asks for it per send (a control message) or for every send
  * (the socket option, which also applies to our own sendmsg). */
-static bool wants_gso(const struct s5_udp_sock *s, const struct msghdr *msg)
+static bool wants_gso(struct s5_udp_sock *s, const struct msghdr *msg)
 {
 	struct cmsghdr *c;
 
@@ -154,8 +197,10 @@ static ssize_t send_via_relay(struct s5_udp_sock *s, int fd,
 			      const struct msghdr *msg, int flags,
 			      const struct sockaddr *dst, socklen_t dlen)
 {
+	struct s5_udp_assoc *a;
 	struct s5_addr target;
 	bool fake;
+	ssize_t n;
 	int r = s5_route_dst(dst, dlen, &target, &fake);
 
 	if (r != 0)
@@ -168,42 +213,62 @@ static ssize_t send_via_relay(struct s5_udp_sock *s, int fd,
 	}
 	if (wants_gso(s, msg))
 		return -EIO;
-	r = s5_udp_sock_ready(s, fd);
-	if (r < 0)
+	a = s5_udp_sock_ready(s, fd, &r);
+	if (a == NULL)
 		return r;
 	if (fake)
 		remember_named(s, dst, dlen, target.port);
-	return s5_udp_send(&s->u, fd, &target, msg->msg_iov,
-			   msg->msg_iovlen, flags, &s5_udp_io_real);
+	n = s5_udp_send(&a->u, fd, &target, msg->msg_iov, msg->msg_iovlen,
+			flags, &io_real);
+	s5_obj_put(&a->obj);
+	return n;
+}
+
+/* The virtual peer, copied under the lock; false when not connected
+ * through the proxy. */
+static bool peer_of(struct s5_udp_sock *s, struct sockaddr_storage *peer,
+		    socklen_t *len, struct s5_addr *target)
+{
+	bool ok;
+
+	s5_udp_lock();
+	ok = s->connected;
+	if (ok) {
+		memcpy(peer, &s->peer, s->peer_len);
+		*len = s->peer_len;
+		if (target != NULL)
+			*target = s->peer_target;
+	}
+	s5_udp_unlock();
+	return ok;
 }
 
 ssize_t s5_udp_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	const struct sockaddr *dst = msg->msg_name;
-	socklen_t dlen = msg->msg_namelen;
-	struct sockaddr_storage peer;
+	struct sockaddr_storage d;
 	struct s5_udp_sock *s;
+	struct s5_sock_info si;
+	socklen_t dl = 0;
 	ssize_t r;
 	int why;
 
-	if (dst == NULL && s5_fd_kind(fd) != S5FD_UDP)
+	if (msg->msg_name == NULL && s5_fd_kind(fd) != S5FD_UDP)
 		return S5_PASS;
-	s = sock_for(fd, dst, dlen, &why);
+	s = sock_for(fd, &si, &why);
 	if (s == NULL)
-		return why;
-	if (dst == NULL) {
-		/* send()/write() on a socket connect()ed through the proxy
-		 * goes to its virtual peer; any other is the kernel's. */
-		if (!s->connected) {
-			s5_udp_sock_put(s);
-			return S5_PASS;
-		}
-		memcpy(&peer, &s->peer, s->peer_len);
-		dlen = s->peer_len;
-		dst = (const struct sockaddr *)&peer;
-	}
-	r = send_via_relay(s, fd, msg, flags, dst, dlen);
-	s5_udp_sock_put(s);
+		return why != S5_PASS ? why
+				      : other_send(fd, &si, msg->msg_name,
+						   msg->msg_namelen);
+	r = s5_dst_read(fd, &si, false, msg->msg_name, msg->msg_namelen, &d,
+			&dl);
+	/* No address: send()/write() on a socket connect()ed through the
+	 * proxy goes to its virtual peer; any other is the kernel's. */
+	if (r == S5_DST_NONE && !peer_of(s, &d, &dl, NULL))
+		r = S5_PASS;
+	if (r == S5_DST_ADDR || r == S5_DST_NONE)
+		r = send_via_relay(s, fd, msg, flags, (struct sockaddr *)&d,
+				   dl);
+	s5_obj_put(&s->obj);
 	return r;
 }
 
@@ -220,6 +285,27 @@ static bool same_sockaddr(const struct sockaddr *a, const struct sockaddr *b)
 	       memcmp(&x.u, &y.u, x.atyp == S5_ATYP_IPV4 ? 4 : 16) == 0;
 }
 
+/* A name sent to on this port: its fake address, shown as the source. */
+static socklen_t named_source(struct s5_udp_sock *s, uint16_t port,
+			      struct sockaddr_storage *out)
+{
+	socklen_t len = 0;
+	int i, n;
+
+	if (atomic_load(&s->n_named) == 0)
+		return 0;
+	s5_udp_lock();
+	n = atomic_load(&s->n_named);
+	for (i = 0; i < n; i++)
+		if (s->named[i].port == port) {
+			memcpy(out, &s->named[i].fake, s->named[i].len);
+			len = s->named[i].len;
+			break;
+		}
+	s5_udp_unlock();
+	return len;
+}
+
 /* The source the program sees, in the socket's family: an address as
  * the relay reported it, a name as its fake address. Returns the length,
  * or 0 when it cannot be shown in this family (then the datagram goes). */
@@ -229,43 +315,48 @@ static socklen_t show_source(struct s5_udp_sock *s, const struct s5_addr *src,
 	struct s5_addr a = *src;
 	uint8_t v4[4], v6[16];
 	struct s5_pool *pool;
-	unsigned int i;
+	socklen_t named;
 	int len;
 
 	/* A reply to a name: one name sent to on this port names it. First,
 	 * because the proxy may have resolved the name to an address of the
 	 * other family, which this socket could not show. */
-	for (i = 0; i < s->n_named; i++)
-		if (s->named[i].port == a.port &&
-		    s->named[i].fake.ss_family == s->u.family) {
-			memcpy(out, &s->named[i].fake, s->named[i].len);
-			return s->named[i].len;
-		}
+	named = named_source(s, a.port, out);
+	if (named > 0)
+		return named;
 	if (a.atyp == S5_ATYP_DOMAIN) {
 		pool = s5_pool();
 		if (pool == NULL ||
 		    s5_pool_lookup(pool, a.u.dom.name, s5_now_s(), v4, v6) < 0)
 			return 0;
-		a.atyp = s->u.family == AF_INET ? S5_ATYP_IPV4 : S5_ATYP_IPV6;
+		a.atyp = s->family == AF_INET ? S5_ATYP_IPV4 : S5_ATYP_IPV6;
 		memcpy(a.atyp == S5_ATYP_IPV4 ? a.u.v4 : a.u.v6,
 		       a.atyp == S5_ATYP_IPV4 ? v4 : v6,
 		       a.atyp == S5_ATYP_IPV4 ? 4 : 16);
 	}
-	len = s5_addr_to_sockaddr(&a, s->u.family, out);
+	len = s5_addr_to_sockaddr(&a, s->family, out);
 	return len > 0 ? (socklen_t)len : 0;
 }
+
+/* The virtual peer, if any, for one receive. */
+struct peer_view {
+	bool connected;
+	struct sockaddr_storage peer;
+	socklen_t len;
+	struct s5_addr target;
+};
 
 /* A socket connect()ed through the proxy accepts only its peer, as the
  * kernel would: the same address and port, or for a peer known by name
  * (the relay reports whatever address the proxy resolved) the same port. */
-static bool from_peer(const struct s5_udp_sock *s, const struct s5_addr *src,
+static bool from_peer(const struct peer_view *p, const struct s5_addr *src,
 		      const struct sockaddr *shown)
 {
-	if (!s->connected)
+	if (!p->connected)
 		return true;
-	if (s->peer_target.atyp == S5_ATYP_DOMAIN)
-		return src->port == s->peer_target.port;
-	return same_sockaddr(shown, (const struct sockaddr *)&s->peer);
+	if (p->target.atyp == S5_ATYP_DOMAIN)
+		return src->port == p->target.port;
+	return same_sockaddr(shown, (const struct sockaddr *)&p->peer);
 }
 
 static void give_name(struct msghdr *msg, const struct sockaddr_storage *src,
@@ -281,19 +372,21 @@ static void give_name(struct msghdr *msg, const struct sockaddr_storage *src,
 /* One datagram for the program, or -errno; datagrams that are not for it
  * are consumed and skipped (a blocking call waits for the next one, a
  * non-blocking one ends with EAGAIN). */
-static ssize_t recv_valid(struct s5_udp_sock *s, int fd, struct msghdr *msg,
-			  int flags)
+static ssize_t recv_valid(struct s5_udp_sock *s, struct s5_udp_assoc *a,
+			  int fd, struct msghdr *msg, int flags)
 {
 	struct sockaddr_storage shown;
 	struct s5_udp_dgram d;
+	struct peer_view p;
 	size_t clen;
 	socklen_t slen;
 	ssize_t r;
 
+	p.connected = peer_of(s, &p.peer, &p.len, &p.target);
 	for (;;) {
-		r = s5_udp_recv(&s->u, fd, msg->msg_iov, msg->msg_iovlen,
+		r = s5_udp_recv(&a->u, fd, msg->msg_iov, msg->msg_iovlen,
 				msg->msg_control, msg->msg_controllen, &clen,
-				flags, &d, &s5_udp_io_real);
+				flags, &d, &io_real);
 		if (r == -EBADMSG)
 			continue;
 		if (r < 0)
@@ -309,16 +402,16 @@ static ssize_t recv_valid(struct s5_udp_sock *s, int fd, struct msghdr *msg,
 		} else {
 			slen = show_source(s, &d.src, &shown);
 			if (slen > 0 &&
-			    from_peer(s, &d.src, (struct sockaddr *)&shown))
+			    from_peer(&p, &d.src, (struct sockaddr *)&shown))
 				break;
 		}
 		/* Not for the program: gone, also when it only peeked. */
 		if (flags & MSG_PEEK)
-			s5_udp_discard(fd, &s5_udp_io_real);
+			s5_udp_discard(fd, &io_real);
 	}
-	if (s->connected)
+	if (p.connected)
 		/* The kernel shows a connected socket's peer as given. */
-		give_name(msg, &s->peer, s->peer_len);
+		give_name(msg, &p.peer, p.len);
 	else
 		give_name(msg, &shown, slen);
 	msg->msg_controllen = clen;
@@ -328,19 +421,21 @@ static ssize_t recv_valid(struct s5_udp_sock *s, int fd, struct msghdr *msg,
 
 ssize_t s5_udp_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct s5_udp_sock *s = s5_fd_udp_get(fd);
-	ssize_t r;
+	struct s5_udp_sock *s = s5_udp_sock_get(fd);
+	struct s5_udp_assoc *a = NULL;
+	ssize_t r = S5_PASS;
 
 	if (s == NULL)
 		return S5_PASS;
 	/* Never associated: a plain UDP socket (it only talked to excluded
 	 * peers so far), the kernel's business. */
-	if (!s->associated) {
-		s5_udp_sock_put(s);
-		return S5_PASS;
+	if (atomic_load(&s->associated))
+		a = s5_udp_sock_assoc(s);
+	if (a != NULL) {
+		r = recv_valid(s, a, fd, msg, flags);
+		s5_obj_put(&a->obj);
 	}
-	r = recv_valid(s, fd, msg, flags);
-	s5_udp_sock_put(s);
+	s5_obj_put(&s->obj);
 	return r;
 }
 
@@ -380,14 +475,21 @@ static socklen_t any_with_port(struct sockaddr_storage *ss)
 	return sizeof(s6);
 }
 
+static void set_disconnected(struct s5_udp_sock *s)
+{
+	s5_udp_lock();
+	s->connected = false;
+	s5_udp_unlock();
+}
+
 /* connect(AF_UNSPEC): the virtual peer goes. Linux also gives back a port
  * it picked by itself, and the next datagram would leave from a new one,
  * which the relay does not accept (RFC 1928 section 7: it relays for the
  * client's address and port). So the socket takes its port back; if that
  * is not possible, the association goes and the next send makes one. */
-static int udp_disconnect(int fd, const struct sockaddr *sa, socklen_t len)
+int s5_udp_disconnect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct s5_udp_sock *s = s5_fd_udp_get(fd);
+	struct s5_udp_sock *s = s5_udp_sock_get(fd);
 	struct sockaddr_storage before, after;
 	socklen_t blen = sizeof(before), alen = sizeof(after);
 	bool had;
@@ -395,24 +497,22 @@ static int udp_disconnect(int fd, const struct sockaddr *sa, socklen_t len)
 
 	if (s == NULL)
 		return S5_PASS;
-	had = getsockname(fd, (struct sockaddr *)&before, &blen) == 0 &&
+	had = real.getsockname(fd, (struct sockaddr *)&before, &blen) == 0 &&
 	      local_port(&before) != 0;
 	if (real.connect(fd, sa, len) < 0) {
 		r = -errno;
 		goto out;
 	}
-	s5_udp_lock();
-	s->connected = false;
-	s5_udp_unlock();
-	if (!had || !s->associated ||
-	    (getsockname(fd, (struct sockaddr *)&after, &alen) == 0 &&
+	set_disconnected(s);
+	if (!had || !atomic_load(&s->associated) ||
+	    (real.getsockname(fd, (struct sockaddr *)&after, &alen) == 0 &&
 	     local_port(&after) == local_port(&before)))
 		goto out;
 	blen = any_with_port(&before);
-	if (bind(fd, (struct sockaddr *)&before, blen) < 0)
+	if (real.bind(fd, (struct sockaddr *)&before, blen) < 0)
 		s5_udp_sock_drop_assoc(s);
 out:
-	s5_udp_sock_put(s);
+	s5_obj_put(&s->obj);
 	return r;
 }
 
@@ -420,9 +520,12 @@ out:
  * connected to the relay (the kernel then delivers only the relay's
  * datagrams), and the program's peer becomes virtual. */
 static int connect_via_relay(struct s5_udp_sock *s, int fd,
-			     const struct sockaddr *sa, socklen_t len,
+			     const struct sockaddr *dst, socklen_t dlen,
 			     const struct s5_addr *target)
 {
+	struct sockaddr_storage shown;
+	struct s5_udp_assoc *a;
+	socklen_t slen = in_family(dst, dlen, s->family, &shown);
 	int r;
 
 	if (udp_blocked())
@@ -431,43 +534,45 @@ static int connect_via_relay(struct s5_udp_sock *s, int fd,
 		s5_report_config_error();
 		return -ECONNREFUSED;
 	}
-	r = s5_udp_sock_ready(s, fd);
+	if (slen == 0)
+		return -EAFNOSUPPORT;
+	a = s5_udp_sock_ready(s, fd, &r);
+	if (a == NULL)
+		return r;
+	r = real.connect(fd, (struct sockaddr *)&a->u.relay, a->u.relay_len);
+	r = r < 0 ? -errno : 0;
+	s5_obj_put(&a->obj);
 	if (r < 0)
 		return r;
-	if (real.connect(fd, (struct sockaddr *)&s->u.relay,
-			 s->u.relay_len) < 0)
-		return -errno;
 	s5_udp_lock();
-	memcpy(&s->peer, sa, len);
-	s->peer_len = len;
+	memcpy(&s->peer, &shown, slen);
+	s->peer_len = slen;
 	s->peer_target = *target;
 	s->connected = true;
 	s5_udp_unlock();
 	return 0;
 }
 
-int s5_udp_connect(int fd, const struct sockaddr *sa, socklen_t len)
+int s5_udp_connect(int fd, const struct s5_sock_info *si,
+		   const struct sockaddr *dst, socklen_t dlen)
 {
+	struct s5_sock_info known;
 	struct s5_udp_sock *s;
 	struct s5_addr target;
 	bool fake;
 	int r;
 
-	if (sa->sa_family == AF_UNSPEC)
-		return udp_disconnect(fd, sa, len);
-	s = sock_for(fd, sa, len, &r);
+	(void)si;
+	s = sock_for(fd, &known, &r);
 	if (s == NULL)
 		return r;
-	r = s5_route_dst(sa, len, &target, &fake);
-	if (r == S5_PASS) {
+	r = s5_route_dst(dst, dlen, &target, &fake);
+	if (r == S5_PASS)
 		/* A direct peer: the kernel connects; no virtual peer. */
-		s5_udp_lock();
-		s->connected = false;
-		s5_udp_unlock();
-	} else if (r == 0) {
-		r = connect_via_relay(s, fd, sa, len, &target);
-	}
-	s5_udp_sock_put(s);
+		set_disconnected(s);
+	else if (r == 0)
+		r = connect_via_relay(s, fd, dst, dlen, &target);
+	s5_obj_put(&s->obj);
 	return r;
 }
 
@@ -478,27 +583,21 @@ void s5_udp_setsockopt(int fd, int level, int name)
 	if (level != SOL_UDP || name != UDP_SEGMENT)
 		return;
 	/* A socket without state yet reads the option when it gets one. */
-	s = s5_fd_udp_get(fd);
+	s = s5_udp_sock_get(fd);
 	if (s == NULL)
 		return;
 	atomic_store(&s->gso, gso_option(fd));
-	s5_udp_sock_put(s);
+	s5_obj_put(&s->obj);
 }
 
 bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)
 {
-	struct s5_udp_sock *s = s5_fd_udp_get(fd);
-	bool ok = false;
+	struct s5_udp_sock *s = s5_udp_sock_get(fd);
+	bool ok;
 
 	if (s == NULL)
 		return false;
-	s5_udp_lock();
-	if (s->connected) {
-		memcpy(peer, &s->peer, s->peer_len);
-		*len = s->peer_len;
-		ok = true;
-	}
-	s5_udp_unlock();
-	s5_udp_sock_put(s);
+	ok = peer_of(s, peer, len, NULL);
+	s5_obj_put(&s->obj);
 	return ok;
 }

@@ -1,22 +1,19 @@
-/* Per-socket UDP state: the association with the proxy's relay, the
- * program's virtual peer, and the names it sent to.
+/* S5FD_UDP: per-socket UDP state and its associations (udpsock.h).
  *
  * One struct s5_udp_sock per UDP socket, shared by every descriptor that
- * refers to the socket (dup, dup2, fcntl F_DUPFD): each descriptor holds a
- * reference, each operation takes one for its duration. The structs come
- * from type-stable memory (slabs that are never unmapped, recycled through
- * a free list), and a reference is only taken while the count is above
- * zero, so a thread that races a close() on the same descriptor never
- * touches freed memory.
+ * refers to it (dup, dup2, fcntl F_DUPFD): each descriptor's table entry
+ * holds a reference, and each operation takes one for its duration. An
+ * association is an object of its own (struct s5_udp_assoc), also
+ * reference counted, that owns its control connection: only
+ * assoc_kill() closes that descriptor, under udp_lock, through the table
+ * (which checks it is still ours).
  *
- * Locks: udp_lock guards the association's state changes and the virtual
- * peer (rare operations), but not the handshake itself: a socket being
- * associated is marked with the associating process's pid, and other
- * threads that need that same socket wait on udp_cond, while other
- * sockets go on (one stalled proxy must not hold up every socket). The
- * send and receive paths read the association without the lock; the
- * relay is stored before ctl_fd, which is published with release
- * semantics. Lock order: udp_lock, then the fd table (lock-free).
+ * Locks: udp_lock guards association changes and the virtual peer (rare
+ * operations), but not the handshake itself: a socket being associated is
+ * marked with the associating process's pid, and other threads that need
+ * that same socket wait on udp_cond, while other sockets go on (one
+ * stalled proxy must not hold up every socket). Lock order: udp_lock,
+ * then the fd table (lock-free), then the slab locks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,96 +21,111 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include "preload.h"
-#include "s5_dns.h"
+#include "conf.h"
+#include "fork.h"
+#include "hook.h"
+#include "kind_internal.h"
+#include "route.h"
+#include "slab.h"
+#include "tcp.h"
+#include "udpsock.h"
 #include "s5_log.h"
 
 static pthread_mutex_t udp_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t udp_cond = PTHREAD_COND_INITIALIZER;
 
-/* ---- type-stable allocation ------------------------------------------- */
+static struct s5_slab sock_slab = S5_SLAB_INIT(struct s5_udp_sock);
+static struct s5_slab assoc_slab = S5_SLAB_INIT(struct s5_udp_assoc);
 
-#define S5_UDP_SLAB (64u * 1024u)
-
-static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct s5_udp_sock *free_list; /* guarded by slab_lock */
-
-static struct s5_udp_sock *sock_alloc(void)
+void s5_udp_lock(void)
 {
-	struct s5_udp_sock *s;
-	size_t i, n = S5_UDP_SLAB / sizeof(*s);
-	char *slab;
-
-	pthread_mutex_lock(&slab_lock);
-	if (free_list == NULL) {
-		slab = mmap(NULL, S5_UDP_SLAB, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (slab == MAP_FAILED) {
-			pthread_mutex_unlock(&slab_lock);
-			return NULL;
-		}
-		for (i = 0; i < n; i++) {
-			s = (struct s5_udp_sock *)(void *)(slab +
-							   i * sizeof(*s));
-			s->next_free = free_list;
-			free_list = s;
-		}
-	}
-	s = free_list;
-	free_list = s->next_free;
-	pthread_mutex_unlock(&slab_lock);
-	return s;
+	pthread_mutex_lock(&udp_lock);
 }
 
-static void sock_free(struct s5_udp_sock *s)
+void s5_udp_unlock(void)
 {
-	pthread_mutex_lock(&slab_lock);
-	s->next_free = free_list;
-	free_list = s;
-	pthread_mutex_unlock(&slab_lock);
+	pthread_mutex_unlock(&udp_lock);
 }
 
-struct s5_udp_sock *s5_udp_sock_new(int family)
-{
-	struct s5_udp_sock *s = sock_alloc();
+/* ---- associations ----------------------------------------------------- */
 
-	if (s == NULL)
-		return NULL;
-	/* refs last: until it is 1, s5_udp_sock_get cannot take it. */
-	memset((char *)s + sizeof(s->refs), 0, sizeof(*s) - sizeof(s->refs));
-	s5_udp_init(&s->u, family);
-	atomic_store(&s->refs, 1);
-	return s;
+/* Closes the control connection (once); the caller holds udp_lock. */
+static void assoc_kill_locked(struct s5_udp_assoc *a)
+{
+	int ctl = atomic_exchange(&a->ctl_fd, -1);
+
+	if (ctl >= 0)
+		s5_internal_close(ctl);
 }
 
-bool s5_udp_sock_ref(struct s5_udp_sock *s)
+static void assoc_release(struct s5_obj *o)
 {
-	int r = atomic_load(&s->refs);
+	struct s5_udp_assoc *a = (struct s5_udp_assoc *)o;
 
-	while (r > 0)
-		if (atomic_compare_exchange_weak(&s->refs, &r, r + 1))
-			return true;
-	return false;
+	pthread_mutex_lock(&udp_lock);
+	assoc_kill_locked(a);
+	pthread_mutex_unlock(&udp_lock);
+	s5_slab_free(&assoc_slab, a);
 }
 
-void s5_udp_sock_put(struct s5_udp_sock *s)
+/* The control connection moved to another number (a program wanted its
+ * number): kind_internal.c tells us. */
+static void assoc_moved(struct s5_obj *o, int oldfd, int newfd)
 {
+	struct s5_udp_assoc *a = (struct s5_udp_assoc *)o;
+
+	pthread_mutex_lock(&udp_lock);
+	atomic_compare_exchange_strong(&a->ctl_fd, &oldfd, newfd);
+	pthread_mutex_unlock(&udp_lock);
+}
+
+static const struct s5_obj_ops assoc_ops = {
+	.release = assoc_release,
+	.moved = assoc_moved,
+};
+
+/* The real libc calls for the udp layer's seam. */
+static ssize_t real_recv_fn(int fd, void *buf, size_t len, int flags)
+{
+	return real.recv(fd, buf, len, flags);
+}
+
+static const struct s5_udp_io ctl_io = {
+	.recv = real_recv_fn,
+	.now_ms = s5_now_ms,
+};
+
+/* True while a's control connection is open. Checking costs system
+ * calls, so at most every S5_UDP_CHECK_MS; the check itself runs under
+ * udp_lock, so the descriptor cannot be closed or moved meanwhile. */
+static bool assoc_live(struct s5_udp_assoc *a)
+{
+	int64_t now = s5_now_ms();
+	bool open, ours;
 	int ctl;
 
-	if (atomic_fetch_sub(&s->refs, 1) != 1)
-		return;
-	ctl = s->u.ctl_fd;
-	if (ctl >= 0) {
-		s5_fd_clear(ctl);
-		s5_udp_close(&s->u, &s5_udp_io_real);
-	}
-	sock_free(s);
+	if (atomic_load(&a->ctl_fd) < 0)
+		return false;
+	if (now - atomic_load(&a->checked_ms) < S5_UDP_CHECK_MS)
+		return true;
+	pthread_mutex_lock(&udp_lock);
+	ctl = atomic_load(&a->ctl_fd);
+	/* Section 7: the association ends when the control connection
+	 * does, or when it is no longer ours at all (closed behind the
+	 * hooks' back, by closefrom or a raw close_range). */
+	ours = ctl >= 0 && s5_fd_is_internal(ctl);
+	open = ours && s5_udp_ctl_open(ctl, &ctl_io);
+	if (open)
+		atomic_store(&a->checked_ms, now);
+	else if (ours)
+		assoc_kill_locked(a);
+	else
+		atomic_store(&a->ctl_fd, -1); /* not ours to close */
+	pthread_mutex_unlock(&udp_lock);
+	return open;
 }
-
-/* ---- association ------------------------------------------------------ */
 
 static void log_assoc(const struct sockaddr *proxy, socklen_t plen,
 		      const struct s5_hs *hs, int r)
@@ -132,36 +144,56 @@ static void log_assoc(const struct sockaddr *proxy, socklen_t plen,
 	s5log_end(&l);
 }
 
+/* The proxy address to associate with. The request's address family
+ * decides the relay's (dante answers an IPv4 request with its IPv4 relay
+ * even over IPv6): an IPv6 socket asks with "::" when the proxy has an
+ * IPv6 address, so an IPV6_V6ONLY socket gets a relay it can reach. */
+static socklen_t assoc_proxy(int family, struct sockaddr_storage *proxy,
+			     struct s5_addr *any)
+{
+	const struct s5_config *c = &s5_cfg;
+
+	memset(any, 0, sizeof(*any));
+	if ((family == AF_INET6 && c->has_proxy6) || !c->has_proxy4) {
+		memcpy(proxy, &c->proxy6, sizeof(c->proxy6));
+		any->atyp = S5_ATYP_IPV6;
+		return sizeof(c->proxy6);
+	}
+	memcpy(proxy, &c->proxy4, sizeof(c->proxy4));
+	any->atyp = S5_ATYP_IPV4;
+	return sizeof(c->proxy4);
+}
+
 /* A control connection on a fresh internal descriptor, UDP ASSOCIATE on
  * it, and the relay from the reply. The request names 0.0.0.0:0: the
  * client does not know the address the proxy will see (RFC 1928 section
  * 7 allows zeros), and servers match it against their rules as such. */
-static int associate(struct s5_udp_sock *s, int fd)
+static struct s5_udp_assoc *associate(int family, int fd, int *err)
 {
 	const struct s5_config *c = &s5_cfg;
 	struct sockaddr_storage proxy;
-	struct s5_addr any = { .atyp = S5_ATYP_IPV4 };
+	struct s5_udp_assoc *a;
+	struct s5_addr any;
 	struct s5_hs hs;
-	socklen_t plen;
+	socklen_t plen = assoc_proxy(family, &proxy, &any);
 	int ctl, r;
 
-	/* The request's address family decides the relay's (dante answers
-	 * an IPv4 request with its IPv4 relay even over IPv6): an IPv6
-	 * socket asks with "::" when the proxy has an IPv6 address, so an
-	 * IPV6_V6ONLY socket gets a relay it can reach. */
-	if ((s->u.family == AF_INET6 && c->has_proxy6) || !c->has_proxy4) {
-		memcpy(&proxy, &c->proxy6, sizeof(c->proxy6));
-		plen = sizeof(c->proxy6);
-		any.atyp = S5_ATYP_IPV6;
-	} else {
-		memcpy(&proxy, &c->proxy4, sizeof(c->proxy4));
-		plen = sizeof(c->proxy4);
+	a = s5_slab_alloc(&assoc_slab);
+	if (a == NULL) {
+		*err = -ENOMEM;
+		return NULL;
 	}
-	ctl = socket(proxy.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ctl < 0)
-		return -errno;
-	ctl = s5_fd_move_high(ctl);
-	s5_fd_set_owner(ctl, s);
+	s5_udp_init(&a->u, family);
+	atomic_store(&a->ctl_fd, -1);
+	s5_obj_init(&a->obj, &assoc_ops);
+	ctl = real.socket(proxy.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl < 0) {
+		*err = -errno;
+		s5_obj_put(&a->obj);
+		return NULL;
+	}
+	ctl = s5_internal_adopt(ctl, &a->obj);
+	atomic_store(&a->ctl_fd, ctl);
 	s5_hs_init(&hs, S5_CMD_UDP_ASSOCIATE, &any, c->auth, c->user,
 		   c->user_len, c->pass, c->pass_len);
 	if (c->pipeline)
@@ -170,39 +202,93 @@ static int associate(struct s5_udp_sock *s, int fd)
 			     &s5_io_real, c->timeout_ms);
 	s5_hs_wipe(&hs);
 	if (r == 0) {
-		r = s5_udp_set_relay(&s->u, &hs.reply.bound,
+		r = s5_udp_set_relay(&a->u, &hs.reply.bound,
 				     (struct sockaddr *)&proxy, plen,
-				     s->u.family == AF_INET6 &&
-					     s5_v6only(fd));
+				     family == AF_INET6 && s5_v6only(fd));
 		if (r < 0)
 			hs.why = "the relay address cannot be used from this "
 				 "socket";
 	}
 	log_assoc((struct sockaddr *)&proxy, plen, &hs, r);
 	if (r < 0) {
-		s5_fd_clear(ctl);
-		real.close(ctl);
-		return r;
+		*err = r;
+		s5_obj_put(&a->obj); /* closes ctl */
+		return NULL;
 	}
-	s->u.checked_ms = s5_now_ms();
-	/* Last: a sender that sees the descriptor sees the relay too. */
-	__atomic_store_n(&s->u.ctl_fd, ctl, __ATOMIC_RELEASE);
-	return 0;
+	atomic_store(&a->checked_ms, s5_now_ms());
+	return a;
 }
 
-static bool live(struct s5_udp_sock *s)
+/* ---- sockets ---------------------------------------------------------- */
+
+static void sock_release(struct s5_obj *o)
 {
-	return __atomic_load_n(&s->u.ctl_fd, __ATOMIC_ACQUIRE) >= 0 &&
-	       s5_udp_alive(&s->u, &s5_udp_io_real);
+	struct s5_udp_sock *s = (struct s5_udp_sock *)o;
+	struct s5_udp_assoc *a = atomic_exchange(&s->assoc, NULL);
+
+	if (a != NULL)
+		s5_obj_put(&a->obj);
+	s5_slab_free(&sock_slab, s);
 }
 
-int s5_udp_sock_ready(struct s5_udp_sock *s, int fd)
+static const struct s5_obj_ops sock_ops = { .release = sock_release };
+
+struct s5_udp_sock *s5_udp_sock_new(int family)
 {
+	struct s5_udp_sock *s = s5_slab_alloc(&sock_slab);
+
+	if (s == NULL)
+		return NULL;
+	s->family = family;
+	s5_obj_init(&s->obj, &sock_ops);
+	return s;
+}
+
+struct s5_udp_sock *s5_udp_sock_get(int fd)
+{
+	return (struct s5_udp_sock *)s5_fd_get(fd, S5FD_UDP);
+}
+
+struct s5_udp_assoc *s5_udp_sock_assoc(struct s5_udp_sock *s)
+{
+	struct s5_udp_assoc *a;
+	int tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		a = atomic_load(&s->assoc);
+		if (a == NULL || !s5_obj_ref(&a->obj))
+			return NULL;
+		if (atomic_load(&s->assoc) == a)
+			return a;
+		s5_obj_put(&a->obj);
+	}
+	return NULL;
+}
+
+/* Publishes a as s's association (udp_lock held); returns the old one,
+ * its control connection closed, for the caller to drop after unlocking
+ * (its release takes udp_lock). */
+static struct s5_udp_assoc *replace_locked(struct s5_udp_sock *s,
+					   struct s5_udp_assoc *a)
+{
+	struct s5_udp_assoc *old = atomic_exchange(&s->assoc, a);
+
+	if (old != NULL)
+		assoc_kill_locked(old);
+	return old;
+}
+
+struct s5_udp_assoc *s5_udp_sock_ready(struct s5_udp_sock *s, int fd,
+				       int *err)
+{
+	struct s5_udp_assoc *a = s5_udp_sock_assoc(s), *old = NULL;
 	pid_t me;
-	int r = 0;
 
-	if (live(s))
-		return 0;
+	if (a != NULL && assoc_live(a))
+		return a;
+	if (a != NULL)
+		s5_obj_put(&a->obj);
+	a = NULL;
 	me = getpid();
 	pthread_mutex_lock(&udp_lock);
 	/* Another thread of this process is associating this socket: wait
@@ -210,75 +296,101 @@ int s5_udp_sock_ready(struct s5_udp_sock *s, int fd)
 	 * thread does not exist in the child.) */
 	while (s->assoc_pid == me)
 		pthread_cond_wait(&udp_cond, &udp_lock);
-	if (live(s))
-		goto out;
-	if (s->associated) {
+	pthread_mutex_unlock(&udp_lock);
+	a = s5_udp_sock_assoc(s);
+	if (a != NULL && assoc_live(a))
+		return a;
+	if (a != NULL)
+		s5_obj_put(&a->obj);
+	pthread_mutex_lock(&udp_lock);
+	if (s->refused) {
+		*err = s->refused;
+		pthread_mutex_unlock(&udp_lock);
+		return NULL;
+	}
+	if (atomic_load(&s->associated))
 		/* The control connection went away (proxy restart): one new
 		 * association; if that fails too, the send fails. */
 		s5log_msg(S5LOG_WARN,
 			  "udp association lost; associating again", NULL);
-	}
-	if (s->refused) {
-		r = s->refused;
-		goto out;
-	}
 	s->assoc_pid = me;
 	pthread_mutex_unlock(&udp_lock);
-	r = associate(s, fd);
+	a = associate(s->family, fd, err);
 	pthread_mutex_lock(&udp_lock);
 	s->assoc_pid = 0;
-	/* A proxy that refuses UDP ASSOCIATE will refuse it again: remember,
-	 * so every later send fails at once without a new connection. */
-	if (r == -EOPNOTSUPP || r == -EACCES)
-		s->refused = r;
-	if (r == 0)
-		s->associated = true;
+	if (a != NULL) {
+		/* One reference for the socket, one for the caller. */
+		s5_obj_ref(&a->obj);
+		old = replace_locked(s, a);
+		atomic_store(&s->associated, true);
+	} else if (*err == -EOPNOTSUPP || *err == -EACCES) {
+		/* A proxy that refuses UDP ASSOCIATE will refuse it again:
+		 * every later send fails at once, without a new connection. */
+		s->refused = *err;
+	}
 	pthread_cond_broadcast(&udp_cond);
-out:
 	pthread_mutex_unlock(&udp_lock);
-	return r;
+	if (old != NULL)
+		s5_obj_put(&old->obj);
+	return a;
 }
 
 void s5_udp_sock_drop_assoc(struct s5_udp_sock *s)
 {
-	int ctl;
+	struct s5_udp_assoc *a = s5_udp_sock_assoc(s);
 
+	if (a == NULL)
+		return;
 	pthread_mutex_lock(&udp_lock);
-	ctl = s->u.ctl_fd;
-	if (ctl >= 0) {
-		s5_fd_clear(ctl);
-		s5_udp_close(&s->u, &s5_udp_io_real);
-	}
+	assoc_kill_locked(a);
+	pthread_mutex_unlock(&udp_lock);
+	s5_obj_put(&a->obj);
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&udp_lock);
+}
+
+static void fork_parent(void)
+{
 	pthread_mutex_unlock(&udp_lock);
 }
 
-void s5_udp_lock(void)
+static void fork_child(void)
 {
-	pthread_mutex_lock(&udp_lock);
-}
-
-void s5_udp_unlock(void)
-{
-	pthread_mutex_unlock(&udp_lock);
-}
-
-void s5_udp_atfork_child(void)
-{
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-	udp_lock = fresh;
-	slab_lock = fresh;
+	pthread_mutex_init(&udp_lock, NULL);
 	pthread_cond_init(&udp_cond, NULL);
 }
 
-void s5_udp_atfork_prepare(void)
+static void slabs_prepare(void)
 {
-	pthread_mutex_lock(&udp_lock);
-	pthread_mutex_lock(&slab_lock);
+	s5_slab_atfork_prepare(&sock_slab);
+	s5_slab_atfork_prepare(&assoc_slab);
 }
 
-void s5_udp_atfork_parent(void)
+static void slabs_parent(void)
 {
-	pthread_mutex_unlock(&slab_lock);
-	pthread_mutex_unlock(&udp_lock);
+	s5_slab_atfork_parent(&assoc_slab);
+	s5_slab_atfork_parent(&sock_slab);
+}
+
+static void slabs_child(void)
+{
+	s5_slab_atfork_child(&assoc_slab);
+	s5_slab_atfork_child(&sock_slab);
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+	static const struct s5_fork_ops lock_ops = { fork_prepare, fork_parent,
+						     fork_child };
+	static const struct s5_fork_ops slab_ops = { slabs_prepare,
+						     slabs_parent,
+						     slabs_child };
+
+	s5_fork_register(S5_FORK_UDP, &lock_ops);
+	s5_fork_register(S5_FORK_SLAB_UDP, &slab_ops);
 }

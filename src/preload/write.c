@@ -4,7 +4,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "preload.h"
+#include "hook.h"
+#include "udp.h"
 
 static ssize_t write_udp(int fd, const struct iovec *iov, int iovcnt)
 {
@@ -19,14 +20,19 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf,
 						    size_t len)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	int saved;
+	int saved = errno;
 	ssize_t r;
 
-	if (real.write == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(write, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.write(fd, buf, len);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd))
 		return real.write(fd, buf, len);
-	saved = errno;
 	r = write_udp(fd, &iov, 1);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -48,14 +54,19 @@ S5_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 static __attribute__((noinline)) ssize_t
 writev_slow(int fd, const struct iovec *iov, int iovcnt)
 {
-	int saved;
+	int saved = errno;
 	ssize_t r;
 
-	if (real.writev == NULL)
-		s5_init_symbols();
+	switch (s5_hook_begin(writev, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.writev(fd, iov, iovcnt);
+	case S5_HOOK_OURS:
+		break;
+	}
 	if (!s5_fd_is_udp(fd) || iovcnt < 0)
 		return real.writev(fd, iov, iovcnt);
-	saved = errno;
 	r = write_udp(fd, iov, iovcnt);
 	if (r == S5_PASS) {
 		errno = saved;

@@ -1,0 +1,35 @@
+/* Type-stable memory for the table's objects: slabs that are never
+ * unmapped, recycled through a free list per kind. A freed object's
+ * reference count stays readable (zero), which is what lets the table
+ * take references without a lock (fd.h). */
+#ifndef S5_SLAB_H
+#define S5_SLAB_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+struct s5_slab_free {
+	struct s5_slab_free *next;
+};
+
+struct s5_slab {
+	size_t size;                /* of one object, a multiple of 16 */
+	pthread_mutex_t lock;       /* guards free */
+	struct s5_slab_free *free;
+};
+
+#define S5_SLAB_INIT(type)                                                    \
+	{ .size = (sizeof(type) + 15) & ~(size_t)15,                          \
+	  .lock = PTHREAD_MUTEX_INITIALIZER, .free = NULL }
+
+/* A zeroed object but for its first int (the reference count, left as the
+ * last owner left it: zero), or NULL. */
+void *s5_slab_alloc(struct s5_slab *s);
+void s5_slab_free(struct s5_slab *s, void *p);
+
+/* fork(): prepare takes the lock, parent releases it, child makes it new. */
+void s5_slab_atfork_prepare(struct s5_slab *s);
+void s5_slab_atfork_parent(struct s5_slab *s);
+void s5_slab_atfork_child(struct s5_slab *s);
+
+#endif

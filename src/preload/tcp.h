@@ -1,0 +1,29 @@
+/* TCP through the proxy: CONNECT on the program's own socket (tcp.c). */
+#ifndef S5_TCP_H
+#define S5_TCP_H
+
+#include <sys/socket.h>
+
+#include "route.h"
+#include "s5_net.h"
+
+/* The net layer's I/O seam made of real libc functions (io.c); filled by
+ * s5_io_real_init() during start-up, read-only afterwards. */
+extern struct s5_io s5_io_real;
+void s5_io_real_init(void);
+
+/* A stream socket (si) towards dst, an address s5_dst_read() gave:
+ * S5_PASS (let libc connect), 0 (connected through the proxy) or -errno.
+ * getpeername() then shows dst. */
+int s5_tcp_connect(int fd, const struct s5_sock_info *si,
+		   const struct sockaddr *dst, socklen_t dlen);
+
+/* MSG_FASTOPEN towards dst: on a TCP socket, connects it as connect()
+ * would (0 then means "now send without an address"); else S5_PASS. */
+int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen);
+
+struct s5log_line;
+/* Appends ": ok" or ": why (errno text)" for a finished handshake. */
+void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r);
+
+#endif

@@ -1,0 +1,41 @@
+/* The UDP policy (udp.c): which datagrams go through the relay, how
+ * replies are shown, and connect() on datagram sockets. */
+#ifndef S5_UDP_POLICY_H
+#define S5_UDP_POLICY_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "fd.h"
+#include "route.h"
+
+/* True for a descriptor whose datagrams the library may handle: the
+ * first check of every read/write-style hook (one load for all others). */
+static inline bool s5_fd_is_udp(int fd)
+{
+	return s5_fd_maybe_ours(fd) && s5_fd_kind(fd) == S5FD_UDP;
+}
+
+/* Send and receive: S5_PASS (libc does it), or the result (bytes or
+ * -errno). */
+ssize_t s5_udp_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t s5_udp_recvmsg(int fd, struct msghdr *msg, int flags);
+
+/* connect() on a UDP socket si to dst (from s5_dst_read; sa and len as
+ * the program gave them): S5_PASS, 0 or -errno. */
+int s5_udp_connect(int fd, const struct s5_sock_info *si,
+		   const struct sockaddr *dst, socklen_t dlen);
+
+/* connect(AF_UNSPEC) on a socket with UDP state: S5_PASS when it has
+ * none, else 0 or -errno. */
+int s5_udp_disconnect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* The virtual peer of a UDP socket connected through the proxy. */
+bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);
+
+/* After a successful setsockopt(): notes the options the relay cannot
+ * carry (UDP_SEGMENT) on a UDP socket the library keeps state for. */
+void s5_udp_setsockopt(int fd, int level, int name);
+
+#endif
