@@ -51,8 +51,19 @@ S5_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 }
 S5_SELF_ALIAS(sendmsg);
 
+/* True when no message of the batch names a destination. */
+static bool no_names(const struct mmsghdr *vec, unsigned int vlen)
+{
+	unsigned int i;
+
+	for (i = 0; i < vlen; i++)
+		if (vec[i].msg_hdr.msg_name != NULL)
+			return false;
+	return true;
+}
+
 /* Each message on its own through the same policy: one batch may mix
- * proxied and excluded destinations. Like the kernel, the count of
+ * proxied and excluded destinations, and any message may name one. Like the kernel, the count of
  * messages sent, or -1 when the first one failed. */
 S5_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 		       int flags)
@@ -69,8 +80,7 @@ S5_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (vec == NULL || (s5_fd_kind(fd) != S5FD_UDP &&
-			    (vlen == 0 || vec[0].msg_hdr.msg_name == NULL)))
+	if (vec == NULL || (s5_fd_kind(fd) != S5FD_UDP && no_names(vec, vlen)))
 		return real.sendmmsg(fd, vec, vlen, flags);
 	for (i = 0; i < vlen; i++) {
 		r = one_msg(fd, &vec[i].msg_hdr, flags);
