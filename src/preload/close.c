@@ -111,11 +111,19 @@ S5_EXPORT void closefrom(int lowfd)
 	struct rlimit rl;
 	int fd, max, saved = errno;
 
-	if (s5_guarded() || lowfd < 0)
+	if (lowfd < 0)
 		return;
-	s5_init_symbols();
+	if (!s5_guarded())
+		s5_init_symbols();
 	if (real.close == NULL)
 		return;
+	if (s5_guarded()) {
+		/* A call from inside the library's own use of libc. */
+		if (real.close_range != NULL)
+			(void)real.close_range((unsigned int)lowfd, ~0u, 0);
+		errno = saved;
+		return;
+	}
 	if (real.close_range != NULL &&
 	    (close_range_ours((unsigned int)lowfd, ~0u, 0) == 0 ||
 	     errno != ENOSYS)) {
