@@ -39,14 +39,22 @@ extern const struct s5_udp_io s5_udp_io_libc;
  * send costs no extra system call in the common case. */
 #define S5_UDP_CHECK_MS 100
 
+/* Several threads may send and receive on one socket at once: ctl_fd,
+ * checked_ms and hdr_guess are read and written with __atomic builtins
+ * only, by any thread, without a lock. ctl_fd is published with release
+ * after relay and relay_len are set (s5_udp_set_relay), and taken with an
+ * exchange or compare-exchange by the one thread that closes it. A caller
+ * that associates a socket again must keep other threads from reading
+ * relay while s5_udp_set_relay rewrites it. */
 struct s5_udp {
 	int family;     /* the UDP socket's family, AF_INET or AF_INET6 */
-	int ctl_fd;     /* control connection, -1 when none */
+	int ctl_fd;     /* control connection, -1 when none (atomic) */
 	struct sockaddr_storage relay; /* in the socket's family */
 	socklen_t relay_len;
 	uint16_t hdr_guess;    /* header length the next datagram likely has,
-				* 8..S5_UDP_HEADER_MAX (262) */
-	int64_t checked_ms;    /* when the control connection was last seen alive */
+				* 8..S5_UDP_HEADER_MAX (262) (atomic) */
+	int64_t checked_ms;    /* when the control connection was last seen
+				* alive (atomic) */
 };
 
 /* Prepares u for a socket of this family (no association yet). */

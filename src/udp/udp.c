@@ -114,22 +114,31 @@ static bool ctl_open(int fd, const struct s5_udp_io *io)
 bool s5_udp_alive(struct s5_udp *u, const struct s5_udp_io *io)
 {
 	int saved = errno;
-	int64_t now;
+	int fd = __atomic_load_n(&u->ctl_fd, __ATOMIC_ACQUIRE);
+	int64_t now, last;
 	bool open;
 
-	if (u->ctl_fd < 0)
+	if (fd < 0)
 		return false;
 	/* Section 7: the association ends when the control connection
 	 * does. Checking costs a system call, so at most every
-	 * S5_UDP_CHECK_MS. */
+	 * S5_UDP_CHECK_MS, and by one thread at a time: the one that moves
+	 * checked_ms on does the check; the others take the connection as
+	 * alive meanwhile, as they do between two checks. */
 	now = io->now_ms();
-	if (now - u->checked_ms < S5_UDP_CHECK_MS)
+	last = __atomic_load_n(&u->checked_ms, __ATOMIC_RELAXED);
+	if (now - last < S5_UDP_CHECK_MS ||
+	    !__atomic_compare_exchange_n(&u->checked_ms, &last, now, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return true;
-	open = ctl_open(u->ctl_fd, io);
-	if (open)
-		u->checked_ms = now;
-	else
-		s5_udp_close(u, io);
+	open = ctl_open(fd, io);
+	/* Closed only if it is still the one checked: another thread may
+	 * have closed it (and a new association may have taken its place)
+	 * meanwhile. */
+	if (!open && __atomic_compare_exchange_n(&u->ctl_fd, &fd, -1, false,
+						 __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+		(void)io->close(fd);
 	/* The hooks leave errno alone on success: EAGAIN is not news. */
 	errno = saved;
 	return open;
@@ -138,10 +147,10 @@ bool s5_udp_alive(struct s5_udp *u, const struct s5_udp_io *io)
 void s5_udp_close(struct s5_udp *u, const struct s5_udp_io *io)
 {
 	int saved = errno;
+	/* Taken, so that two threads closing at once close it once. */
+	int fd = __atomic_exchange_n(&u->ctl_fd, -1, __ATOMIC_ACQ_REL);
 
-	if (u->ctl_fd >= 0) {
-		(void)io->close(u->ctl_fd);
-		u->ctl_fd = -1;
-	}
+	if (fd >= 0)
+		(void)io->close(fd);
 	errno = saved;
 }
