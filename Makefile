@@ -3,6 +3,10 @@
 #   make                  library and launcher into build/
 #   make test             unit tests, snippet programs, integration tests
 #   make test SANITIZE=1  the same, built with ASan+UBSan into build-san/
+#   make tsan             unit tests and a threaded stress program (the
+#                         preload's objects linked into it, not preloaded),
+#                         built with ThreadSanitizer into build-tsan/; a
+#                         race report fails it with status 88
 #   make WERROR=1         warnings are errors (CI)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make fuzz FUZZ_SECONDS=60   (clang, libFuzzer)
@@ -18,12 +22,16 @@ CC ?= cc
 PYTHON ?= /usr/bin/python3
 CFLAGS ?= -O2 -g
 SANITIZE ?=
+TSAN ?=
 WERROR ?=
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
+else ifeq ($(TSAN),1)
+BUILD ?= build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD ?= build
 SANFLAGS :=
@@ -65,10 +73,11 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SNIPPET_BIN := $(patsubst tests/snippets/%.c,$(BUILD)/snippets/%,\
 	$(filter-out tests/snippets/ctorlib.c,$(SNIPPET_SRC)))
 CTORLIB := $(BUILD)/snippets/libctor.so
+TSAN_STRESS := $(BUILD)/tsan/stress
 MAPFILE := src/preload/libsocks5wrap.map
 
 .PHONY: all test unit snippets integration install uninstall clean fuzz \
-	bench demo check-exports
+	bench demo check-exports tsan tsan-stress
 all: $(LIB) $(LAUNCHER)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
@@ -102,12 +111,29 @@ $(CTORLIB): tests/snippets/ctorlib.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -shared -o $@ $< $(LDFLAGS_ALL) -ldl
 
+# The stress program links the preload's objects, so their hooks (connect,
+# close, getaddrinfo...) are the program's own definitions and take the
+# place of libc's, as a preloaded library's would; -rdynamic exports them,
+# so calls from shared libraries land there too. Their dlsym(RTLD_NEXT)
+# finds ThreadSanitizer's interceptors, then libc. (A TSan-built library
+# cannot be preloaded: the TSan runtime must be loaded first.)
+$(TSAN_STRESS): tests/tsan/stress.c $(CORE_OBJ) $(PRELOAD_OBJ) \
+		$(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Isrc $(CFLAGS_ALL) -rdynamic -o $@ $< \
+		$(PRELOAD_OBJ) $(CORE_OBJ) $(LDFLAGS_ALL) -lpthread -ldl
+
 # Sanitizer reports end a test with exit statuses no test uses (the values
 # of tests/integration/sanitizers.py), so make shows "Error 86" (ASan) or
 # "Error 87" (UBSan) rather than a plain failure.
 ifeq ($(SANITIZE),1)
 unit: export ASAN_OPTIONS := exitcode=86
 unit: export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1:exitcode=87
+endif
+# ThreadSanitizer's: 88, and the first report ends the program.
+TSAN_OPTS := halt_on_error=1:exitcode=88:second_deadlock_stack=1
+ifeq ($(TSAN),1)
+unit: export TSAN_OPTIONS := $(TSAN_OPTS)
 endif
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -123,6 +149,19 @@ check-exports: $(LIB)
 	sh scripts/check-exports.sh $(LIB) $(MAPFILE)
 
 test: all check-exports unit snippets integration
+
+# ThreadSanitizer: the unit tests, then the stress program (tests/tsan/run.sh
+# runs it in a network namespace of its own). Builds into build-tsan/
+# through a second make with TSAN=1.
+ifeq ($(TSAN),1)
+tsan-stress: $(TSAN_STRESS)
+	BUILD=$(BUILD) TSAN_OPTIONS=$(TSAN_OPTS) sh tests/tsan/run.sh
+
+tsan: unit tsan-stress
+else
+tsan tsan-stress:
+	$(MAKE) TSAN=1 $@
+endif
 
 demo: all
 	sh scripts/demo.sh
@@ -144,6 +183,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(PKGLIBDIR)
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 include tests/fuzz/fuzz.mk
