@@ -51,17 +51,21 @@ FUZZ_MAXLEN_fuzz_udp_recv := 1200
 FUZZ_MAXLEN_fuzz_elf := 4096
 FUZZ_MAXLEN_fuzz_options := 1024
 FUZZ_MAXLEN_fuzz_hostent := 600
+# A socket address is at most 128 bytes.
+FUZZ_MAXLEN_fuzz_dst := 160
 
 # Targets for code outside the core link the one file they test as well:
 # a launcher file (not main.c, whose main() would clash with libFuzzer's),
-# or hostent.c, the preload file without hooks (the hooks would interpose
-# on the fuzzer's own calls).
+# or a preload file without hooks, hostent.c or route.c (the hooks would
+# interpose on the fuzzer's own calls).
 FUZZ_EXTRA_OBJ := $(FUZZ_BUILD)/obj/src/launcher/elf.o \
 	$(FUZZ_BUILD)/obj/src/launcher/options.o \
-	$(FUZZ_BUILD)/obj/src/preload/hostent.o
+	$(FUZZ_BUILD)/obj/src/preload/hostent.o \
+	$(FUZZ_BUILD)/obj/src/preload/route.o
 $(FUZZ_BUILD)/fuzz_elf: $(FUZZ_BUILD)/obj/src/launcher/elf.o
 $(FUZZ_BUILD)/fuzz_options: $(FUZZ_BUILD)/obj/src/launcher/options.o
 $(FUZZ_BUILD)/fuzz_hostent: $(FUZZ_BUILD)/obj/src/preload/hostent.o
+$(FUZZ_BUILD)/fuzz_dst: $(FUZZ_BUILD)/obj/src/preload/route.o
 
 .PHONY: fuzz fuzz-build $(FUZZ_RUNS)
 # Built through a pattern rule, but not throwaway intermediates.

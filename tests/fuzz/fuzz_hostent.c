@@ -26,7 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../../src/preload/preload.h"
+#include "../../src/preload/names.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
