@@ -10,6 +10,7 @@
  * child in the reverse one. */
 enum s5_fork_order {
 	S5_FORK_PROXY,   /* init.c: the proxy name lookup */
+	S5_FORK_UDP_NEW, /* udp.c: making a socket's state */
 	S5_FORK_UDP,     /* udpsock.c: associations */
 	S5_FORK_HOSTS,   /* names.c: /etc/hosts */
 	S5_FORK_BLOCKS,  /* getaddrinfo.c: result blocks */

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "conf.h"
+#include "fork.h"
 #include "hook.h"
 #include "names.h"
 #include "udp.h"
@@ -71,6 +73,32 @@ static void info_of(const struct s5_udp_sock *s, struct s5_sock_info *si)
  * the first time. NULL with *r = S5_PASS when the socket is not the
  * library's business (not an internet socket, a TCP socket), or with
  * *r = -errno; *si describes the socket in any case. */
+/* Serialises making a socket's state, so that two threads sending first
+ * on one new socket share one state (and one association) rather than
+ * each make their own. Lock order: create_lock, then s5_udp_lock (a
+ * stale entry dropped here may end an association). */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct s5_udp_sock *sock_new_locked(int fd, int domain, int *r)
+{
+	struct s5_udp_sock *s = s5_udp_sock_get(fd);
+
+	if (s != NULL)
+		return s; /* another thread was first */
+	s = s5_udp_sock_new(domain);
+	if (s == NULL) {
+		*r = -ENOMEM;
+		return NULL;
+	}
+	/* Set before the first send; later changes come through
+	 * s5_udp_setsockopt(). */
+	atomic_store(&s->gso, gso_option(fd));
+	/* One reference for the descriptor, one for this call. */
+	s5_obj_ref(&s->obj);
+	(void)s5_fd_attach(fd, S5FD_UDP, &s->obj);
+	return s;
+}
+
 static struct s5_udp_sock *sock_for(int fd, struct s5_sock_info *si, int *r)
 {
 	struct s5_udp_sock *s = s5_udp_sock_get(fd);
@@ -84,17 +112,9 @@ static struct s5_udp_sock *sock_for(int fd, struct s5_sock_info *si, int *r)
 	    (si->domain != AF_INET && si->domain != AF_INET6) ||
 	    !s5_sock_is_udp(si))
 		return NULL;
-	s = s5_udp_sock_new(si->domain);
-	if (s == NULL) {
-		*r = -ENOMEM;
-		return NULL;
-	}
-	/* Set before the first send; later changes come through
-	 * s5_udp_setsockopt(). */
-	atomic_store(&s->gso, gso_option(fd));
-	/* One reference for the descriptor, one for this call. */
-	s5_obj_ref(&s->obj);
-	(void)s5_fd_attach(fd, S5FD_UDP, &s->obj);
+	pthread_mutex_lock(&create_lock);
+	s = sock_new_locked(fd, si->domain, r);
+	pthread_mutex_unlock(&create_lock);
 	return s;
 }
 
@@ -539,18 +559,21 @@ static int connect_via_relay(struct s5_udp_sock *s, int fd,
 	a = s5_udp_sock_ready(s, fd, &r);
 	if (a == NULL)
 		return r;
-	r = real.connect(fd, (struct sockaddr *)&a->u.relay, a->u.relay_len);
-	r = r < 0 ? -errno : 0;
-	s5_obj_put(&a->obj);
-	if (r < 0)
-		return r;
+	/* The virtual peer first: once the kernel's peer is the relay, a
+	 * send() without an address must already find it, or it would
+	 * reach the relay without a header. */
 	s5_udp_lock();
 	memcpy(&s->peer, &shown, slen);
 	s->peer_len = slen;
 	s->peer_target = *target;
 	s->connected = true;
 	s5_udp_unlock();
-	return 0;
+	r = real.connect(fd, (struct sockaddr *)&a->u.relay, a->u.relay_len);
+	r = r < 0 ? -errno : 0;
+	s5_obj_put(&a->obj);
+	if (r < 0)
+		set_disconnected(s);
+	return r;
 }
 
 int s5_udp_connect(int fd, const struct s5_sock_info *si,
@@ -600,4 +623,27 @@ bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)
 	ok = peer_of(s, peer, len, NULL);
 	s5_obj_put(&s->obj);
 	return ok;
+}
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&create_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&create_lock);
+}
+
+static void fork_child(void)
+{
+	pthread_mutex_init(&create_lock, NULL);
+}
+
+__attribute__((constructor)) static void register_fork(void)
+{
+	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
+						fork_child };
+
+	s5_fork_register(S5_FORK_UDP_NEW, &ops);
 }
