@@ -194,11 +194,13 @@ static bool read_entry(struct s5_fd_entry *e, struct snapshot *s)
 			sched_yield();
 			continue;
 		}
+		/* Acquire loads: the second look at seq below cannot move
+		 * before them (a fence would do too, but ThreadSanitizer
+		 * does not model fences). */
 		s->kind = atomic_load_explicit(&e->kind, memory_order_acquire);
-		s->dev = atomic_load_explicit(&e->dev, memory_order_relaxed);
-		s->ino = atomic_load_explicit(&e->ino, memory_order_relaxed);
-		s->obj = atomic_load_explicit(&e->obj, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
+		s->dev = atomic_load_explicit(&e->dev, memory_order_acquire);
+		s->ino = atomic_load_explicit(&e->ino, memory_order_acquire);
+		s->obj = atomic_load_explicit(&e->obj, memory_order_acquire);
 		if (atomic_load_explicit(&e->seq, memory_order_relaxed) ==
 		    s->seq)
 			return true;

@@ -49,7 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "preload/preload.h"
+#include "preload/real.h"
 
 #define WORKERS 8
 /* Descriptor numbers above anything this program opens by itself (the
