@@ -444,11 +444,13 @@ static void log_failure(const struct exchange *x, const char *what, int i,
 	s5log_str(&l, ": ");
 	if (x->why != NULL) {
 		s5log_str(&l, x->why);
-		s5log_str(&l, " ");
+		s5log_str(&l, " (");
+		s5log_errno(&l, x->err);
+		s5log_str(&l, ")");
+	} else {
+		s5log_errno(&l, x->err);
 	}
-	s5log_str(&l, "(");
-	s5log_errno(&l, x->err);
-	s5log_str(&l, ") after ");
+	s5log_str(&l, " after ");
 	s5log_int(&l, (long long)ms);
 	s5log_str(&l, " ms; not sent any other way");
 	s5log_end(&l);
