@@ -88,6 +88,18 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* Before glibc 2.34 the res_* functions lived in libresolv, under their
+ * __res_* names only (resolv.h renamed the calls). */
+static void *lookup_res_old(const char *name)
+{
+	char old[32] = "__";
+
+	if (strlen(name) + 3 > sizeof(old))
+		return NULL;
+	strcat(old, name);
+	return dlsym(RTLD_NEXT, old);
+}
+
 /* A symbol that resolves to ourselves would make every call recurse
  * forever; that happens only when the library is loaded in a way it was
  * not built for, and is reported once. The check is an address compare:
@@ -98,6 +110,8 @@ static void *lookup(const char *name, bool optional,
 {
 	void *p = dlsym(RTLD_NEXT, name);
 
+	if (p == NULL && strncmp(name, "res_", 4) == 0)
+		p = lookup_res_old(name);
 	if (p == NULL) {
 		if (!optional)
 			s5log_msg(S5LOG_ERROR, "libc function '", name,
@@ -118,7 +132,10 @@ static void *lookup(const char *name, bool optional,
  * against an older libc never calls them, so their absence is no error. */
 static bool is_optional(const char *name)
 {
-	return strcmp(name, "close_range") == 0 || strcmp(name, "fcntl64") == 0;
+	/* The resolver functions are only there if the program links
+	 * libresolv on a glibc older than 2.34 (a program calling them does). */
+	return strcmp(name, "close_range") == 0 || strcmp(name, "fcntl64") == 0 ||
+	       strncmp(name, "res_", 4) == 0 || strcmp(name, "__res_init") == 0;
 }
 
 static bool resolve_symbols(void)

@@ -18,6 +18,7 @@
 
 #define S5_EXPORT __attribute__((visibility("default")))
 
+struct __res_state; /* resolv.h */
 #define S5_REAL_SYMBOLS(X)                                                    \
 	X(socket, int, (int, int, int))                                       \
 	X(bind, int, (int, const struct sockaddr *, socklen_t))               \
@@ -70,7 +71,24 @@
 	X(gethostbyaddr, struct hostent *, (const void *, socklen_t, int))    \
 	X(gethostbyaddr_r, int,                                                \
 	  (const void *, socklen_t, int, struct hostent *, char *, size_t,    \
-	   struct hostent **, int *))
+	   struct hostent **, int *))                                         \
+	X(__res_init, int, (void))                                            \
+	X(res_nmkquery, int, (struct __res_state *, int, const char *, int,   \
+	  int, const unsigned char *, int, const unsigned char *,             \
+	  unsigned char *, int))                                              \
+	X(res_query, int, (const char *, int, int, unsigned char *, int))     \
+	X(res_search, int, (const char *, int, int, unsigned char *, int))    \
+	X(res_querydomain, int,                                                \
+	  (const char *, const char *, int, int, unsigned char *, int))       \
+	X(res_send, int, (const unsigned char *, int, unsigned char *, int))  \
+	X(res_nquery, int, (struct __res_state *, const char *, int, int,     \
+	  unsigned char *, int))                                              \
+	X(res_nsearch, int, (struct __res_state *, const char *, int, int,    \
+	  unsigned char *, int))                                              \
+	X(res_nquerydomain, int, (struct __res_state *, const char *,         \
+	  const char *, int, int, unsigned char *, int))                      \
+	X(res_nsend, int, (struct __res_state *, const unsigned char *, int,  \
+	  unsigned char *, int))
 
 struct s5_real {
 #define S5_REAL_FIELD(name, ret, args) ret(*name) args;

@@ -46,6 +46,9 @@ FUZZ_MAXLEN_fuzz_handshake := 2048
 FUZZ_MAXLEN_fuzz_exclude := 4096
 FUZZ_MAXLEN_fuzz_config := 4096
 FUZZ_MAXLEN_fuzz_udp_recv := 1200
+# A query (up to 255 bytes, its length in the first byte) and a reply
+# somewhat past the 512 bytes of plain UDP DNS.
+FUZZ_MAXLEN_fuzz_dns_reply := 1024
 # An ELF header and a few dozen program headers; a command line of a few
 # dozen words; hostent's 19 bytes of parameters and a name past 255 bytes.
 FUZZ_MAXLEN_fuzz_elf := 4096

@@ -11,6 +11,10 @@
               www.test     A 203.0.113.7, AAAA fd00:5357:3::7
               v6only.test  AAAA fd00:5357:3::7
               git.test     A 203.0.113.7
+              www.test     MX 10 mail.test (res_query tests)
+              txt.test     TXT "socks5wrap txt"
+              big.test     TXT of 3 x 200 bytes: too big for a 512-byte
+                           UDP reply, so it comes with TC set
             git daemon on port 9418 serving git://git.test/repo
 
 A name the client resolves locally therefore reaches the trap (and the
@@ -31,6 +35,9 @@ DNSMASQ = "/usr/sbin/dnsmasq"
 GIT = "/usr/bin/git"
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+TXT_TEXT = "socks5wrap txt"
+BIG_TXT = ["%s%03d" % (c * 197, i) for i, c in enumerate("xyz")]
 
 GIT_FILE = "hello.txt"
 GIT_TEXT = "fetched by name through the proxy\n"
@@ -111,7 +118,11 @@ class DnsLab:
             "--log-queries", "--log-facility=-",
             "--host-record=www.test,203.0.113.7,fd00:5357:3::7",
             "--host-record=v6only.test,fd00:5357:3::7",
-            "--host-record=git.test,203.0.113.7"], lifetime=lifetime)
+            "--host-record=git.test,203.0.113.7",
+            "--mx-host=www.test,mail.test,10",
+            "--txt-record=txt.test,%s" % TXT_TEXT,
+            "--txt-record=big.test,%s" % ",".join(BIG_TXT)],
+            lifetime=lifetime)
         t.wait_tcp(t.target, [(DNS4, 53), (DNS6, 53)], proc=self.dnsmasq)
 
         base = make_repo(wd)

@@ -18,9 +18,15 @@ import time
 
 # (address type, address, port) the snippets may ask for; a name maps to
 # the address its replies come from.
-CONNECT_OK = {(1, "192.0.2.1", 80), (3, "www.example.test", 80)}
-UDP_OK = {(1, "192.0.2.1", 7)}
+CONNECT_OK = {(1, "192.0.2.1", 80), (3, "www.example.test", 80),
+              (1, "192.0.2.1", 53)}
+UDP_OK = {(1, "192.0.2.1", 7), (1, "192.0.2.1", 53)}
 NAMES = {"www.example.test": "192.0.2.1"}
+# 192.0.2.1 port 53 is a name server (res_query snippet): A records for
+# these names; over UDP the tc. one answers truncated, so only TCP
+# (CONNECT to port 53) gets its answer.
+DNS_A = {"www.example.test": "192.0.2.1", "tc.example.test": "192.0.2.7"}
+DNS_PORT = 53
 
 errors_lock = threading.Lock()
 errors_path = None
@@ -73,6 +79,47 @@ def read_exact(conn, n):
     return data
 
 
+def dns_answer(query, tcp):
+    """A name server's reply to query (bytes), or None for garbage."""
+    if len(query) < 12:
+        return None
+    off, labels = 12, []
+    while off < len(query) and query[off] != 0:
+        n = query[off]
+        labels.append(query[off + 1:off + 1 + n].decode("ascii").lower())
+        off += 1 + n
+    off += 1
+    if off + 4 > len(query):
+        return None
+    qtype = struct.unpack("!H", query[off:off + 2])[0]
+    question = query[12:off + 4]
+    name = ".".join(labels)
+    flags = 0x8180  # QR, RD, RA
+    answers = b""
+    count = 0
+    if name not in DNS_A:
+        flags |= 3  # NXDOMAIN
+    elif name.startswith("tc.") and not tcp:
+        flags |= 0x0200  # TC: ask again over TCP
+    elif qtype == 1:
+        answers = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) +
+                   socket.inet_aton(DNS_A[name]))
+        count = 1
+    return (query[:2] + struct.pack("!HHHHH", flags, 1, count, 0, 0) +
+            question + answers)
+
+
+def serve_dns_tcp(conn):
+    """DNS over TCP (RFC 1035 section 4.2.2) for a CONNECT to port 53."""
+    while True:
+        n = struct.unpack("!H", read_exact(conn, 2))[0]
+        reply = dns_answer(read_exact(conn, n), True)
+        if reply is None:
+            report("tcp dns: malformed query")
+            return
+        conn.sendall(struct.pack("!H", len(reply)) + reply)
+
+
 def udp_relay(conn):
     """Echo relay for one association; ends when the control connection
     closes (RFC 1928 section 7)."""
@@ -114,7 +161,13 @@ def relay_answer(data):
     if (atyp, addr, port) not in UDP_OK:
         report("udp: unexpected destination %d %s %d" % (atyp, addr, port))
         return None
-    return b"\0\0\0" + encode_addr(NAMES.get(addr, addr), port) + data[off:]
+    payload = data[off:]
+    if port == DNS_PORT:
+        payload = dns_answer(payload, False)
+        if payload is None:
+            report("udp dns: malformed query")
+            return None
+    return b"\0\0\0" + encode_addr(NAMES.get(addr, addr), port) + payload
 
 
 def serve(conn):
@@ -153,6 +206,9 @@ def serve(conn):
             conn.sendall(b"\x05\x02\x00\x01\x00\x00\x00\x00\x00\x00")
             return
         conn.sendall(b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00")
+        if dst[2] == DNS_PORT:
+            serve_dns_tcp(conn)
+            return
         while True:
             data = conn.recv(4096)
             if not data:
