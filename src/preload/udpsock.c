@@ -97,25 +97,20 @@ static const struct s5_udp_io ctl_io = {
 	.now_ms = s5_now_ms,
 };
 
-/* True while a's control connection is open. Checking costs system
- * calls, so at most every S5_UDP_CHECK_MS; the check itself runs under
- * udp_lock, so the descriptor cannot be closed or moved meanwhile. */
-static bool assoc_live(struct s5_udp_assoc *a)
+/* assoc_live() with udp_lock held. */
+static bool assoc_live_locked(struct s5_udp_assoc *a, int64_t now)
 {
-	int64_t now = s5_now_ms();
+	int ctl = atomic_load(&a->ctl_fd);
 	bool open, ours;
-	int ctl;
 
-	if (atomic_load(&a->ctl_fd) < 0)
+	if (ctl < 0)
 		return false;
 	if (now - atomic_load(&a->checked_ms) < S5_UDP_CHECK_MS)
 		return true;
-	pthread_mutex_lock(&udp_lock);
-	ctl = atomic_load(&a->ctl_fd);
 	/* Section 7: the association ends when the control connection
 	 * does, or when it is no longer ours at all (closed behind the
-	 * hooks' back, by closefrom or a raw close_range). */
-	ours = ctl >= 0 && s5_fd_is_internal(ctl);
+	 * hooks' back, by a raw close_range). */
+	ours = s5_fd_is_internal(ctl);
 	open = ours && s5_udp_ctl_open(ctl, &ctl_io);
 	if (open)
 		atomic_store(&a->checked_ms, now);
@@ -123,6 +118,23 @@ static bool assoc_live(struct s5_udp_assoc *a)
 		assoc_kill_locked(a);
 	else
 		atomic_store(&a->ctl_fd, -1); /* not ours to close */
+	return open;
+}
+
+/* True while a's control connection is open. Checking costs system
+ * calls, so at most every S5_UDP_CHECK_MS; the check itself runs under
+ * udp_lock, so the descriptor cannot be closed or moved meanwhile. */
+static bool assoc_live(struct s5_udp_assoc *a)
+{
+	int64_t now = s5_now_ms();
+	bool open;
+
+	if (atomic_load(&a->ctl_fd) < 0)
+		return false;
+	if (now - atomic_load(&a->checked_ms) < S5_UDP_CHECK_MS)
+		return true;
+	pthread_mutex_lock(&udp_lock);
+	open = assoc_live_locked(a, now);
 	pthread_mutex_unlock(&udp_lock);
 	return open;
 }
@@ -267,7 +279,7 @@ struct s5_udp_assoc *s5_udp_sock_assoc(struct s5_udp_sock *s)
 
 /* Publishes a as s's association (udp_lock held); returns the old one,
  * its control connection closed, for the caller to drop after unlocking
- * (its release takes udp_lock). */
+ * (put_all). */
 static struct s5_udp_assoc *replace_locked(struct s5_udp_sock *s,
 					   struct s5_udp_assoc *a)
 {
@@ -278,17 +290,24 @@ static struct s5_udp_assoc *replace_locked(struct s5_udp_sock *s,
 	return old;
 }
 
+/* Drops the references in drop[] (udp_lock not held: a last one takes
+ * it to close its control connection). */
+static void put_all(struct s5_udp_assoc **drop, int n)
+{
+	while (n-- > 0)
+		if (drop[n] != NULL)
+			s5_obj_put(&drop[n]->obj);
+}
+
 struct s5_udp_assoc *s5_udp_sock_ready(struct s5_udp_sock *s, int fd,
 				       int *err)
 {
-	struct s5_udp_assoc *a = s5_udp_sock_assoc(s), *old = NULL;
+	struct s5_udp_assoc *a = s5_udp_sock_assoc(s), *drop[3] = { 0 };
 	pid_t me;
 
 	if (a != NULL && assoc_live(a))
 		return a;
-	if (a != NULL)
-		s5_obj_put(&a->obj);
-	a = NULL;
+	drop[0] = a;
 	me = getpid();
 	pthread_mutex_lock(&udp_lock);
 	/* Another thread of this process is associating this socket: wait
@@ -296,17 +315,14 @@ struct s5_udp_assoc *s5_udp_sock_ready(struct s5_udp_sock *s, int fd,
 	 * thread does not exist in the child.) */
 	while (s->assoc_pid == me)
 		pthread_cond_wait(&udp_cond, &udp_lock);
-	pthread_mutex_unlock(&udp_lock);
 	a = s5_udp_sock_assoc(s);
-	if (a != NULL && assoc_live(a))
-		return a;
-	if (a != NULL)
-		s5_obj_put(&a->obj);
-	pthread_mutex_lock(&udp_lock);
+	if (a != NULL && assoc_live_locked(a, s5_now_ms()))
+		goto out;
+	drop[1] = a;
+	a = NULL;
 	if (s->refused) {
 		*err = s->refused;
-		pthread_mutex_unlock(&udp_lock);
-		return NULL;
+		goto out;
 	}
 	if (atomic_load(&s->associated))
 		/* The control connection went away (proxy restart): one new
@@ -315,13 +331,15 @@ struct s5_udp_assoc *s5_udp_sock_ready(struct s5_udp_sock *s, int fd,
 			  "udp association lost; associating again", NULL);
 	s->assoc_pid = me;
 	pthread_mutex_unlock(&udp_lock);
+	put_all(drop, 2);
+	drop[0] = drop[1] = NULL;
 	a = associate(s->family, fd, err);
 	pthread_mutex_lock(&udp_lock);
 	s->assoc_pid = 0;
 	if (a != NULL) {
 		/* One reference for the socket, one for the caller. */
 		s5_obj_ref(&a->obj);
-		old = replace_locked(s, a);
+		drop[2] = replace_locked(s, a);
 		atomic_store(&s->associated, true);
 	} else if (*err == -EOPNOTSUPP || *err == -EACCES) {
 		/* A proxy that refuses UDP ASSOCIATE will refuse it again:
@@ -329,9 +347,9 @@ struct s5_udp_assoc *s5_udp_sock_ready(struct s5_udp_sock *s, int fd,
 		s->refused = *err;
 	}
 	pthread_cond_broadcast(&udp_cond);
+out:
 	pthread_mutex_unlock(&udp_lock);
-	if (old != NULL)
-		s5_obj_put(&old->obj);
+	put_all(drop, 3);
 	return a;
 }
 
