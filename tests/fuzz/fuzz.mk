@@ -51,6 +51,8 @@ FUZZ_MAXLEN_fuzz_udp_recv := 1200
 FUZZ_MAXLEN_fuzz_elf := 4096
 FUZZ_MAXLEN_fuzz_options := 1024
 FUZZ_MAXLEN_fuzz_hostent := 600
+# Several lines of an /etc/hosts text, some with fields past 255 bytes.
+FUZZ_MAXLEN_fuzz_hosts := 4096
 
 # Targets for code outside the core link the one file they test as well:
 # a launcher file (not main.c, whose main() would clash with libFuzzer's),
