@@ -142,8 +142,10 @@ typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);
  * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6, SOCKS5WRAP_UDP,
  * SOCKS5WRAP_PIPELINE through get. Always fills *c completely: on a bad value c->usable is
  * false and c->error names the variable; the exclusion list then falls
- * back to S5_DEFAULT_NO_PROXY if its own value was the bad one, and the
- * log level to error. Returns 0, or -ENOMEM. */
+ * back to S5_DEFAULT_NO_PROXY if its own value was the bad one, the log
+ * level to error, and a fake range to its default (a range that overlaps
+ * loopback, the proxy or an exclusion is a bad value too). Returns 0, or
+ * -ENOMEM. */
 int s5_config_load(struct s5_config *c, s5_getenv_fn get, void *ctx);
 
 typedef int (*s5_getaddrinfo_fn)(const char *node, const char *service,
@@ -153,7 +155,9 @@ typedef void (*s5_freeaddrinfo_fn)(struct addrinfo *res);
 
 /* When the proxy host is a name, looks it up once with gai (one IPv4 and
  * one IPv6 address kept). On failure marks c unusable with a message.
- * Returns 0 or -errno. A no-op for numeric hosts. */
+ * Returns 0 or -errno: -EINVAL when an address it found lies inside a
+ * fake range (the error text is then the one s5_config_load gives for a
+ * numeric proxy there). A no-op for numeric hosts. */
 int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
 			    s5_freeaddrinfo_fn fai);
 

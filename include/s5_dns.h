@@ -79,4 +79,25 @@ int s5_pool_reverse(struct s5_pool *p, int family, const uint8_t *addr,
 void s5_pool_direct_add(struct s5_pool *p, int family, const uint8_t *addr);
 bool s5_pool_direct_has(struct s5_pool *p, int family, const uint8_t *addr);
 
+/* ---- /etc/hosts (hosts.c) --------------------------------------------- */
+
+/* The host names an /etc/hosts text lists (aliases included, addresses
+ * left out), normalised as by s5_name_normalize, in the order of the text,
+ * each followed by a NUL. A name listed twice is there twice. */
+struct s5_hosts {
+	char *names; /* malloc'd; NULL once freed or after -ENOMEM */
+	size_t len;  /* bytes used in names, NULs included */
+};
+
+/* Parses len bytes of text (a NUL byte ends it early), which is not
+ * modified. Fields that are not valid names are skipped. Returns 0, or
+ * -ENOMEM with *out empty. */
+int s5_hosts_parse(const char *text, size_t len, struct s5_hosts *out);
+
+/* True when the normalised name is in the list. */
+bool s5_hosts_has(const struct s5_hosts *h, const char *name);
+
+/* Frees the list and leaves it empty; harmless on an empty one. */
+void s5_hosts_free(struct s5_hosts *h);
+
 #endif

@@ -75,6 +75,15 @@ void s5log_end(struct s5log_line *l);
  * index of its first digit. Shared with the config's error texts. */
 size_t s5_fmt_uint(char out[20], unsigned long long v);
 
+/* Longest address text s5_fmt_ip writes, with its NUL. */
+#define S5_IP_TEXT_MAX 46
+
+/* An IPv4 (4 bytes) or IPv6 (16 bytes) address as text, as the log lines
+ * write it but without port or brackets: "192.0.2.1", "2001:db8::1".
+ * out is NUL-terminated; returns the text's length ("?" for another
+ * family). Shared with the config's error texts. */
+size_t s5_fmt_ip(char out[S5_IP_TEXT_MAX], int family, const uint8_t *addr);
+
 /* Convenience: one line made of NULL-terminated list of strings. */
 void s5log_msg(enum s5log_level level, const char *first, ...)
 	__attribute__((sentinel));

@@ -72,6 +72,15 @@ struct s5_ip {
 bool s5_ip_from_sockaddr(struct s5_ip *out, const struct sockaddr *sa,
 			 socklen_t len);
 
+/* Checks the fake range net, read from variable var, against what it must
+ * never cover: loopback, unspecified, link-local, multicast and broadcast
+ * addresses (and ::ffff:0:0/96 for IPv6), the proxy's addresses known so
+ * far, and the address entries of the exclusion list. Returns 0, or
+ * -EINVAL with "VAR: RANGE overlaps WHAT (ADDRESS)" in err (err is left
+ * alone on success). */
+int s5_fake_net_check(const struct s5_config *c, const char *var,
+		      const struct s5_cidr *net, char *err, size_t errlen);
+
 /* s5_config_load with the setuid/setgid decision passed in (the public
  * function asks getauxval(AT_SECURE)); tests call it with secure = true. */
 int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,

@@ -288,6 +288,20 @@ static void load_fake_net(struct loader *ld, const char *var, int family,
 	s5_cidr_parse(dflt, out);
 }
 
+/* Run once both ranges, the proxy and the exclusions are read. A range
+ * that collides goes back to the default, so that what it covers (say
+ * loopback) keeps working while proxied connections are refused. */
+static void check_fake_net(struct loader *ld, const char *var,
+			   const char *dflt, struct s5_cidr *net)
+{
+	char err[S5_ERR_MAX];
+
+	if (s5_fake_net_check(ld->c, var, net, err, sizeof(err)) == 0)
+		return;
+	add_error(ld, err, (const char *)NULL);
+	s5_cidr_parse(dflt, net);
+}
+
 static void set_defaults(struct s5_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -327,6 +341,10 @@ int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,
 		      &c->fake4);
 	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET6", AF_INET6,
 		      S5_DEFAULT_FAKE_NET6, &c->fake6);
+	check_fake_net(&ld, "SOCKS5WRAP_FAKE_NET", S5_DEFAULT_FAKE_NET,
+		       &c->fake4);
+	check_fake_net(&ld, "SOCKS5WRAP_FAKE_NET6", S5_DEFAULT_FAKE_NET6,
+		       &c->fake6);
 	/* A bad SOCKS5WRAP_LOG leaves the level at error (the default): the
 	 * error must still be seen. */
 	finish_errors(&ld);
@@ -397,6 +415,15 @@ int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
 		fai(res);
 	if (!c->has_proxy4 && !c->has_proxy6)
 		return resolve_failed(c, "no IPv4 or IPv6 address");
+	/* The check s5_config_load made for a numeric proxy, now that the
+	 * addresses are known. */
+	if (s5_fake_net_check(c, "SOCKS5WRAP_FAKE_NET", &c->fake4, c->error,
+			      sizeof(c->error)) < 0 ||
+	    s5_fake_net_check(c, "SOCKS5WRAP_FAKE_NET6", &c->fake6, c->error,
+			      sizeof(c->error)) < 0) {
+		c->usable = false;
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -145,3 +145,22 @@ void s5log_s5addr(struct s5log_line *l, const struct s5_addr *a)
 	}
 	put_port(l, a->port);
 }
+
+size_t s5_fmt_ip(char out[S5_IP_TEXT_MAX], int family, const uint8_t *addr)
+{
+	/* A line of its own, never written: the same digits as a log line
+	 * without its prefix. */
+	struct s5log_line l = { .level = S5LOG_ERROR };
+
+	if (family == AF_INET)
+		put_v4(&l, addr);
+	else if (family == AF_INET6)
+		put_v6(&l, addr);
+	else
+		s5log_str(&l, "?");
+	if (l.len >= S5_IP_TEXT_MAX)
+		l.len = S5_IP_TEXT_MAX - 1; /* cannot happen: 45 at most */
+	memcpy(out, l.buf, l.len);
+	out[l.len] = '\0';
+	return l.len;
+}

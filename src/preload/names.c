@@ -67,11 +67,10 @@ uint32_t s5_now_s(void)
 
 /* ---- /etc/hosts ------------------------------------------------------- */
 
-/* The names in /etc/hosts, normalised, one after another with NUL
- * separators; re-read when the file changes. Guarded by hosts_lock. */
+/* The names in /etc/hosts (parsed by src/dns/hosts.c); re-read when the
+ * file changes. Guarded by hosts_lock. */
 static pthread_mutex_t hosts_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *hosts_names;
-static size_t hosts_len;
+static struct s5_hosts hosts;
 static struct timespec hosts_mtime;
 static bool hosts_loaded;
 
@@ -110,62 +109,6 @@ static char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r';
-}
-
-/* Appends every host name of one line ("ADDRESS NAME [ALIAS...]"). */
-static void hosts_line(char *line, char *out, size_t *outlen)
-{
-	char norm[S5_NAME_MAX + 1], *p = line, *tok;
-	int field = 0, n;
-
-	for (;;) {
-		while (is_blank(*p))
-			p++;
-		if (*p == '\0' || *p == '#')
-			return;
-		tok = p;
-		while (*p != '\0' && !is_blank(*p) && *p != '#')
-			p++;
-		if (field++ > 0) {
-			char save = *p;
-
-			*p = '\0';
-			n = s5_name_normalize(tok, norm);
-			if (n > 0) {
-				memcpy(out + *outlen, norm, (size_t)n + 1);
-				*outlen += (size_t)n + 1;
-			}
-			*p = save;
-		}
-		if (*p == '#')
-			return;
-	}
-}
-
-static void hosts_parse(char *text, size_t len)
-{
-	/* Names are never longer than the text they come from. */
-	char *out = malloc(len + 1), *line = text, *nl;
-	size_t outlen = 0;
-
-	free(hosts_names);
-	hosts_names = out;
-	hosts_len = 0;
-	if (out == NULL)
-		return;
-	while (line != NULL && *line != '\0') {
-		nl = strchr(line, '\n');
-		if (nl != NULL)
-			*nl = '\0';
-		hosts_line(line, out, &outlen);
-		line = nl != NULL ? nl + 1 : NULL;
-	}
-	hosts_len = outlen;
-}
-
 static void hosts_refresh(void)
 {
 	struct stat st;
@@ -173,7 +116,7 @@ static void hosts_refresh(void)
 	size_t len;
 
 	if (stat("/etc/hosts", &st) != 0) {
-		hosts_len = 0;
+		s5_hosts_free(&hosts);
 		return;
 	}
 	if (hosts_loaded && st.st_mtim.tv_sec == hosts_mtime.tv_sec &&
@@ -183,12 +126,14 @@ static void hosts_refresh(void)
 	if (text == NULL) {
 		/* Unreadable now (no descriptor left, say): not cached, so
 		 * the next lookup reads it again. */
-		hosts_len = 0;
+		s5_hosts_free(&hosts);
 		return;
 	}
 	hosts_loaded = true;
 	hosts_mtime = st.st_mtim;
-	hosts_parse(text, len);
+	/* Out of memory leaves the list empty, until the file changes. */
+	s5_hosts_free(&hosts);
+	s5_hosts_parse(text, len, &hosts);
 	free(text);
 }
 
@@ -219,16 +164,11 @@ __attribute__((constructor)) static void register_fork(void)
 
 static bool in_hosts(const char *norm)
 {
-	size_t off = 0, n;
-	bool found = false;
+	bool found;
 
 	pthread_mutex_lock(&hosts_lock);
 	hosts_refresh();
-	while (!found && off < hosts_len) {
-		n = strlen(hosts_names + off);
-		found = strcmp(hosts_names + off, norm) == 0;
-		off += n + 1;
-	}
+	found = s5_hosts_has(&hosts, norm);
 	pthread_mutex_unlock(&hosts_lock);
 	return found;
 }

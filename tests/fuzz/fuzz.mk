@@ -56,6 +56,8 @@ FUZZ_MAXLEN_fuzz_options := 1024
 FUZZ_MAXLEN_fuzz_hostent := 600
 # A socket address is at most 128 bytes.
 FUZZ_MAXLEN_fuzz_dst := 160
+# Several lines of an /etc/hosts text, some with fields past 255 bytes.
+FUZZ_MAXLEN_fuzz_hosts := 4096
 
 # Targets for code outside the core link the one file they test as well:
 # a launcher file (not main.c, whose main() would clash with libFuzzer's),

@@ -11,7 +11,9 @@
  *  - SOCKS5_PASSWORD never shows in the outcome: a password of the same
  *    length with every byte changed gives the same error text;
  *  - s5_config_free wipes the credentials and frees the list (ASan checks
- *    for leaks).
+ *    for leaks);
+ *  - a usable configuration's fake ranges hold neither loopback nor the
+ *    proxy's addresses, before and after the proxy lookup.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -149,6 +151,41 @@ static bool no_proxy_valid(const struct env *e)
 	return rc == 0;
 }
 
+static bool in_cidr(const struct s5_cidr *net, const struct sockaddr *sa)
+{
+	const uint8_t *a;
+
+	if (sa->sa_family == AF_INET)
+		a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)
+			    ->sin_addr;
+	else
+		a = ((const struct sockaddr_in6 *)(const void *)sa)
+			    ->sin6_addr.s6_addr;
+	return net->family == sa->sa_family &&
+	       s5_prefix_match(a, net->addr, net->prefix);
+}
+
+/* A usable configuration never takes loopback or its proxy for fake. */
+static void check_fake_clear(const struct s5_config *c)
+{
+	struct sockaddr_in lo4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6 };
+
+	if (!c->usable)
+		return;
+	lo4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lo6.sin6_addr = in6addr_loopback;
+	if (in_cidr(&c->fake4, (const struct sockaddr *)&lo4) ||
+	    in_cidr(&c->fake6, (const struct sockaddr *)&lo6))
+		__builtin_trap();
+	if (c->has_proxy4 &&
+	    in_cidr(&c->fake4, (const struct sockaddr *)&c->proxy4))
+		__builtin_trap();
+	if (c->has_proxy6 &&
+	    in_cidr(&c->fake6, (const struct sockaddr *)&c->proxy6))
+		__builtin_trap();
+}
+
 /* Before the lookup a proxy is a name or has addresses; after it, a name
  * has them too. */
 static void check_proxy(const struct s5_config *c, bool resolved)
@@ -195,6 +232,7 @@ static void check_config(const struct s5_config *c, const struct env *e)
 	if (!no_proxy_valid(e) && !excludes_loopback(c))
 		__builtin_trap();
 	check_proxy(c, false);
+	check_fake_clear(c);
 }
 
 static void check_freed(const struct s5_config *c)
@@ -217,7 +255,16 @@ static void resolve(struct s5_config *c)
 			__builtin_trap();
 		return;
 	}
-	if (gai_mode == 1 || gai_mode == 2) {
+	if ((gai_mode == 1 || gai_mode == 2) &&
+	    (in_cidr(&c->fake4, (const struct sockaddr *)&gai_sin) ||
+	     (gai_mode == 1 &&
+	      in_cidr(&c->fake6, (const struct sockaddr *)&gai_sin6)))) {
+		/* The answer lies in a fake range: refused like a numeric
+		 * proxy there. */
+		if (rc != -EINVAL || c->usable || !printable(c->error) ||
+		    strncmp(c->error, "SOCKS5WRAP_FAKE_NET", 19) != 0)
+			__builtin_trap();
+	} else if (gai_mode == 1 || gai_mode == 2) {
 		if (rc != 0 || !c->usable || !c->has_proxy4 ||
 		    c->has_proxy6 != (gai_mode == 1))
 			__builtin_trap();
@@ -225,6 +272,7 @@ static void resolve(struct s5_config *c)
 		__builtin_trap();
 	}
 	check_proxy(c, true);
+	check_fake_clear(c);
 }
 
 /* The same environment with SOCKS5_PASSWORD's bytes all changed. */

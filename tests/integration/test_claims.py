@@ -283,6 +283,60 @@ def test_bad_configuration_refuses_with_one_line_naming_the_variable(
     assert_nothing_sent(client, window)
 
 
+def test_fake_range_over_loopback_refuses_proxying_and_spares_loopback(
+        client):
+    # 127.0.0.0/8 as the fake range would take every loopback connection
+    # for a fake address. It is a configuration error like the others:
+    # the default range is used instead, so loopback still works, and
+    # what should go through the proxy is refused with one line.
+    window = dante(client)
+    r = run_preloaded(client, claims("misconfig", TARGET4, ECHO,
+                                     "--loopback"),
+                      {"SOCKS5_PROXY": DANTE,
+                       "SOCKS5WRAP_FAKE_NET": "127.0.0.0/8"})
+    out = ok_json(r)
+    assert out == {"loopback": "ok",
+                   "tcp": ["ECONNREFUSED", "ECONNREFUSED"],
+                   "udp": "ECONNREFUSED"}, r
+    assert len(lines(r.stderr)) == 1, r
+    line = lines(r.stderr)[0]
+    assert line.startswith("socks5wrap["), r
+    assert line.endswith(
+        "]: error: SOCKS5WRAP_FAKE_NET: 127.0.0.0/8 overlaps loopback "
+        "(127.0.0.0/8); refusing connections that should go through the "
+        "proxy"), r
+    assert_nothing_sent(client, window)
+
+
+@pytest.mark.local_dns
+def test_fake_range_over_a_looked_up_proxy_address_is_refused(client):
+    # proxy.corp.test is 192.0.2.1 (the DNS trap's answer): known only
+    # once looked up, it is checked then, with the same message. The
+    # launcher looks the name up before the program and stops there...
+    env = {"SOCKS5WRAP_FAKE_NET": "192.0.2.0/24"}
+    want = ("SOCKS5WRAP_FAKE_NET: 192.0.2.0/24 overlaps the proxy's "
+            "address (192.0.2.1)")
+    window = dante(client)
+    r = client.run_wrapped(claims("misconfig", TARGET4, ECHO), env=env,
+                           proxy="proxy.corp.test:1080")
+    assert r.rc == 125, r
+    assert r.stdout == "", r
+    assert r.stderr == "socks5wrap: %s\n" % want, r
+    # ...and the library alone refuses what should go through the proxy,
+    # while loopback keeps working.
+    env["SOCKS5_PROXY"] = "proxy.corp.test:1080"
+    r = run_preloaded(client, claims("misconfig", TARGET4, ECHO,
+                                     "--loopback"), env)
+    out = ok_json(r)
+    assert out == {"loopback": "ok",
+                   "tcp": ["ECONNREFUSED", "ECONNREFUSED"],
+                   "udp": "ECONNREFUSED"}, r
+    assert lines(r.stderr), r
+    assert all(want in l for l in lines(r.stderr)), r
+    assert window.sessions() == [], window.text()
+    assert client.target_peers() == []
+
+
 # ---- 6. log lines: no credentials; -q writes nothing -----------------------
 
 SECRET_USER, SECRET_PASS = "claims-user-Zq7", "claims-pass-Xw9"

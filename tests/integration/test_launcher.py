@@ -31,7 +31,7 @@ OWN, CANNOT, NOTFOUND = 125, 126, 127
 OUR_VARS = ("SOCKS5_PROXY", "SOCKS5_USER", "SOCKS5_PASSWORD",
             "SOCKS5WRAP_NO_PROXY", "SOCKS5WRAP_TIMEOUT", "SOCKS5WRAP_LOG",
             "SOCKS5WRAP_LOG_FILE", "SOCKS5WRAP_DNS", "SOCKS5WRAP_LIBRARY",
-            "LD_PRELOAD")
+            "SOCKS5WRAP_FAKE_NET", "SOCKS5WRAP_FAKE_NET6", "LD_PRELOAD")
 
 
 # ---- helpers --------------------------------------------------------------
@@ -190,6 +190,29 @@ def test_bad_variable_in_environment_exits_125_naming_it(launcher, libs):
     assert r.returncode == OWN
     assert r.stderr.startswith("socks5wrap: ")
     assert "SOCKS5WRAP_TIMEOUT" in r.stderr
+
+
+@pytest.mark.parametrize("extra,error", [
+    ({"SOCKS5WRAP_FAKE_NET": "127.0.0.0/8"},
+     "SOCKS5WRAP_FAKE_NET: 127.0.0.0/8 overlaps loopback (127.0.0.0/8)"),
+    ({"SOCKS5WRAP_FAKE_NET6": "::/64"},
+     "SOCKS5WRAP_FAKE_NET6: ::/64 overlaps loopback (::1)"),
+    ({"SOCKS5_PROXY": "192.0.2.1:1080", "SOCKS5WRAP_FAKE_NET": "192.0.2.0/24"},
+     "SOCKS5WRAP_FAKE_NET: 192.0.2.0/24 overlaps the proxy's address "
+     "(192.0.2.1)"),
+    ({"SOCKS5WRAP_NO_PROXY": "10.0.0.0/8", "SOCKS5WRAP_FAKE_NET": "10.1.0.0/16"},
+     "SOCKS5WRAP_FAKE_NET: 10.1.0.0/16 overlaps an entry of "
+     "SOCKS5WRAP_NO_PROXY (10.0.0.0/8)"),
+], ids=["loopback", "loopback6", "proxy", "exclusion"])
+def test_fake_range_that_overlaps_exits_125_and_runs_nothing(
+        launcher, libs, tmp_path, extra, error):
+    marker = tmp_path / "ran"
+    r = run(["/bin/sh", "-c", "echo ran; touch %s" % marker],
+            prog_env(libs, **extra))
+    assert r.returncode == OWN, r.stderr
+    assert r.stderr == "socks5wrap: %s\n" % error
+    assert r.stdout == ""
+    assert not marker.exists()
 
 
 def test_unresolvable_proxy_name_exits_125(launcher, libs):

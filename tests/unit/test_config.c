@@ -453,6 +453,168 @@ static void bad_fake_ranges_name_their_variable_and_keep_the_default(
 	}
 }
 
+/* A fake range that covers addresses with a meaning of their own would
+ * take their connections for fake ones: refused, with the default kept. */
+static void fake_ranges_over_special_addresses_are_refused(void **state)
+{
+	static const struct {
+		const char *var, *value, *error;
+	} bad[] = {
+		{ "SOCKS5WRAP_FAKE_NET", "127.0.0.0/8",
+		  "SOCKS5WRAP_FAKE_NET: 127.0.0.0/8 overlaps loopback "
+		  "(127.0.0.0/8)" },
+		{ "SOCKS5WRAP_FAKE_NET", "127.9.9.9/16",
+		  "SOCKS5WRAP_FAKE_NET: 127.9.0.0/16 overlaps loopback "
+		  "(127.0.0.0/8)" },
+		{ "SOCKS5WRAP_FAKE_NET", "64.0.0.0/2",
+		  "SOCKS5WRAP_FAKE_NET: 64.0.0.0/2 overlaps loopback "
+		  "(127.0.0.0/8)" },
+		{ "SOCKS5WRAP_FAKE_NET", "0.0.0.0/9",
+		  "SOCKS5WRAP_FAKE_NET: 0.0.0.0/9 overlaps the unspecified "
+		  "range (0.0.0.0/8)" },
+		{ "SOCKS5WRAP_FAKE_NET", "169.254.1.0/24",
+		  "SOCKS5WRAP_FAKE_NET: 169.254.1.0/24 overlaps link-local "
+		  "(169.254.0.0/16)" },
+		{ "SOCKS5WRAP_FAKE_NET", "239.0.0.0/8",
+		  "SOCKS5WRAP_FAKE_NET: 239.0.0.0/8 overlaps multicast "
+		  "(224.0.0.0/4)" },
+		{ "SOCKS5WRAP_FAKE_NET", "255.255.255.0/24",
+		  "SOCKS5WRAP_FAKE_NET: 255.255.255.0/24 overlaps broadcast "
+		  "(255.255.255.255)" },
+		{ "SOCKS5WRAP_FAKE_NET6", "::/64",
+		  "SOCKS5WRAP_FAKE_NET6: ::/64 overlaps loopback (::1)" },
+		{ "SOCKS5WRAP_FAKE_NET6", "::/126",
+		  "SOCKS5WRAP_FAKE_NET6: ::/126 overlaps loopback (::1)" },
+		{ "SOCKS5WRAP_FAKE_NET6", "::fffe:0:0/95",
+		  "SOCKS5WRAP_FAKE_NET6: ::fffe:0:0/95 overlaps IPv4-mapped "
+		  "(::ffff:0:0/96)" },
+		{ "SOCKS5WRAP_FAKE_NET6", "fe80::/64",
+		  "SOCKS5WRAP_FAKE_NET6: fe80::/64 overlaps link-local "
+		  "(fe80::/10)" },
+		{ "SOCKS5WRAP_FAKE_NET6", "ff02::/16",
+		  "SOCKS5WRAP_FAKE_NET6: ff02::/16 overlaps multicast "
+		  "(ff00::/8)" },
+		{ "SOCKS5WRAP_FAKE_NET6", "c000::/2",
+		  "SOCKS5WRAP_FAKE_NET6: c000::/2 overlaps link-local "
+		  "(fe80::/10)" },
+	};
+	size_t i;
+
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("", "");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fenv.name[1] = bad[i].var;
+		fenv.value[1] = bad[i].value;
+		load_bad(bad[i].error);
+		assert_string_equal(cfg.error, bad[i].error);
+		/* The default range again: loopback is no fake address. */
+		assert_int_equal(cfg.fake4.prefix, 15);
+		assert_int_equal(cfg.fake4.addr[0], 198);
+		assert_int_equal(cfg.fake6.prefix, 64);
+		assert_int_equal(cfg.fake6.addr[0], 0xfd);
+	}
+}
+
+static void fake_ranges_next_to_special_addresses_are_fine(void **state)
+{
+	static const char *const good4[] = { "126.0.0.0/8", "128.0.0.0/8",
+					     "1.0.0.0/8", "169.253.0.0/16",
+					     "208.0.0.0/4", "240.0.0.0/8",
+					     "255.255.255.248/30" };
+	static const char *const good6[] = { "::2:0/112", "fe00::/9",
+					     "fec0::/10", "::fffe:0:0/96",
+					     "fd00::/8" };
+	size_t i;
+
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_FAKE_NET", "");
+	for (i = 0; i < sizeof(good4) / sizeof(good4[0]); i++) {
+		fenv.value[1] = good4[i];
+		load_ok();
+	}
+	fenv.name[1] = "SOCKS5WRAP_FAKE_NET6";
+	for (i = 0; i < sizeof(good6) / sizeof(good6[0]); i++) {
+		fenv.value[1] = good6[i];
+		load_ok();
+	}
+}
+
+static void fake_range_over_the_proxy_address_is_refused(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.1.2.3:1080");
+	set("SOCKS5WRAP_FAKE_NET", "10.0.0.0/8");
+	load_bad("SOCKS5WRAP_FAKE_NET: 10.0.0.0/8 overlaps the proxy's "
+		 "address (10.1.2.3)");
+	assert_int_equal(cfg.fake4.addr[0], 198);
+
+	/* An IPv4-mapped proxy address is the IPv4 one. */
+	fenv.value[0] = "[::ffff:10.1.2.3]:1080";
+	load_bad("SOCKS5WRAP_FAKE_NET: 10.0.0.0/8 overlaps the proxy's "
+		 "address (10.1.2.3)");
+
+	fenv.value[0] = "[fd12::5]";
+	fenv.name[1] = "SOCKS5WRAP_FAKE_NET6";
+	fenv.value[1] = "fd12::/64";
+	load_bad("SOCKS5WRAP_FAKE_NET6: fd12::/64 overlaps the proxy's "
+		 "address (fd12::5)");
+	assert_int_equal(cfg.fake6.addr[0], 0xfd);
+	assert_int_equal(cfg.fake6.addr[1], 0x53);
+
+	/* The default range counts as well. */
+	fenv.value[0] = "198.19.0.1";
+	fenv.value[1] = "";
+	load_bad("SOCKS5WRAP_FAKE_NET: 198.18.0.0/15 overlaps the proxy's "
+		 "address (198.19.0.1)");
+
+	fenv.value[0] = "10.1.2.3";
+	fenv.name[1] = "SOCKS5WRAP_FAKE_NET";
+	fenv.value[1] = "10.2.0.0/16";
+	load_ok();
+}
+
+static void fake_range_over_an_exclusion_is_refused(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_NO_PROXY", "intranet.corp, 100.64.0.0/10");
+	set("SOCKS5WRAP_FAKE_NET", "100.100.0.0/16");
+	load_bad("SOCKS5WRAP_FAKE_NET: 100.100.0.0/16 overlaps an entry of "
+		 "SOCKS5WRAP_NO_PROXY (100.64.0.0/10)");
+
+	/* An entry inside the range, with a port, is no different. */
+	fenv.value[1] = "192.0.2.7:25";
+	fenv.value[2] = "192.0.2.0/24";
+	load_bad("SOCKS5WRAP_FAKE_NET: 192.0.2.0/24 overlaps an entry of "
+		 "SOCKS5WRAP_NO_PROXY (192.0.2.7)");
+
+	fenv.value[1] = "[fd12::/48]:443";
+	fenv.name[2] = "SOCKS5WRAP_FAKE_NET6";
+	fenv.value[2] = "fd12:0:0:1::/64";
+	load_bad("SOCKS5WRAP_FAKE_NET6: fd12:0:0:1::/64 overlaps an entry "
+		 "of SOCKS5WRAP_NO_PROXY (fd12::/48)");
+
+	/* Neighbours do not overlap; names never do. */
+	fenv.value[1] = "100.64.0.0/11, 198.17.255.255, fd12:0:0:2::/64, "
+			"198-18-0-1.test";
+	load_ok();
+	fenv.name[2] = "SOCKS5WRAP_FAKE_NET";
+	fenv.value[2] = "100.96.0.0/11";
+	load_ok();
+}
+
+static void every_overlap_counts_as_one_more_error(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	set("SOCKS5WRAP_FAKE_NET", "127.0.0.0/8");
+	set("SOCKS5WRAP_FAKE_NET6", "fe80::/64");
+	load_bad("SOCKS5WRAP_FAKE_NET: 127.0.0.0/8 overlaps loopback "
+		 "(127.0.0.0/8), and 1 more");
+}
+
 static void first_error_is_kept_and_the_rest_counted(void **state)
 {
 	(void)state;
@@ -717,6 +879,43 @@ static void numeric_or_unusable_proxy_needs_no_lookup(void **state)
 	assert_int_equal(fake.calls, 0);
 }
 
+/* The same check as for a numeric proxy, made once its name is looked
+ * up: the fake range must not take the proxy's own address. */
+static void looked_up_proxy_inside_a_fake_range_is_refused(void **state)
+{
+	(void)state;
+	fake_answers();
+	set("SOCKS5_PROXY", "socks5://u:secret@proxy.example");
+	set("SOCKS5WRAP_FAKE_NET", "198.51.100.0/24");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai),
+			 -EINVAL);
+	assert_int_equal(fake.frees, 1);
+	assert_false(cfg.usable);
+	assert_string_equal(cfg.error, "SOCKS5WRAP_FAKE_NET: 198.51.100.0/24 "
+				       "overlaps the proxy's address "
+				       "(198.51.100.1)");
+
+	fake_answers();
+	fenv.name[1] = "SOCKS5WRAP_FAKE_NET6";
+	fenv.value[1] = "2001:db8::/64";
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai),
+			 -EINVAL);
+	assert_false(cfg.usable);
+	assert_string_equal(cfg.error, "SOCKS5WRAP_FAKE_NET6: 2001:db8::/64 "
+				       "overlaps the proxy's address "
+				       "(2001:db8::53)");
+
+	/* A range next to the proxy's address is fine. */
+	fake_answers();
+	fenv.name[1] = "SOCKS5WRAP_FAKE_NET";
+	fenv.value[1] = "198.51.100.4/30";
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai), 0);
+	assert_true(cfg.usable);
+}
+
 static void lookup_needs_a_resolver(void **state)
 {
 	(void)state;
@@ -814,6 +1013,11 @@ int main(void)
 		T(fake_ranges_default_to_198_18_and_a_unique_local_64),
 		T(fake_ranges_can_be_chosen),
 		T(bad_fake_ranges_name_their_variable_and_keep_the_default),
+		T(fake_ranges_over_special_addresses_are_refused),
+		T(fake_ranges_next_to_special_addresses_are_fine),
+		T(fake_range_over_the_proxy_address_is_refused),
+		T(fake_range_over_an_exclusion_is_refused),
+		T(every_overlap_counts_as_one_more_error),
 		T(first_error_is_kept_and_the_rest_counted),
 		T(long_first_error_still_shows_the_count),
 		T(secure_mode_ignores_the_environment),
@@ -825,6 +1029,7 @@ int main(void)
 		T(failed_lookup_makes_config_unusable),
 		T(lookup_without_inet_addresses_is_a_failure),
 		T(numeric_or_unusable_proxy_needs_no_lookup),
+		T(looked_up_proxy_inside_a_fake_range_is_refused),
 		T(lookup_needs_a_resolver),
 		T(proxy_is_recognised_by_address_and_port),
 		T(ipv6_proxy_is_recognised),

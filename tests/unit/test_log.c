@@ -334,6 +334,30 @@ static void short_or_foreign_sockaddr_is_a_question_mark(void **state)
 	assert_string_equal(fmt_sockaddr(NULL, 0), "?\n");
 }
 
+static void bare_addresses_are_written_without_port_or_brackets(void **state)
+{
+	static const char *const ips[] = {
+		"0.0.0.0", "192.0.2.1", "255.255.255.255", "::", "::1",
+		"2001:db8::1", "fe80::", "::ffff:192.0.2.1",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	};
+	char text[S5_IP_TEXT_MAX];
+	uint8_t a[16];
+	int family;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+		family = strchr(ips[i], ':') ? AF_INET6 : AF_INET;
+		assert_int_equal(inet_pton(family, ips[i], a), 1);
+		memset(text, 'x', sizeof(text));
+		assert_int_equal(s5_fmt_ip(text, family, a), strlen(ips[i]));
+		assert_string_equal(text, ips[i]);
+	}
+	assert_int_equal(s5_fmt_ip(text, AF_UNIX, a), 1);
+	assert_string_equal(text, "?");
+}
+
 static const char *fmt_s5addr(const struct s5_addr *a)
 {
 	struct s5log_line l;
@@ -427,6 +451,7 @@ int main(void)
 		T(ipv4_sockaddr_is_dotted_quad_and_port),
 		T(ipv6_sockaddr_follows_rfc5952),
 		T(short_or_foreign_sockaddr_is_a_question_mark),
+		T(bare_addresses_are_written_without_port_or_brackets),
 		T(socks_addresses_print_like_sockaddrs),
 		T(unprintable_bytes_of_a_name_become_question_marks),
 		T(errno_values_print_as_text_of_either_sign),

@@ -14,8 +14,10 @@ when it got that far (a crash or a hang is the test's finding).
     claims_client.py fake
         getaddrinfo of www.test for AF_INET, AF_INET6 and AF_UNSPEC, the
         fake addresses' names by getnameinfo, an HTTP GET to each.
-    claims_client.py misconfig HOST PORT
+    claims_client.py misconfig HOST PORT [--loopback]
         Two TCP connects and one UDP sendto to HOST:PORT; their errors.
+        With --loopback, first a connection to a listener of its own on
+        127.0.0.1 and one line received on it.
     claims_client.py proxyname HOST PORT SEQUENTIAL THREADS
         SEQUENTIAL connects one after another, then THREADS threads that
         connect at the same moment; each echoes one line.
@@ -197,10 +199,32 @@ def cmd_fake(args):
 
 # ---- misconfig -------------------------------------------------------------
 
+def loopback_round_trip():
+    """A listener on 127.0.0.1, a connect to it, one line back: "ok" or
+    the error's name."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(IO_TIMEOUT)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as c:
+            c.settimeout(IO_TIMEOUT)
+            try:
+                c.connect(srv.getsockname())
+                conn, _ = srv.accept()
+                with conn:
+                    conn.sendall(b"loopback\n")
+                got = c.recv(100)
+            except OSError as e:
+                return errname(e)
+    return "ok" if got == b"loopback\n" else "got %r" % got
+
+
 def cmd_misconfig(args):
     host, port = args[0], int(args[1])
     fam = family_of(host)
     out = {"tcp": []}
+    if "--loopback" in args[2:]:
+        out["loopback"] = loopback_round_trip()
     for _ in range(2):
         with socket.socket(fam, socket.SOCK_STREAM) as s:
             s.settimeout(IO_TIMEOUT)
