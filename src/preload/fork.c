@@ -5,11 +5,16 @@
 #include "fork.h"
 
 /* Written by constructors before the program runs; read-only after. */
-static const struct s5_fork_ops *handlers[S5_FORK_ORDERS];
+static struct {
+	pthread_mutex_t *m;
+	void (*child)(void);
+} locks[S5_FORK_ORDERS];
 
-void s5_fork_register(enum s5_fork_order order, const struct s5_fork_ops *ops)
+void s5_fork_lock(enum s5_fork_order order, pthread_mutex_t *m,
+		  void (*child)(void))
 {
-	handlers[order] = ops;
+	locks[order].m = m;
+	locks[order].child = child;
 }
 
 static void prepare(void)
@@ -17,8 +22,8 @@ static void prepare(void)
 	int i;
 
 	for (i = 0; i < S5_FORK_ORDERS; i++)
-		if (handlers[i] != NULL && handlers[i]->prepare != NULL)
-			handlers[i]->prepare();
+		if (locks[i].m != NULL)
+			pthread_mutex_lock(locks[i].m);
 }
 
 static void parent(void)
@@ -26,17 +31,23 @@ static void parent(void)
 	int i;
 
 	for (i = S5_FORK_ORDERS - 1; i >= 0; i--)
-		if (handlers[i] != NULL && handlers[i]->parent != NULL)
-			handlers[i]->parent();
+		if (locks[i].m != NULL)
+			pthread_mutex_unlock(locks[i].m);
 }
 
+/* In the child only the forking thread exists: a fresh lock is the
+ * released one. */
 static void child(void)
 {
 	int i;
 
-	for (i = S5_FORK_ORDERS - 1; i >= 0; i--)
-		if (handlers[i] != NULL && handlers[i]->child != NULL)
-			handlers[i]->child();
+	for (i = S5_FORK_ORDERS - 1; i >= 0; i--) {
+		if (locks[i].m == NULL)
+			continue;
+		pthread_mutex_init(locks[i].m, NULL);
+		if (locks[i].child != NULL)
+			locks[i].child();
+	}
 }
 
 void s5_fork_install(void)

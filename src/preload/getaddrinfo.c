@@ -116,29 +116,9 @@ out:
 	return found;
 }
 
-static void fork_child(void)
-{
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-	blocks_lock = fresh;
-}
-
-static void fork_prepare(void)
-{
-	pthread_mutex_lock(&blocks_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_mutex_unlock(&blocks_lock);
-}
-
 __attribute__((constructor)) static void register_fork(void)
 {
-	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
-						fork_child };
-
-	s5_fork_register(S5_FORK_BLOCKS, &ops);
+	s5_fork_lock(S5_FORK_BLOCKS, &blocks_lock, NULL);
 }
 
 /* Copies libc's lists, in order, into one block: the nodes, then their

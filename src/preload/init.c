@@ -258,26 +258,8 @@ void s5_report_config_error(void)
 		  NULL);
 }
 
-static void fork_prepare(void)
-{
-	pthread_mutex_lock(&proxy_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_mutex_unlock(&proxy_lock);
-}
-
-static void fork_child(void)
-{
-	pthread_mutex_init(&proxy_lock, NULL);
-}
-
 __attribute__((constructor)) static void s5_constructor(void)
 {
-	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
-						fork_child };
-
-	s5_fork_register(S5_FORK_PROXY, &ops);
+	s5_fork_lock(S5_FORK_PROXY, &proxy_lock, NULL);
 	s5_init();
 }

@@ -24,27 +24,9 @@ static void release(struct s5_obj *o)
 
 static const struct s5_obj_ops tcp_ops = { .release = release };
 
-static void fork_prepare(void)
-{
-	s5_slab_atfork_prepare(&slab);
-}
-
-static void fork_parent(void)
-{
-	s5_slab_atfork_parent(&slab);
-}
-
-static void fork_child(void)
-{
-	s5_slab_atfork_child(&slab);
-}
-
 __attribute__((constructor)) static void register_fork(void)
 {
-	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
-						fork_child };
-
-	s5_fork_register(S5_FORK_SLAB_TCP, &ops);
+	s5_fork_lock(S5_FORK_SLAB_TCP, &slab.lock, NULL);
 }
 
 int s5_tcp_mark(int fd, const struct sockaddr *peer, socklen_t len)

@@ -109,25 +109,7 @@ void s5_logfile_setup(enum s5log_level level, const char *path)
 	s5log_setup(level, fd, file_write);
 }
 
-static void fork_prepare(void)
-{
-	pthread_mutex_lock(&reopen_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_mutex_unlock(&reopen_lock);
-}
-
-static void fork_child(void)
-{
-	pthread_mutex_init(&reopen_lock, NULL);
-}
-
 __attribute__((constructor)) static void register_fork(void)
 {
-	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
-						fork_child };
-
-	s5_fork_register(S5_FORK_LOG, &ops);
+	s5_fork_lock(S5_FORK_LOG, &reopen_lock, NULL);
 }

@@ -137,29 +137,9 @@ static void hosts_refresh(void)
 	free(text);
 }
 
-static void fork_prepare(void)
-{
-	pthread_mutex_lock(&hosts_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_mutex_unlock(&hosts_lock);
-}
-
-static void fork_child(void)
-{
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-	hosts_lock = fresh;
-}
-
 __attribute__((constructor)) static void register_fork(void)
 {
-	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
-						fork_child };
-
-	s5_fork_register(S5_FORK_HOSTS, &ops);
+	s5_fork_lock(S5_FORK_HOSTS, &hosts_lock, NULL);
 }
 
 static bool in_hosts(const char *norm)

@@ -65,18 +65,3 @@ void s5_slab_free(struct s5_slab *s, void *p)
 	s->free = l;
 	pthread_mutex_unlock(&s->lock);
 }
-
-void s5_slab_atfork_prepare(struct s5_slab *s)
-{
-	pthread_mutex_lock(&s->lock);
-}
-
-void s5_slab_atfork_parent(struct s5_slab *s)
-{
-	pthread_mutex_unlock(&s->lock);
-}
-
-void s5_slab_atfork_child(struct s5_slab *s)
-{
-	pthread_mutex_init(&s->lock, NULL);
-}

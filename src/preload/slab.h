@@ -14,7 +14,7 @@ struct s5_slab_free {
 
 struct s5_slab {
 	size_t size;                /* of one object, a multiple of 16 */
-	pthread_mutex_t lock;       /* guards free */
+	pthread_mutex_t lock;       /* guards free; registered with fork.h */
 	struct s5_slab_free *free;
 };
 
@@ -26,10 +26,5 @@ struct s5_slab {
  * last owner left it: zero), or NULL. */
 void *s5_slab_alloc(struct s5_slab *s);
 void s5_slab_free(struct s5_slab *s, void *p);
-
-/* fork(): prepare takes the lock, parent releases it, child makes it new. */
-void s5_slab_atfork_prepare(struct s5_slab *s);
-void s5_slab_atfork_parent(struct s5_slab *s);
-void s5_slab_atfork_child(struct s5_slab *s);
 
 #endif

@@ -625,25 +625,7 @@ bool s5_udp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)
 	return ok;
 }
 
-static void fork_prepare(void)
-{
-	pthread_mutex_lock(&create_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_mutex_unlock(&create_lock);
-}
-
-static void fork_child(void)
-{
-	pthread_mutex_init(&create_lock, NULL);
-}
-
 __attribute__((constructor)) static void register_fork(void)
 {
-	static const struct s5_fork_ops ops = { fork_prepare, fork_parent,
-						fork_child };
-
-	s5_fork_register(S5_FORK_UDP_NEW, &ops);
+	s5_fork_lock(S5_FORK_UDP_NEW, &create_lock, NULL);
 }

@@ -367,48 +367,14 @@ void s5_udp_sock_drop_assoc(struct s5_udp_sock *s)
 
 /* ---- fork --------------------------------------------------------------- */
 
-static void fork_prepare(void)
+static void renew_cond(void)
 {
-	pthread_mutex_lock(&udp_lock);
-}
-
-static void fork_parent(void)
-{
-	pthread_mutex_unlock(&udp_lock);
-}
-
-static void fork_child(void)
-{
-	pthread_mutex_init(&udp_lock, NULL);
 	pthread_cond_init(&udp_cond, NULL);
-}
-
-static void slabs_prepare(void)
-{
-	s5_slab_atfork_prepare(&sock_slab);
-	s5_slab_atfork_prepare(&assoc_slab);
-}
-
-static void slabs_parent(void)
-{
-	s5_slab_atfork_parent(&assoc_slab);
-	s5_slab_atfork_parent(&sock_slab);
-}
-
-static void slabs_child(void)
-{
-	s5_slab_atfork_child(&assoc_slab);
-	s5_slab_atfork_child(&sock_slab);
 }
 
 __attribute__((constructor)) static void register_fork(void)
 {
-	static const struct s5_fork_ops lock_ops = { fork_prepare, fork_parent,
-						     fork_child };
-	static const struct s5_fork_ops slab_ops = { slabs_prepare,
-						     slabs_parent,
-						     slabs_child };
-
-	s5_fork_register(S5_FORK_UDP, &lock_ops);
-	s5_fork_register(S5_FORK_SLAB_UDP, &slab_ops);
+	s5_fork_lock(S5_FORK_UDP, &udp_lock, renew_cond);
+	s5_fork_lock(S5_FORK_SLAB_SOCK, &sock_slab.lock, NULL);
+	s5_fork_lock(S5_FORK_SLAB_ASSOC, &assoc_slab.lock, NULL);
 }
