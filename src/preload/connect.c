@@ -43,7 +43,7 @@ static int connect_policy(int fd, const struct sockaddr *sa, socklen_t len)
 	if (r != S5_DST_ADDR)
 		return r;
 	if (s5_sock_is_udp(&si))
-		return s5_udp_connect(fd, &si, (struct sockaddr *)&dst, dlen);
+		return s5_udp_connect(fd, (struct sockaddr *)&dst, dlen);
 	if (si.type == SOCK_STREAM)
 		return s5_tcp_connect(fd, &si, (struct sockaddr *)&dst, dlen);
 	return s5_refuse_other((struct sockaddr *)&dst, dlen, &si);

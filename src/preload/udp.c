@@ -108,9 +108,9 @@ static struct s5_udp_sock *sock_for(int fd, struct s5_sock_info *si, int *r)
 		info_of(s, si);
 		return s;
 	}
-	if (s5_sock_info(fd, si) < 0 ||
-	    (si->domain != AF_INET && si->domain != AF_INET6) ||
-	    !s5_sock_is_udp(si))
+	if (s5_sock_info(fd, si) < 0)
+		si->domain = AF_UNSPEC; /* not a socket: the kernel's */
+	if (!s5_sock_is_udp(si))
 		return NULL;
 	pthread_mutex_lock(&create_lock);
 	s = sock_new_locked(fd, si->domain, r);
@@ -120,7 +120,8 @@ static struct s5_udp_sock *sock_for(int fd, struct s5_sock_info *si, int *r)
 
 /* A socket the library does not carry (raw, ICMP, SCTP, any non-UDP
  * datagram socket) sending to dst: S5_PASS or the refusal. TCP reads no
- * address from a send (Fast Open has its own path). */
+ * address from a send (Fast Open has its own path); sockets of other
+ * domains, and descriptors that are no sockets, are the kernel's. */
 static int other_send(int fd, const struct s5_sock_info *si,
 		      const struct sockaddr *dst, socklen_t dlen)
 {
@@ -128,7 +129,8 @@ static int other_send(int fd, const struct s5_sock_info *si,
 	socklen_t dl;
 	int r;
 
-	if (dst == NULL || si->type == SOCK_STREAM)
+	if (dst == NULL || (si->domain != AF_INET && si->domain != AF_INET6) ||
+	    si->type == SOCK_STREAM)
 		return S5_PASS;
 	r = s5_dst_read(fd, si, false, dst, dlen, &d, &dl);
 	if (r != S5_DST_ADDR)
@@ -576,8 +578,7 @@ static int connect_via_relay(struct s5_udp_sock *s, int fd,
 	return r;
 }
 
-int s5_udp_connect(int fd, const struct s5_sock_info *si,
-		   const struct sockaddr *dst, socklen_t dlen)
+int s5_udp_connect(int fd, const struct sockaddr *dst, socklen_t dlen)
 {
 	struct s5_sock_info known;
 	struct s5_udp_sock *s;
@@ -585,7 +586,6 @@ int s5_udp_connect(int fd, const struct s5_sock_info *si,
 	bool fake;
 	int r;
 
-	(void)si;
 	s = sock_for(fd, &known, &r);
 	if (s == NULL)
 		return r;

@@ -22,10 +22,9 @@ static inline bool s5_fd_is_udp(int fd)
 ssize_t s5_udp_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t s5_udp_recvmsg(int fd, struct msghdr *msg, int flags);
 
-/* connect() on a UDP socket si to dst (from s5_dst_read; sa and len as
- * the program gave them): S5_PASS, 0 or -errno. */
-int s5_udp_connect(int fd, const struct s5_sock_info *si,
-		   const struct sockaddr *dst, socklen_t dlen);
+/* connect() on a UDP socket to dst (an address s5_dst_read gave):
+ * S5_PASS, 0 or -errno. */
+int s5_udp_connect(int fd, const struct sockaddr *dst, socklen_t dlen);
 
 /* connect(AF_UNSPEC) on a socket with UDP state: S5_PASS when it has
  * none, else 0 or -errno. */
