@@ -253,6 +253,8 @@ static bool peer_of(struct s5_udp_sock *s, struct sockaddr_storage *peer,
 {
 	bool ok;
 
+	if (!atomic_load(&s->connected))
+		return false;
 	s5_udp_lock();
 	ok = s->connected;
 	if (ok) {

@@ -41,7 +41,9 @@ struct s5_udp_sock {
 	/* Guarded by s5_udp_lock: */
 	pid_t assoc_pid; /* process associating it now, or 0 */
 	int refused;     /* -errno when the proxy refused UDP ASSOCIATE */
-	bool connected;  /* the virtual peer below is set */
+	/* The virtual peer below is set; written under the lock, read
+	 * without it first, so that sockets without a peer take no lock. */
+	_Atomic bool connected;
 	struct sockaddr_storage peer; /* as the kernel would show it */
 	socklen_t peer_len;
 	struct s5_addr peer_target;   /* what the relay is told */
