@@ -128,12 +128,6 @@ static ssize_t fake_sendmsg(int fd, const struct msghdr *m, int flags)
 	__builtin_trap(); /* receiving never sends */
 }
 
-static int fake_close(int fd)
-{
-	(void)fd;
-	__builtin_trap();
-}
-
 static int64_t fake_now(void)
 {
 	return 0;
@@ -143,7 +137,6 @@ static const struct s5_udp_io fake = {
 	.sendmsg = fake_sendmsg,
 	.recvmsg = fake_recvmsg,
 	.recv = fake_recv,
-	.close = fake_close,
 	.now_ms = fake_now,
 };
 
