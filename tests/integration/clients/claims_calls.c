@@ -63,20 +63,6 @@
 #define IDLE_MS 300
 #define MAX_FDS 64
 
-static const char *ename(int e)
-{
-	static char buf[24];
-	const char *n;
-
-	if (e == 0)
-		return "ok";
-	n = strerrorname_np(e);
-	if (n != NULL)
-		return n;
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;

@@ -6,6 +6,23 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* An errno's name ("ECONNREFUSED"), "ok" for 0, "E<n>" for one glibc
+ * has no name for (in a buffer of the calling thread's). */
+static inline const char *ename(int e)
+{
+	static _Thread_local char buf[24];
+	const char *n;
+
+	if (e == 0)
+		return "ok";
+	n = strerrorname_np(e);
+	if (n != NULL)
+		return n;
+	snprintf(buf, sizeof(buf), "E%d", e);
+	return buf;
+}
 
 /* s[0..n) as a JSON string, with the few escapes test payloads need. */
 static inline void json_str(const char *s, size_t n)

@@ -106,20 +106,6 @@ static void end_object(void)
 	fflush(stdout);
 }
 
-static const char *ename(int e)
-{
-	static char buf[24];
-	const char *n;
-
-	if (e == 0)
-		return "ok";
-	n = strerrorname_np(e);
-	if (n != NULL)
-		return n;
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
-}
-
 static void put_str(const char *k, const char *v)
 {
 	key(k);

@@ -75,33 +75,6 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static const char *ename(int e)
-{
-	static const struct {
-		int e;
-		const char *n;
-	} t[] = {
-		{ 0, "ok" }, { EINTR, "EINTR" }, { EMFILE, "EMFILE" },
-		{ ENFILE, "ENFILE" }, { EPROTO, "EPROTO" },
-		{ ECONNRESET, "ECONNRESET" }, { ECONNREFUSED, "ECONNREFUSED" },
-		{ ETIMEDOUT, "ETIMEDOUT" }, { EHOSTUNREACH, "EHOSTUNREACH" },
-		{ ENETUNREACH, "ENETUNREACH" }, { EAGAIN, "EAGAIN" },
-		{ EPIPE, "EPIPE" }, { EBADF, "EBADF" }, { EACCES, "EACCES" },
-		{ ENOMEM, "ENOMEM" }, { ENOBUFS, "ENOBUFS" },
-		{ EINPROGRESS, "EINPROGRESS" }, { EALREADY, "EALREADY" },
-		{ EISCONN, "EISCONN" }, { EADDRNOTAVAIL, "EADDRNOTAVAIL" },
-		{ EIO, "EIO" }, { EOPNOTSUPP, "EOPNOTSUPP" },
-	};
-	static _Thread_local char buf[24];
-	size_t i;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i].e == e)
-			return t[i].n;
-	snprintf(buf, sizeof(buf), "E%d", e);
-	return buf;
-}
-
 /* ---- descriptors -------------------------------------------------------- */
 
 static int count_fds(void)
