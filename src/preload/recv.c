@@ -38,7 +38,7 @@ recvfrom_slow(int fd, void *buf, size_t len, int flags,
 	int saved = errno;
 	ssize_t r;
 
-	switch (s5_hook_begin(recvfrom, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(recvfrom, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
 	case S5_HOOK_LIBC:
@@ -74,7 +74,7 @@ S5_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 S5_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 			     int flags)
 {
-	switch (s5_hook_begin(__recv_chk, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(__recv_chk, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, errno);
 	case S5_HOOK_LIBC:
@@ -91,7 +91,7 @@ S5_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
 				 size_t buflen, int flags,
 				 struct sockaddr *src, socklen_t *alen)
 {
-	switch (s5_hook_begin(__recvfrom_chk, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(__recvfrom_chk, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, errno);
 	case S5_HOOK_LIBC:

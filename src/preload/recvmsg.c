@@ -11,7 +11,7 @@ recvmsg_slow(int fd, struct msghdr *msg, int flags)
 	int saved = errno;
 	ssize_t r;
 
-	switch (s5_hook_begin(recvmsg, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(recvmsg, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
 	case S5_HOOK_LIBC:
@@ -47,7 +47,7 @@ S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	unsigned int i;
 	ssize_t r;
 
-	switch (s5_hook_begin(recvmmsg, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(recvmmsg, fd)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);
 	case S5_HOOK_LIBC:

@@ -53,7 +53,7 @@ send_slow(int fd, const void *buf, size_t len, int flags)
 	int saved = errno;
 	ssize_t r;
 
-	switch (s5_hook_begin(send, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(send, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
 	case S5_HOOK_LIBC:

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "fd.h"
+#include "hook.h"
 #include "route.h"
 
 /* True for a descriptor whose datagrams the library may handle: the
@@ -16,6 +17,15 @@ static inline bool s5_fd_is_udp(int fd)
 {
 	return s5_fd_maybe_ours(fd) && s5_fd_kind(fd) == S5FD_UDP;
 }
+
+/* The prologue of the read/write family's slow paths: a descriptor with
+ * no UDP state goes straight to libc (where the prologue would send it
+ * anyway), without the start-up check: every read() and write() on the
+ * program's other descriptors near a proxied socket passes here. */
+#define s5_udp_hook_begin(fn, fd)                                             \
+	(real.fn != NULL && !s5_fd_is_udp(fd)                                 \
+		 ? S5_HOOK_LIBC                                               \
+		 : s5_hook_begin(fn, S5_STAGE_SYMBOLS))
 
 /* Send and receive: S5_PASS (libc does it), or the result (bytes or
  * -errno). */

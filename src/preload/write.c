@@ -23,7 +23,7 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf,
 	int saved = errno;
 	ssize_t r;
 
-	switch (s5_hook_begin(write, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(write, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
 	case S5_HOOK_LIBC:
@@ -57,7 +57,7 @@ writev_slow(int fd, const struct iovec *iov, int iovcnt)
 	int saved = errno;
 	ssize_t r;
 
-	switch (s5_hook_begin(writev, S5_STAGE_SYMBOLS)) {
+	switch (s5_udp_hook_begin(writev, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
 	case S5_HOOK_LIBC:
