@@ -20,33 +20,55 @@ static int disconnect(int fd, const struct sockaddr *sa, socklen_t len)
 	return r;
 }
 
+/* A connect to sa on an internet socket si, by its kind. */
+static int by_kind(int fd, const struct s5_sock_info *si,
+		   const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage dst;
+	socklen_t dlen;
+	int r = s5_dst_read(fd, si, true, sa, len, &dst, &dlen);
+
+	if (r == S5_DST_NONE)
+		return S5_PASS;
+	if (r != S5_DST_ADDR)
+		return r;
+	if (s5_sock_is_udp(si))
+		return s5_udp_connect(fd, (struct sockaddr *)&dst, dlen);
+	if (si->type == SOCK_STREAM)
+		return s5_tcp_connect(fd, si, (struct sockaddr *)&dst, dlen);
+	return s5_refuse_other((struct sockaddr *)&dst, dlen, si);
+}
+
+/* Not a socket, a bad descriptor, another family of socket: false, and
+ * the kernel answers with the errno the program expects. */
+static bool inet_socket(int fd, struct s5_sock_info *si)
+{
+	return s5_sock_info(fd, si) == 0 &&
+	       (si->domain == AF_INET || si->domain == AF_INET6);
+}
+
 /* S5_PASS (libc connects), 0 (connected by the library) or -errno. */
 static int connect_policy(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_storage dst;
 	struct s5_sock_info si;
-	socklen_t dlen;
-	int r;
 
 	if (sa == NULL || len < sizeof(sa_family_t))
 		return S5_PASS;
 	if (sa->sa_family == AF_UNSPEC)
 		return disconnect(fd, sa, len);
-	/* Not a socket, a bad descriptor, another family of socket: the
-	 * kernel answers with the errno the program expects. */
-	if (s5_sock_info(fd, &si) < 0 ||
-	    (si.domain != AF_INET && si.domain != AF_INET6))
+	if (!inet_socket(fd, &si))
 		return S5_PASS;
-	r = s5_dst_read(fd, &si, true, sa, len, &dst, &dlen);
-	if (r == S5_DST_NONE)
+	return by_kind(fd, &si, sa, len);
+}
+
+/* MSG_FASTOPEN connects a TCP socket as connect() would (tcp.h). */
+int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen)
+{
+	struct s5_sock_info si;
+
+	if (dst == NULL || !inet_socket(fd, &si) || si.type != SOCK_STREAM)
 		return S5_PASS;
-	if (r != S5_DST_ADDR)
-		return r;
-	if (s5_sock_is_udp(&si))
-		return s5_udp_connect(fd, (struct sockaddr *)&dst, dlen);
-	if (si.type == SOCK_STREAM)
-		return s5_tcp_connect(fd, &si, (struct sockaddr *)&dst, dlen);
-	return s5_refuse_other((struct sockaddr *)&dst, dlen, &si);
+	return by_kind(fd, &si, dst, dlen);
 }
 
 S5_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)

@@ -171,22 +171,3 @@ int s5_tcp_connect(int fd, const struct s5_sock_info *si,
 	}
 	return proxy_connect(fd, si->domain, dst, dlen, &target);
 }
-
-int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen)
-{
-	struct sockaddr_storage d;
-	struct s5_sock_info si;
-	socklen_t dl;
-	int r;
-
-	if (dst == NULL || s5_sock_info(fd, &si) < 0 ||
-	    (si.domain != AF_INET && si.domain != AF_INET6) ||
-	    si.type != SOCK_STREAM)
-		return S5_PASS;
-	r = s5_dst_read(fd, &si, true, dst, dlen, &d, &dl);
-	if (r == S5_DST_NONE)
-		return S5_PASS;
-	if (r != S5_DST_ADDR)
-		return r;
-	return s5_tcp_connect(fd, &si, (struct sockaddr *)&d, dl);
-}

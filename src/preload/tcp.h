@@ -19,7 +19,8 @@ int s5_tcp_connect(int fd, const struct s5_sock_info *si,
 		   const struct sockaddr *dst, socklen_t dlen);
 
 /* MSG_FASTOPEN towards dst: on a TCP socket, connects it as connect()
- * would (0 then means "now send without an address"); else S5_PASS. */
+ * would (0 then means "now send without an address"); else S5_PASS.
+ * In connect.c, beside connect()'s own policy. */
 int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen);
 
 struct s5log_line;
