@@ -267,6 +267,58 @@ static bool peer_of(struct s5_udp_sock *s, struct sockaddr_storage *peer,
 	return ok;
 }
 
+static bool same_sockaddr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	struct s5_addr x, y;
+
+	if (s5_addr_from_sockaddr(&x, a, sizeof(struct sockaddr_storage)) < 0 ||
+	    s5_addr_from_sockaddr(&y, b, sizeof(struct sockaddr_storage)) < 0)
+		return false;
+	return x.atyp == y.atyp && x.port == y.port &&
+	       memcmp(&x.u, &y.u, x.atyp == S5_ATYP_IPV4 ? 4 : 16) == 0;
+}
+
+/* send() without an address on a socket without a virtual peer. The
+ * datagram goes where the kernel's peer is, but named: another thread may
+ * connect the socket through the proxy at any moment, which makes the
+ * relay the kernel's peer, and a datagram must never reach the relay
+ * without a header. A peer that came meanwhile takes the datagram through
+ * the relay; a socket whose kernel peer is still the relay has just been
+ * disconnected (connect(AF_UNSPEC)) and has no peer, as the kernel says;
+ * any other peer is one the socket was connected to directly (an excluded
+ * one) or outside the library, and is routed as if named. */
+static ssize_t send_to_kernel_peer(struct s5_udp_sock *s, int fd,
+				   const struct msghdr *msg, int flags)
+{
+	struct sockaddr_storage kp, vp;
+	socklen_t kl = sizeof(kp), vl;
+	struct s5_udp_assoc *a;
+	struct msghdr named;
+	bool relay;
+	ssize_t r;
+
+	if (real.getpeername(fd, (struct sockaddr *)&kp, &kl) < 0)
+		return errno == ENOTCONN ? -EDESTADDRREQ : -errno;
+	if (peer_of(s, &vp, &vl, NULL))
+		return send_via_relay(s, fd, msg, flags, (struct sockaddr *)&vp,
+				      vl);
+	a = s5_udp_sock_assoc(s);
+	relay = a != NULL && same_sockaddr((struct sockaddr *)&kp,
+					   (struct sockaddr *)&a->u.relay);
+	if (a != NULL)
+		s5_obj_put(&a->obj);
+	if (relay)
+		return -EDESTADDRREQ;
+	r = send_via_relay(s, fd, msg, flags, (struct sockaddr *)&kp, kl);
+	if (r != S5_PASS)
+		return r;
+	named = *msg;
+	named.msg_name = &kp;
+	named.msg_namelen = kl;
+	r = real.sendmsg(fd, &named, flags);
+	return r < 0 ? -errno : r;
+}
+
 ssize_t s5_udp_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct sockaddr_storage d;
@@ -286,10 +338,10 @@ ssize_t s5_udp_sendmsg(int fd, const struct msghdr *msg, int flags)
 	r = s5_dst_read(fd, &si, false, msg->msg_name, msg->msg_namelen, &d,
 			&dl);
 	/* No address: send()/write() on a socket connect()ed through the
-	 * proxy goes to its virtual peer; any other is the kernel's. */
+	 * proxy goes to its virtual peer; any other to the kernel's. */
 	if (r == S5_DST_NONE && !peer_of(s, &d, &dl, NULL))
-		r = S5_PASS;
-	if (r == S5_DST_ADDR || r == S5_DST_NONE)
+		r = send_to_kernel_peer(s, fd, msg, flags);
+	else if (r == S5_DST_ADDR || r == S5_DST_NONE)
 		r = send_via_relay(s, fd, msg, flags, (struct sockaddr *)&d,
 				   dl);
 	s5_obj_put(&s->obj);
@@ -297,17 +349,6 @@ ssize_t s5_udp_sendmsg(int fd, const struct msghdr *msg, int flags)
 }
 
 /* ---- receiving -------------------------------------------------------- */
-
-static bool same_sockaddr(const struct sockaddr *a, const struct sockaddr *b)
-{
-	struct s5_addr x, y;
-
-	if (s5_addr_from_sockaddr(&x, a, sizeof(struct sockaddr_storage)) < 0 ||
-	    s5_addr_from_sockaddr(&y, b, sizeof(struct sockaddr_storage)) < 0)
-		return false;
-	return x.atyp == y.atyp && x.port == y.port &&
-	       memcmp(&x.u, &y.u, x.atyp == S5_ATYP_IPV4 ? 4 : 16) == 0;
-}
 
 /* A name sent to on this port: its fake address, shown as the source. */
 static socklen_t named_source(struct s5_udp_sock *s, uint16_t port,
