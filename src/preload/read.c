@@ -34,8 +34,6 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *buf,
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd))
-		return real.read(fd, buf, len);
 	r = read_udp(fd, &iov, 1);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -67,7 +65,7 @@ readv_slow(int fd, const struct iovec *iov, int iovcnt)
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd) || iovcnt < 0)
+	if (iovcnt < 0)
 		return real.readv(fd, iov, iovcnt);
 	r = read_udp(fd, iov, iovcnt);
 	if (r == S5_PASS) {
@@ -96,7 +94,7 @@ S5_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd) || len > buflen)
+	if (len > buflen)
 		return real.__read_chk(fd, buf, len, buflen);
 	return read_slow(fd, buf, len);
 }

@@ -46,8 +46,6 @@ recvfrom_slow(int fd, void *buf, size_t len, int flags,
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd))
-		return real.recvfrom(fd, buf, len, flags, src, alen);
 	r = recvfrom_udp(fd, buf, len, flags, src, alen);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -82,7 +80,7 @@ S5_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd) || len > buflen)
+	if (len > buflen)
 		return real.__recv_chk(fd, buf, len, buflen, flags);
 	return recvfrom_slow(fd, buf, len, flags, NULL, NULL);
 }
@@ -100,7 +98,7 @@ S5_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd) || len > buflen)
+	if (len > buflen)
 		return real.__recvfrom_chk(fd, buf, len, buflen, flags, src,
 					   alen);
 	return recvfrom_slow(fd, buf, len, flags, src, alen);

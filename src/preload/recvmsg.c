@@ -19,7 +19,7 @@ recvmsg_slow(int fd, struct msghdr *msg, int flags)
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd) || msg == NULL)
+	if (msg == NULL)
 		return real.recvmsg(fd, msg, flags);
 	r = s5_udp_recvmsg(fd, msg, flags);
 	if (r == S5_PASS) {
@@ -55,7 +55,7 @@ S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd) || vec == NULL)
+	if (vec == NULL)
 		return real.recvmmsg(fd, vec, vlen, flags, timeout);
 	for (i = 0; i < vlen; i++) {
 		r = s5_udp_recvmsg(fd, &vec[i].msg_hdr, f);

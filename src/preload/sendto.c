@@ -61,8 +61,6 @@ send_slow(int fd, const void *buf, size_t len, int flags)
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd))
-		return real.send(fd, buf, len, flags);
 	r = s5_udp_sendmsg(fd, &msg, flags);
 	if (r == S5_PASS) {
 		errno = saved;

@@ -18,14 +18,21 @@ static inline bool s5_fd_is_udp(int fd)
 	return s5_fd_maybe_ours(fd) && s5_fd_kind(fd) == S5FD_UDP;
 }
 
-/* The prologue of the read/write family's slow paths: a descriptor with
- * no UDP state goes straight to libc (where the prologue would send it
- * anyway), without the start-up check: every read() and write() on the
- * program's other descriptors near a proxied socket passes here. */
+/* After the start-up: a descriptor without UDP state is libc's. */
+static inline enum s5_hook_mode s5_udp_mode(enum s5_hook_mode m, int fd)
+{
+	return m == S5_HOOK_OURS && !s5_fd_is_udp(fd) ? S5_HOOK_LIBC : m;
+}
+
+/* The prologue of the read/write family's slow paths: S5_HOOK_OURS only
+ * for a descriptor with UDP state. One without goes straight to libc,
+ * without the start-up check when the symbols are there already: every
+ * read() and write() on the program's other descriptors near a proxied
+ * socket passes here. */
 #define s5_udp_hook_begin(fn, fd)                                             \
 	(real.fn != NULL && !s5_fd_is_udp(fd)                                 \
 		 ? S5_HOOK_LIBC                                               \
-		 : s5_hook_begin(fn, S5_STAGE_SYMBOLS))
+		 : s5_udp_mode(s5_hook_begin(fn, S5_STAGE_SYMBOLS), fd))
 
 /* Send and receive: S5_PASS (libc does it), or the result (bytes or
  * -errno). */

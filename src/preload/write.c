@@ -31,8 +31,6 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf,
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd))
-		return real.write(fd, buf, len);
 	r = write_udp(fd, &iov, 1);
 	if (r == S5_PASS) {
 		errno = saved;
@@ -65,7 +63,7 @@ writev_slow(int fd, const struct iovec *iov, int iovcnt)
 	case S5_HOOK_OURS:
 		break;
 	}
-	if (!s5_fd_is_udp(fd) || iovcnt < 0)
+	if (iovcnt < 0)
 		return real.writev(fd, iov, iovcnt);
 	r = write_udp(fd, iov, iovcnt);
 	if (r == S5_PASS) {
