@@ -333,6 +333,36 @@ void s5_fd_copy(int oldfd, int newfd)
 	(void)s5_fd_attach(newfd, kind, o);
 }
 
+struct s5_obj *s5_fd_find_same(int fd, enum s5_fd_kind kind)
+{
+	unsigned int i, j, other;
+	struct s5_fd_chunk *c;
+	struct s5_obj *o;
+	struct snapshot s;
+	uint64_t dev, ino;
+
+	if (kind == S5FD_INTERNAL || !identity(fd, &dev, &ino))
+		return NULL;
+	for (i = 0; i < S5_FD_CHUNKS; i++) {
+		c = atomic_load_explicit(&chunks[i], memory_order_acquire);
+		for (j = 0; c != NULL && j < S5_FD_CHUNK; j++) {
+			other = i << S5_FD_CHUNK_BITS | j;
+			if (other == (unsigned int)fd ||
+			    atomic_load_explicit(&c->e[j].kind,
+						 memory_order_relaxed) !=
+				    (uint32_t)kind ||
+			    !read_entry(&c->e[j], &s) || s.dev != dev ||
+			    s.ino != ino)
+				continue;
+			/* Checks that the other number still is that file. */
+			o = s5_fd_get((int)other, kind);
+			if (o != NULL)
+				return o;
+		}
+	}
+	return NULL;
+}
+
 int s5_fd_next_internal(unsigned int from, unsigned int last)
 {
 	unsigned int limit = S5_FD_CHUNK * S5_FD_CHUNKS - 1;

@@ -108,6 +108,12 @@ void s5_fd_clear_range(unsigned int first, unsigned int last);
  * oldfd's state, or has none. Internal state is never copied. */
 void s5_fd_copy(int oldfd, int newfd);
 
+/* The object of this kind that another descriptor for the same open file
+ * as fd has, with a new reference; NULL if none. For state made on one
+ * copy of a socket after the copies were made (dup and friends copy only
+ * existing state): the copies are one socket. Walks the mapped table. */
+struct s5_obj *s5_fd_find_same(int fd, enum s5_fd_kind kind);
+
 /* The lowest valid internal descriptor in [from, last], or -1. */
 int s5_fd_next_internal(unsigned int from, unsigned int last);
 

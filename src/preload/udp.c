@@ -82,9 +82,18 @@ static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct s5_udp_sock *sock_new_locked(int fd, int domain, int *r)
 {
 	struct s5_udp_sock *s = s5_udp_sock_get(fd);
+	struct s5_obj *same;
 
 	if (s != NULL)
 		return s; /* another thread was first */
+	/* A copy made before the socket had state has it now: one socket,
+	 * one state and one association, whichever copy sends first. */
+	same = s5_fd_find_same(fd, S5FD_UDP);
+	if (same != NULL) {
+		(void)s5_obj_ref(same); /* one is held: cannot fail */
+		(void)s5_fd_attach(fd, S5FD_UDP, same);
+		return (struct s5_udp_sock *)same;
+	}
 	s = s5_udp_sock_new(domain);
 	if (s == NULL) {
 		*r = -ENOMEM;

@@ -183,6 +183,33 @@ static void copy_shares_the_object_and_clear_keeps_it_for_the_other(
 	close(fd2);
 }
 
+/* State made on one copy after the copies were made: the other copy
+ * finds it; another socket, a stale entry and another kind do not. */
+static void a_copy_made_before_the_state_finds_it(void **state)
+{
+	int fd = a_socket(), fd2 = dup(fd), other = a_socket(), gone;
+	struct thing *t = thing_new(1);
+	struct s5_obj *o;
+
+	(void)state;
+	assert_int_equal(s5_fd_attach(fd, S5FD_UDP, &t->obj), 0);
+	o = s5_fd_find_same(fd2, S5FD_UDP);
+	assert_ptr_equal(o, &t->obj);
+	assert_int_equal(atomic_load(&t->obj.refs), 2);
+	s5_obj_put(o);
+	assert_null(s5_fd_find_same(other, S5FD_UDP));
+	assert_null(s5_fd_find_same(fd2, S5FD_TCP));
+	assert_null(s5_fd_find_same(fd, S5FD_UDP)); /* not itself */
+	/* The entry's number now means another file: not a copy. */
+	gone = fd;
+	reuse_number(gone);
+	assert_null(s5_fd_find_same(fd2, S5FD_UDP));
+	assert_int_equal(atomic_load(&released), 1); /* the stale entry went */
+	close(gone);
+	close(fd2);
+	close(other);
+}
+
 static void copy_of_a_descriptor_without_state_clears_the_target(void **state)
 {
 	int fd = a_socket(), fd2 = a_socket();
@@ -338,7 +365,8 @@ int main(void)
 		T(attach_replaces_and_drops_the_old_object),
 		T(attach_to_a_closed_or_huge_descriptor_fails_and_drops),
 		T(copy_shares_the_object_and_clear_keeps_it_for_the_other),
-		T(copy_of_a_descriptor_without_state_clears_the_target),
+		T(a_copy_made_before_the_state_finds_it),
+	T(copy_of_a_descriptor_without_state_clears_the_target),
 		T(internal_entries_hold_no_reference_and_are_not_copied),
 		T(a_reused_internal_number_is_the_programs),
 		T(ranges_keep_valid_internal_entries_only),
