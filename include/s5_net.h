@@ -74,6 +74,8 @@ struct s5_hs {
 	int err;               /* 0 or -errno once FAILED */
 	const char *why;       /* static text for logs once FAILED */
 	short want;            /* POLLIN or POLLOUT after -EAGAIN */
+	bool connecting;       /* the TCP connect to the proxy is under way
+				  (s5_proxy_start); the first step checks it */
 };
 
 /* Prepares a handshake. cmd is S5_CMD_CONNECT, S5_CMD_UDP_ASSOCIATE, or 0
@@ -105,6 +107,11 @@ int s5_hs_step(struct s5_hs *hs, int fd, const struct s5_io *io);
 int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 	      int64_t deadline_ms);
 
+/* Fails hs because its deadline passed, with the why that fits the phase
+ * it was in (the TCP connect, a pipelined request, a reply). Returns
+ * -ETIMEDOUT. */
+int s5_hs_expire(struct s5_hs *hs);
+
 /* Wipes the buffers that held credentials. Call when done, also on error. */
 void s5_hs_wipe(struct s5_hs *hs);
 
@@ -120,5 +127,15 @@ int s5_connect_wait(int fd, const struct sockaddr *sa, socklen_t len,
  * s5_connect_wait / s5_hs_run. */
 int s5_proxy_connect(int fd, const struct sockaddr *proxy, socklen_t plen,
 		     struct s5_hs *hs, const struct s5_io *io, int timeout_ms);
+
+/* The asynchronous form, on a socket the caller made non-blocking: starts
+ * the TCP connect to the proxy and returns 0 (connected at once: step
+ * now), -EINPROGRESS (hs->connecting is set: s5_hs_step first checks that
+ * the connect finished, waiting for POLLOUT), or the connect's -errno
+ * (hs FAILED). The caller then drives hs with s5_hs_step and enforces its
+ * own deadline with s5_hs_expire: the same state machine as the blocking
+ * path, resumed from whatever call the program makes next. */
+int s5_proxy_start(int fd, const struct sockaddr *proxy, socklen_t plen,
+		   struct s5_hs *hs, const struct s5_io *io);
 
 #endif

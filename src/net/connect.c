@@ -38,6 +38,20 @@ int s5_connect_wait(int fd, const struct sockaddr *sa, socklen_t len,
 	return -err;
 }
 
+int s5_proxy_start(int fd, const struct sockaddr *proxy, socklen_t plen,
+		   struct s5_hs *hs, const struct s5_io *io)
+{
+	if (hs->state == S5HS_FAILED)
+		return hs->err;
+	if (io->connect(fd, proxy, plen) == 0)
+		return 0;
+	if (!connect_pending(errno))
+		return s5_hs_fail(hs, -errno, "could not connect to the proxy");
+	hs->connecting = true;
+	hs->want = POLLOUT;
+	return -EINPROGRESS;
+}
+
 /* Connects to the proxy and runs the handshake on a non-blocking fd. */
 static int connect_and_run(int fd, const struct sockaddr *proxy,
 			   socklen_t plen, struct s5_hs *hs,

@@ -339,10 +339,45 @@ static int fill_in(struct s5_hs *hs, int fd, const struct s5_io *io)
 	}
 }
 
+/* Whether the TCP connect that s5_proxy_start began has finished: 0 when
+ * it succeeded (the first message goes next), -EAGAIN with want POLLOUT
+ * while it runs, the connect's -errno when it failed. */
+static int connect_done(struct s5_hs *hs, int fd, const struct s5_io *io)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT, .revents = 0 };
+	socklen_t len = sizeof(int);
+	int err = 0, n;
+
+	do
+		n = io->poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return s5_hs_fail(hs, -errno, "poll() failed");
+	if (n == 0) {
+		hs->want = POLLOUT;
+		return -EAGAIN;
+	}
+	/* Writable means finished, well or not; SO_ERROR says which. */
+	if (io->getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == 0 && (p.revents & POLLNVAL))
+		err = EBADF;
+	if (err != 0)
+		return s5_hs_fail(hs, -err, "could not connect to the proxy");
+	hs->connecting = false;
+	hs->want = hs->out_len > hs->out_off ? POLLOUT : POLLIN;
+	return 0;
+}
+
 int s5_hs_step(struct s5_hs *hs, int fd, const struct s5_io *io)
 {
 	int r;
 
+	if (hs->connecting && hs->state != S5HS_FAILED) {
+		r = connect_done(hs, fd, io);
+		if (r < 0)
+			return r;
+	}
 	for (;;) {
 		switch (hs->state) {
 		case S5HS_DONE:
@@ -396,17 +431,24 @@ int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 		if (revents & (POLLERR | POLLHUP | POLLNVAL))
 			return poll_failure(hs, fd, io, revents);
 		r = s5_net_wait(fd, hs->want, io, deadline_ms, &revents);
-		if (r == -ETIMEDOUT && hs->pipelined &&
-		    hs->state != S5HS_RECV_METHOD)
-			return s5_hs_fail(hs, r,
-					  "no reply to the pipelined request: "
-					  "this proxy may not accept pipelining "
-					  "(unset SOCKS5WRAP_PIPELINE)");
 		if (r == -ETIMEDOUT)
-			return s5_hs_fail(hs, r, "proxy did not answer in time");
+			return s5_hs_expire(hs);
 		if (r < 0)
 			return s5_hs_fail(hs, r, "poll() failed");
 	}
+}
+
+int s5_hs_expire(struct s5_hs *hs)
+{
+	if (hs->connecting)
+		return s5_hs_fail(hs, -ETIMEDOUT, "proxy did not accept the "
+						  "connection in time");
+	if (hs->pipelined && hs->state != S5HS_RECV_METHOD)
+		return s5_hs_fail(hs, -ETIMEDOUT,
+				  "no reply to the pipelined request: "
+				  "this proxy may not accept pipelining "
+				  "(unset SOCKS5WRAP_PIPELINE)");
+	return s5_hs_fail(hs, -ETIMEDOUT, "proxy did not answer in time");
 }
 
 void s5_hs_wipe(struct s5_hs *hs)

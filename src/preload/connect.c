@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "hook.h"
+#include "kind_conn.h"
 #include "route.h"
 #include "tcp.h"
 #include "udp.h"
@@ -22,7 +23,7 @@ static int disconnect(int fd, const struct sockaddr *sa, socklen_t len)
 
 /* A connect to sa on an internet socket si, by its kind. */
 static int by_kind(int fd, const struct s5_sock_info *si,
-		   const struct sockaddr *sa, socklen_t len)
+		   const struct sockaddr *sa, socklen_t len, bool async)
 {
 	struct sockaddr_storage dst;
 	socklen_t dlen;
@@ -35,7 +36,8 @@ static int by_kind(int fd, const struct s5_sock_info *si,
 	if (s5_sock_is_udp(si))
 		return s5_udp_connect(fd, (struct sockaddr *)&dst, dlen);
 	if (si->type == SOCK_STREAM)
-		return s5_tcp_connect(fd, si, (struct sockaddr *)&dst, dlen);
+		return s5_tcp_connect(fd, si, (struct sockaddr *)&dst, dlen,
+				      async);
 	return s5_refuse_other((struct sockaddr *)&dst, dlen, si);
 }
 
@@ -56,9 +58,16 @@ static int connect_policy(int fd, const struct sockaddr *sa, socklen_t len)
 		return S5_PASS;
 	if (sa->sa_family == AF_UNSPEC)
 		return disconnect(fd, sa, len);
+	/* A connect already under way answers for itself. */
+	if (s5_fd_kind(fd) == S5FD_CONN) {
+		int r = s5_conn_connect(fd);
+
+		if (r != S5_PASS)
+			return r;
+	}
 	if (!inet_socket(fd, &si))
 		return S5_PASS;
-	return by_kind(fd, &si, sa, len);
+	return by_kind(fd, &si, sa, len, true);
 }
 
 /* MSG_FASTOPEN connects a TCP socket as connect() would (tcp.h). */
@@ -68,7 +77,7 @@ int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen)
 
 	if (dst == NULL || !inet_socket(fd, &si) || si.type != SOCK_STREAM)
 		return S5_PASS;
-	return by_kind(fd, &si, dst, dlen);
+	return by_kind(fd, &si, dst, dlen, false);
 }
 
 S5_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)

@@ -363,6 +363,19 @@ struct s5_obj *s5_fd_find_same(int fd, enum s5_fd_kind kind)
 	return NULL;
 }
 
+int s5_fd_next(unsigned int from, enum s5_fd_kind kind)
+{
+	unsigned int fd;
+
+	for (fd = from; fd < S5_FD_CHUNK * S5_FD_CHUNKS; fd++) {
+		if (skip_unmapped(&fd))
+			continue;
+		if (s5_fd_kind((int)fd) == kind)
+			return (int)fd;
+	}
+	return -1;
+}
+
 int s5_fd_next_internal(unsigned int from, unsigned int last)
 {
 	unsigned int limit = S5_FD_CHUNK * S5_FD_CHUNKS - 1;

@@ -27,6 +27,10 @@ enum s5_fd_kind {
 			      connection (kind_internal.c); the program
 			      cannot close it */
 	S5FD_UDP = 3,      /* a UDP socket with state (udpsock.c) */
+	S5FD_CONN = 4,     /* a non-blocking connect through the proxy,
+			      handshake running or just ended (kind_conn.c) */
+	S5FD_EPOLL = 5,    /* an epoll instance the program made
+			      (kind_conn.c looks into it) */
 };
 
 struct s5_obj;
@@ -113,6 +117,10 @@ void s5_fd_copy(int oldfd, int newfd);
  * copy of a socket after the copies were made (dup and friends copy only
  * existing state): the copies are one socket. Walks the mapped table. */
 struct s5_obj *s5_fd_find_same(int fd, enum s5_fd_kind kind);
+
+/* The lowest descriptor from `from` on whose entry is of this kind, by
+ * the unchecked record (s5_fd_get checks it), or -1. */
+int s5_fd_next(unsigned int from, enum s5_fd_kind kind);
 
 /* The lowest valid internal descriptor in [from, last], or -1. */
 int s5_fd_next_internal(unsigned int from, unsigned int last);

@@ -14,12 +14,15 @@ enum s5_fork_order {
 	S5_FORK_PROXY,      /* init.c: the proxy name lookup */
 	S5_FORK_UDP_NEW,    /* udp.c: making a socket's state */
 	S5_FORK_UDP,        /* udpsock.c: associations */
+	S5_FORK_CONN,       /* kind_conn.c: handshakes in progress */
 	S5_FORK_HOSTS,      /* names.c: /etc/hosts */
 	S5_FORK_BLOCKS,     /* getaddrinfo.c: result blocks */
 	S5_FORK_LOG,        /* logfile.c: reopening the log file */
 	S5_FORK_SLAB_SOCK,  /* object memory of each kind (slab.h) */
 	S5_FORK_SLAB_ASSOC,
 	S5_FORK_SLAB_TCP,
+	S5_FORK_SLAB_CONN,
+	S5_FORK_SLAB_EPOLL,
 	S5_FORK_ORDERS
 };
 

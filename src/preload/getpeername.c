@@ -6,6 +6,7 @@
 
 #include "fd.h"
 #include "hook.h"
+#include "kind_conn.h"
 #include "kind_tcp.h"
 #include "udp.h"
 
@@ -30,6 +31,14 @@ S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	if (r < 0)
 		return r;
 	switch (s5_fd_kind(fd)) {
+	case S5FD_CONN:
+		/* Connected to the proxy, not yet to the peer. */
+		r = s5_conn_peer(fd, &peer, &plen);
+		if (r == S5_PASS)
+			return 0;
+		if (r < 0)
+			return (int)s5_result(r, errno);
+		break;
 	case S5FD_TCP:
 		if (!s5_tcp_peer(fd, &peer, &plen))
 			return r;

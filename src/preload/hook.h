@@ -86,6 +86,7 @@ S5_SELF_DECL(recvmsg);
 S5_SELF_DECL(sendmmsg);
 S5_SELF_DECL(recvmmsg);
 S5_SELF_DECL(setsockopt);
+S5_SELF_DECL(getsockopt);
 S5_SELF_DECL(close);
 S5_SELF_DECL(close_range);
 

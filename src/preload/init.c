@@ -134,7 +134,12 @@ static bool is_optional(const char *name)
 {
 	/* The resolver functions are only there if the program links
 	 * libresolv on a glibc older than 2.34 (a program calling them does). */
+	/* epoll_pwait2 is 2.35's; the fortified polls are for fortified
+	 * programs. */
 	return strcmp(name, "close_range") == 0 || strcmp(name, "fcntl64") == 0 ||
+	       strcmp(name, "epoll_pwait2") == 0 ||
+	       strcmp(name, "__poll_chk") == 0 ||
+	       strcmp(name, "__ppoll_chk") == 0 ||
 	       strncmp(name, "res_", 4) == 0 || strcmp(name, "__res_init") == 0;
 }
 

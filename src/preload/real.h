@@ -11,6 +11,9 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -44,6 +47,22 @@ struct __res_state; /* resolv.h */
 	X(__recvfrom_chk, ssize_t,                                             \
 	  (int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *)) \
 	X(poll, int, (struct pollfd *, nfds_t, int))                          \
+	X(__poll_chk, int, (struct pollfd *, nfds_t, int, size_t))            \
+	X(ppoll, int, (struct pollfd *, nfds_t, const struct timespec *,      \
+	  const sigset_t *))                                                  \
+	X(__ppoll_chk, int, (struct pollfd *, nfds_t,                          \
+	  const struct timespec *, const sigset_t *, size_t))                 \
+	X(select, int, (int, fd_set *, fd_set *, fd_set *, struct timeval *)) \
+	X(pselect, int, (int, fd_set *, fd_set *, fd_set *,                    \
+	  const struct timespec *, const sigset_t *))                         \
+	X(epoll_create, int, (int))                                           \
+	X(epoll_create1, int, (int))                                          \
+	X(epoll_ctl, int, (int, int, int, struct epoll_event *))              \
+	X(epoll_wait, int, (int, struct epoll_event *, int, int))             \
+	X(epoll_pwait, int, (int, struct epoll_event *, int, int,              \
+	  const sigset_t *))                                                  \
+	X(epoll_pwait2, int, (int, struct epoll_event *, int,                  \
+	  const struct timespec *, const sigset_t *))                         \
 	X(write, ssize_t, (int, const void *, size_t))                        \
 	X(close, int, (int))                                                  \
 	X(close_range, int, (unsigned int, unsigned int, int))                \

@@ -369,7 +369,7 @@ static int over_tcp(struct exchange *x, int i, int64_t deadline)
 	r = s5_sock_info(fd, &si) < 0
 		    ? -errno
 		    : s5_tcp_connect(fd, &si, (const struct sockaddr *)&srv->sa,
-				     srv->len);
+				     srv->len, false);
 	x->proxied = r != S5_PASS;
 	if (r == S5_PASS)
 		r = connect_direct(fd, srv, deadline);

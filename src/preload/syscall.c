@@ -51,6 +51,10 @@ static bool dispatch(long number, const long *a, long *r)
 					  (const void *)a[3],
 					  (socklen_t)a[4]);
 		return true;
+	case SYS_getsockopt:
+		*r = s5_self_getsockopt((int)a[0], (int)a[1], (int)a[2],
+					  (void *)a[3], (socklen_t *)a[4]);
+		return true;
 	case SYS_close:
 		*r = s5_self_close((int)a[0]);
 		return true;

@@ -4,6 +4,7 @@
  * is never connected directly, and a failed handshake leaves the socket
  * unusable rather than connected to the proxy. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include "conf.h"
 #include "fd.h"
 #include "hook.h"
+#include "kind_conn.h"
 #include "kind_tcp.h"
 #include "tcp.h"
 #include "s5_log.h"
@@ -89,7 +91,7 @@ void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r)
 /* Proxy-side failures (unreachable, timeout, bad bytes, credentials) are
  * errors worth seeing by default; a destination the proxy could not reach
  * is the program's ordinary business and shows with -v. */
-static void log_outcome(const struct s5_addr *dst,
+void s5_tcp_log_outcome(const struct s5_addr *dst,
 			const struct sockaddr *proxy, socklen_t plen,
 			const struct s5_hs *hs, int r, int64_t ms)
 {
@@ -112,8 +114,18 @@ static void log_outcome(const struct s5_addr *dst,
 	s5log_end(&l);
 }
 
+/* A non-blocking socket: its connect may return before the proxy
+ * answered (kind_conn.h). */
+static bool nonblocking(int fd)
+{
+	int fl = real.fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
 static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
-			 socklen_t dlen, const struct s5_addr *target)
+			 socklen_t dlen, const struct s5_addr *target,
+			 bool async)
 {
 	const struct s5_config *c = &s5_cfg;
 	struct sockaddr_storage proxy;
@@ -130,12 +142,20 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 		   c->user_len, c->pass, c->pass_len);
 	if (c->pipeline)
 		s5_hs_pipeline(&hs);
+	if (async && nonblocking(fd)) {
+		r = s5_conn_start(fd, (struct sockaddr *)&proxy, plen, dst,
+				  dlen, &hs);
+		if (r != S5_PASS) {
+			s5_hs_wipe(&hs);
+			return r;
+		}
+	}
 	t0 = s5_now_ms();
 	r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &hs,
 			     &s5_io_real, c->timeout_ms);
 	s5_hs_wipe(&hs);
-	log_outcome(target, (struct sockaddr *)&proxy, plen, &hs, r,
-		    s5_now_ms() - t0);
+	s5_tcp_log_outcome(target, (struct sockaddr *)&proxy, plen, &hs, r,
+			   s5_now_ms() - t0);
 	if (r < 0) {
 		/* The socket may be connected to the proxy with the handshake
 		 * half done, or still trying: make it unusable so nothing the
@@ -151,7 +171,7 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 }
 
 int s5_tcp_connect(int fd, const struct s5_sock_info *si,
-		   const struct sockaddr *dst, socklen_t dlen)
+		   const struct sockaddr *dst, socklen_t dlen, bool async)
 {
 	struct s5_addr target;
 	bool fake;
@@ -169,5 +189,5 @@ int s5_tcp_connect(int fd, const struct s5_sock_info *si,
 		s5_report_config_error();
 		return -ECONNREFUSED;
 	}
-	return proxy_connect(fd, si->domain, dst, dlen, &target);
+	return proxy_connect(fd, si->domain, dst, dlen, &target, async);
 }

@@ -2,6 +2,8 @@
 #ifndef S5_TCP_H
 #define S5_TCP_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "route.h"
@@ -14,14 +16,20 @@ void s5_io_real_init(void);
 
 /* A stream socket (si) towards dst, an address s5_dst_read() gave:
  * S5_PASS (let libc connect), 0 (connected through the proxy) or -errno.
- * getpeername() then shows dst. */
+ * getpeername() then shows dst. With async, a non-blocking socket gets
+ * -EINPROGRESS while the handshake runs on (kind_conn.h). */
 int s5_tcp_connect(int fd, const struct s5_sock_info *si,
-		   const struct sockaddr *dst, socklen_t dlen);
+		   const struct sockaddr *dst, socklen_t dlen, bool async);
 
 /* MSG_FASTOPEN towards dst: on a TCP socket, connects it as connect()
  * would (0 then means "now send without an address"); else S5_PASS.
  * In connect.c, beside connect()'s own policy. */
 int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen);
+
+/* Logs how a connect through the proxy ended (ms: how long it took). */
+void s5_tcp_log_outcome(const struct s5_addr *dst,
+			const struct sockaddr *proxy, socklen_t plen,
+			const struct s5_hs *hs, int r, int64_t ms);
 
 struct s5log_line;
 /* Appends ": ok" or ": why (errno text)" for a finished handshake. */

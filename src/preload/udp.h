@@ -9,6 +9,7 @@
 
 #include "fd.h"
 #include "hook.h"
+#include "kind_conn.h"
 #include "route.h"
 
 /* True for a descriptor whose datagrams the library may handle: the
@@ -33,6 +34,19 @@ static inline enum s5_hook_mode s5_udp_mode(enum s5_hook_mode m, int fd)
 	(real.fn != NULL && !s5_fd_is_udp(fd)                                 \
 		 ? S5_HOOK_LIBC                                               \
 		 : s5_udp_mode(s5_hook_begin(fn, S5_STAGE_SYMBOLS), fd))
+
+/* First in the read/write family's slow paths: on a socket whose connect
+ * through the proxy runs on (kind_conn.h) the hook returns from here,
+ * with EAGAIN or the failure; once the handshake succeeded the call goes
+ * on as for any proxied socket. */
+#define S5_CONN_GATE(fd, dontwait, saved)                                     \
+	do {                                                                  \
+		if (s5_fd_kind(fd) == S5FD_CONN && !s5_guarded()) {           \
+			int gate_r_ = s5_conn_io(fd, dontwait);               \
+			if (gate_r_ != S5_PASS)                               \
+				return s5_result(gate_r_, saved);             \
+		}                                                             \
+	} while (0)
 
 /* Send and receive: S5_PASS (libc does it), or the result (bytes or
  * -errno). */

@@ -1,0 +1,221 @@
+/* epoll_create*, epoll_ctl() and the epoll waits: where a program waits
+ * with epoll for a socket whose connect through the proxy runs on
+ * (kind_conn.h), the handshake advances.
+ *
+ * The library knows the epoll instances the program made (so it can find a
+ * socket's registrations when its connect starts). While a handshake runs
+ * its socket's registrations carry the library's tag instead of the
+ * program's data (kind_conn.c); epoll_ctl() on that socket is kept aside
+ * until the end. A wait drops the tagged events after advancing their
+ * handshakes, and waits on for the rest of the program's timeout when
+ * nothing else was left; no round outlasts the earliest handshake
+ * deadline. With no handshake in progress anywhere a wait is libc's after
+ * one load, and one more after it returns: a handshake that started
+ * meanwhile in another thread may have tagged events of this wait. */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "fd.h"
+#include "hook.h"
+#include "kind_conn.h"
+
+#define MS_NONE INT64_MAX
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Drops the library's events (advancing their handshakes); returns how
+ * many of the program's are left, in order. */
+static int filter(struct epoll_event *ev, int n)
+{
+	int i, j = 0;
+
+	for (i = 0; i < n; i++)
+		if (!s5_conn_epoll_event(ev[i].data.u64))
+			ev[j++] = ev[i];
+	return j;
+}
+
+/* The slow path of every epoll wait: end in ms (MS_NONE: no end). */
+static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
+		     const sigset_t *ss)
+{
+	int64_t cap, dl, left;
+	int r;
+
+	for (;;) {
+		dl = s5_conn_earliest();
+		cap = dl < end ? dl + 1 : end;
+		if (cap == MS_NONE) {
+			left = -1;
+		} else {
+			left = cap - now_ms();
+			if (left < 0)
+				left = 0;
+			if (left > INT_MAX)
+				left = INT_MAX;
+		}
+		r = real.epoll_pwait(epfd, ev, max, (int)left, ss);
+		if (r < 0)
+			return -errno;
+		r = filter(ev, r);
+		s5_conn_expire();
+		if (r > 0 || (end != MS_NONE && now_ms() >= end))
+			return r;
+	}
+}
+
+/* Every epoll wait: the fast path, then the slow one. */
+static int wait_any(int epfd, struct epoll_event *ev, int max, int ms,
+		    const struct timespec *ts, const sigset_t *ss, bool two)
+{
+	uint64_t w = s5_conn_now();
+	int64_t end;
+	int r;
+
+	if (s5_conn_idle(w)) {
+		r = two ? real.epoll_pwait2(epfd, ev, max, ts, ss)
+			: real.epoll_pwait(epfd, ev, max, ms, ss);
+		if (r <= 0 || s5_conn_now() == w)
+			return r < 0 ? -errno : r;
+		/* A handshake started meanwhile: its events are not the
+		 * program's. What is left may be nothing: an early return
+		 * that a loop takes for its timeout. */
+		return filter(ev, r);
+	}
+	if (max <= 0 || ev == NULL)
+		return two ? (real.epoll_pwait2(epfd, ev, max, ts, ss) < 0
+				      ? -errno
+				      : 0)
+			   : (real.epoll_pwait(epfd, ev, max, ms, ss) < 0
+				      ? -errno
+				      : 0);
+	if (two)
+		end = ts == NULL || ts->tv_sec < 0 || ts->tv_sec > INT32_MAX
+			      ? MS_NONE
+			      : now_ms() + (int64_t)ts->tv_sec * 1000 +
+					(ts->tv_nsec + 999999) / 1000000;
+	else
+		end = ms < 0 ? MS_NONE : now_ms() + ms;
+	return wait_slow(epfd, ev, max, end, ss);
+}
+
+S5_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
+{
+	int saved = errno;
+
+	switch (s5_hook_begin(epoll_wait, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.epoll_wait(epfd, ev, max, ms);
+	case S5_HOOK_OURS:
+		break;
+	}
+	if (s5_conn_idle(s5_conn_now()) && real.epoll_pwait == NULL)
+		return real.epoll_wait(epfd, ev, max, ms);
+	return (int)s5_result(wait_any(epfd, ev, max, ms, NULL, NULL, false),
+			      saved);
+}
+
+S5_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms,
+			  const sigset_t *ss)
+{
+	int saved = errno;
+
+	switch (s5_hook_begin(epoll_pwait, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.epoll_pwait(epfd, ev, max, ms, ss);
+	case S5_HOOK_OURS:
+		break;
+	}
+	return (int)s5_result(wait_any(epfd, ev, max, ms, NULL, ss, false),
+			      saved);
+}
+
+S5_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			   const struct timespec *ts, const sigset_t *ss)
+{
+	int saved = errno;
+
+	switch (s5_hook_begin(epoll_pwait2, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.epoll_pwait2(epfd, ev, max, ts, ss);
+	case S5_HOOK_OURS:
+		break;
+	}
+	return (int)s5_result(wait_any(epfd, ev, max, 0, ts, ss, true),
+			      saved);
+}
+
+S5_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	int saved = errno, r;
+
+	if (__builtin_expect(real.epoll_ctl != NULL &&
+				     s5_conn_idle(s5_conn_now()), 1))
+		return real.epoll_ctl(epfd, op, fd, ev);
+	switch (s5_hook_begin(epoll_ctl, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.epoll_ctl(epfd, op, fd, ev);
+	case S5_HOOK_OURS:
+		break;
+	}
+	r = s5_fd_maybe_ours(fd) && s5_fd_kind(fd) == S5FD_CONN
+		    ? s5_conn_epoll_ctl(epfd, op, fd, ev)
+		    : S5_PASS;
+	if (r == S5_PASS)
+		return real.epoll_ctl(epfd, op, fd, ev);
+	return (int)s5_result(r, saved);
+}
+
+/* A new instance is recorded, so that a connect can find the socket's
+ * registrations in it. */
+static int track(int epfd)
+{
+	if (epfd >= 0)
+		s5_epoll_track(epfd);
+	return epfd;
+}
+
+S5_EXPORT int epoll_create(int size)
+{
+	switch (s5_hook_begin(epoll_create, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		errno = ENOSYS;
+		return -1;
+	case S5_HOOK_LIBC:
+		return real.epoll_create(size);
+	case S5_HOOK_OURS:
+		break;
+	}
+	return track(real.epoll_create(size));
+}
+
+S5_EXPORT int epoll_create1(int flags)
+{
+	switch (s5_hook_begin(epoll_create1, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		errno = ENOSYS;
+		return -1;
+	case S5_HOOK_LIBC:
+		return real.epoll_create1(flags);
+	case S5_HOOK_OURS:
+		break;
+	}
+	return track(real.epoll_create1(flags));
+}

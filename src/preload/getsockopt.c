@@ -1,0 +1,45 @@
+/* getsockopt(): SO_ERROR on a socket whose connect through the proxy runs
+ * on (kind_conn.h) advances the handshake and answers as the kernel would
+ * for a direct connect in the same state: 0 while it runs and after
+ * success, the failure's errno once. Every other option, and every other
+ * descriptor, is the kernel's. */
+#include <errno.h>
+
+#include "fd.h"
+#include "hook.h"
+#include "kind_conn.h"
+
+static __attribute__((noinline)) int
+getsockopt_slow(int fd, int level, int name, void *val, socklen_t *len)
+{
+	int saved = errno, err = 0;
+
+	switch (s5_hook_begin(getsockopt, S5_STAGE_SYMBOLS)) {
+	case S5_HOOK_FAIL:
+		return (int)s5_result(-ENOSYS, saved);
+	case S5_HOOK_LIBC:
+		return real.getsockopt(fd, level, name, val, len);
+	case S5_HOOK_OURS:
+		break;
+	}
+	/* A short or missing buffer gets the kernel's own answer. */
+	if (level != SOL_SOCKET || name != SO_ERROR || val == NULL ||
+	    len == NULL || *len < (socklen_t)sizeof(int) ||
+	    s5_fd_kind(fd) != S5FD_CONN ||
+	    s5_conn_so_error(fd, &err) == S5_PASS)
+		return real.getsockopt(fd, level, name, val, len);
+	*(int *)val = err;
+	*len = sizeof(int);
+	errno = saved;
+	return 0;
+}
+
+S5_EXPORT int getsockopt(int fd, int level, int name, void *val,
+			 socklen_t *len)
+{
+	if (__builtin_expect(real.getsockopt != NULL &&
+				     !s5_fd_maybe_ours(fd), 1))
+		return real.getsockopt(fd, level, name, val, len);
+	return getsockopt_slow(fd, level, name, val, len);
+}
+S5_SELF_ALIAS(getsockopt);
