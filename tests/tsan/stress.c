@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,6 +75,10 @@
 
 static struct sockaddr_in proxy_addr;
 static int listen_fd = -1;
+/* Every thread's connecting sockets are in it too; any thread waits on
+ * it for a moment, advancing the others' handshakes. */
+static int shared_ep = -1;
+#define SHARED_EP_DATA 0x5eedULL
 /* Sockets every worker uses: [0] and [1] only send with an address and
  * receive; [2] is also dup2'd onto RACE_UDP_FD and the range; [3] is
  * connected and disconnected by the racer while others send to it. */
@@ -817,10 +822,112 @@ static bool op_race_use(int tid, int i)
 	return true;
 }
 
+/* A non-blocking connect: EINPROGRESS, then writable in the thread's own
+ * epoll set (registered before or after the connect) or in poll(), with
+ * the data given; meanwhile the socket sits in the shared set, where
+ * other threads' waits advance its handshake, and every event there must
+ * carry the data the program gave. */
+static bool drain_shared(const char *what)
+{
+	struct epoll_event ev[8];
+	int n, k;
+
+	n = epoll_wait(shared_ep, ev, 8, 0);
+	for (k = 0; k < n; k++)
+		if (ev[k].data.u64 != SHARED_EP_DATA) {
+			fail("%s: shared epoll set gave data %#llx", what,
+			     (unsigned long long)ev[k].data.u64);
+			return false;
+		}
+	return true;
+}
+
+static bool wait_connected(int fd, int ep, uint64_t data, bool by_poll,
+			   const char *what)
+{
+	struct epoll_event ev;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int64_t end = now_ms() + 10000;
+	int n;
+
+	while (now_ms() < end && !atomic_load(&stop)) {
+		if (!drain_shared(what))
+			return false;
+		n = by_poll ? poll(&p, 1, 20) : epoll_wait(ep, &ev, 1, 20);
+		if (n < 0 && errno != EINTR) {
+			fail("%s: wait: %s", what, strerror(errno));
+			return false;
+		}
+		if (n <= 0)
+			continue;
+		if (!by_poll && ev.data.u64 != data) {
+			fail("%s: epoll gave data %#llx", what,
+			     (unsigned long long)ev.data.u64);
+			return false;
+		}
+		return true;
+	}
+	if (!atomic_load(&stop))
+		fail("%s: never writable", what);
+	return false;
+}
+
+static bool op_tcp_async(int tid, int i)
+{
+	struct epoll_event ev = { .events = EPOLLOUT,
+				  .data.u64 = 0xa5000000ULL + (uint64_t)i };
+	struct epoll_event shared = { .events = EPOLLIN | EPOLLOUT | EPOLLET,
+				      .data.u64 = SHARED_EP_DATA };
+	struct sockaddr_in dst;
+	char expect[64], what[64];
+	socklen_t len = sizeof(int);
+	bool before = (tid + i) % 2, ok = false;
+	int fd, ep, err = -1;
+
+	test_net_dst(&dst, 1 + (unsigned int)(tid * 17 + i) % 200, TCP_PORT);
+	snprintf(what, sizeof(what), "tcp async t%d i%d", tid, i);
+	inet_ntop(AF_INET, &dst.sin_addr, expect, sizeof(expect));
+	strcat(expect, ":80");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0 || ep < 0) {
+		fail("%s: socket/epoll: %s", what, strerror(errno));
+		goto out;
+	}
+	if (before && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		fail("%s: epoll_ctl: %s", what, strerror(errno));
+	(void)epoll_ctl(shared_ep, EPOLL_CTL_ADD, fd, &shared);
+	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0 ||
+	    errno != EINPROGRESS) {
+		fail("%s: connect: %s", what, strerror(errno));
+		goto out;
+	}
+	if (!before && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		fail("%s: epoll_ctl: %s", what, strerror(errno));
+	if (!wait_connected(fd, ep, ev.data.u64, (tid + i) % 3 == 0, what))
+		goto out;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+		fail("%s: SO_ERROR %d", what, err);
+		goto out;
+	}
+	if (!peer_is(fd, (struct sockaddr *)&dst, what))
+		goto out;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	set_timeout(fd, 10000);
+	ok = talk(fd, expect, what);
+out:
+	if (ep >= 0)
+		close(ep);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 typedef bool (*op_fn)(int tid, int i);
 static const op_fn ops[] = {
 	op_tcp_addr, op_tcp_name, op_udp_shared, op_udp_own,
 	op_dup,      op_udp_shared, op_race_use, op_tcp_name,
+	op_tcp_async, op_tcp_async,
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -1031,6 +1138,7 @@ static bool setup(void)
 	proxy_addr.sin_family = AF_INET;
 	proxy_addr.sin_port = htons((uint16_t)port);
 	proxy_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	shared_ep = epoll_create1(EPOLL_CLOEXEC);
 	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0 ||
 	    setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,

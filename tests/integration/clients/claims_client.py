@@ -27,6 +27,7 @@ import errno
 import fcntl
 import json
 import os
+import select
 import socket
 import sys
 import threading
@@ -117,6 +118,12 @@ def cmd_options(args):
     out["before"] = read_options(s, v6)
     t0 = time.monotonic()
     rc = s.connect_ex((host, port))
+    out["connect_call"] = errno.errorcode.get(rc, "ok")
+    if nonblocking and rc == errno.EINPROGRESS:
+        # The handshake runs on while the program waits, as a direct
+        # connect would: writable once done, SO_ERROR says how it went.
+        select.select([], [s], [], IO_TIMEOUT)
+        rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     out["connect"] = errno.errorcode.get(rc, "ok")
     out["elapsed"] = round(time.monotonic() - t0, 3)
     out["after"] = read_options(s, v6)
