@@ -58,7 +58,7 @@
 
 #define CONN_SLOTS 4096 /* handshakes in progress at once */
 #define CONN_REGS 8     /* epoll registrations of one socket */
-#define EPOLL_SEEN 64   /* epoll instances looked into per connect */
+#define EPOLL_SEEN 1024 /* epoll instances looked into per connect */
 
 /* The library's registration: each change of the socket's state wakes a
  * waiter once; ERR and HUP come anyway. */
@@ -287,7 +287,8 @@ void s5_epoll_track(int epfd)
 }
 
 /* Adds the registrations of the socket (inode ino) listed in epfd's
- * fdinfo. -1 when it cannot be read or there are too many. */
+ * fdinfo. -1 when it cannot be read or there are too many; 0 when epfd
+ * was closed meanwhile (its registrations went with it). */
 static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
 		       unsigned long ino)
 {
@@ -299,7 +300,7 @@ static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT ? 0 : -1;
 	for (;;) {
 		n = real.read(fd, buf + have, sizeof(buf) - 1 - have);
 		if (n < 0 && errno == EINTR)
@@ -576,26 +577,20 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	regs_tag(c);
 	r = s5_proxy_start(atomic_load(&c->ifd), proxy, plen, &c->hs,
 			   &s5_io_real);
-	if (r == 0 || r == -EINPROGRESS)
+	if (r == 0 || r == -EINPROGRESS) {
+		/* As far as the socket allows now: the greeting leaves at
+		 * once if the proxy is that near. Whatever happens, the
+		 * program hears of it as of a direct connect: in progress,
+		 * then the outcome from the next call it makes. */
 		step(c);
-	else
-		finish(c, r);
-	switch (atomic_load(&c->state)) {
-	case C_DONE:
-		r = 0;
-		break;
-	case C_FAILED:
-		atomic_store(&c->reported, true);
-		r = c->err;
-		break;
-	default:
 		r = -EINPROGRESS;
-		break;
+	} else {
+		/* The connect to the proxy failed at once: so does this. */
+		finish(c, r);
+		atomic_store(&c->reported, true);
 	}
 	unlock(c);
-	if (r == 0)
-		(void)s5_tcp_mark(fd, dst, dlen);
-	else if (r != -EINPROGRESS)
+	if (r != -EINPROGRESS)
 		s5_fd_clear(fd); /* a failed connect leaves nothing */
 	s5_obj_put(&c->obj);
 	return r;
