@@ -497,7 +497,7 @@ static void step(struct s5_conn *c)
 
 	if (atomic_load(&c->state) != C_RUN || c->inherited || ifd < 0)
 		return;
-	r = s5_hs_step(&c->hs, ifd, &s5_io_real);
+	r = s5_hs_step(&c->hs, ifd, &s5_io_real_nb);
 	if (r == -EAGAIN && s5_now_ms() >= c->deadline)
 		r = s5_hs_expire(&c->hs);
 	atomic_store(&c->want, c->hs.want);
@@ -576,7 +576,7 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	pthread_mutex_lock(&c->lock);
 	regs_tag(c);
 	r = s5_proxy_start(atomic_load(&c->ifd), proxy, plen, &c->hs,
-			   &s5_io_real);
+			   &s5_io_real_nb);
 	if (r == 0 || r == -EINPROGRESS) {
 		/* As far as the socket allows now: the greeting leaves at
 		 * once if the proxy is that near. Whatever happens, the

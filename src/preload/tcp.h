@@ -12,6 +12,8 @@
 /* The net layer's I/O seam made of real libc functions (io.c); filled by
  * s5_io_real_init() during start-up, read-only afterwards. */
 extern struct s5_io s5_io_real;
+/* The same with MSG_DONTWAIT on every send and receive (kind_conn.c). */
+extern struct s5_io s5_io_real_nb;
 void s5_io_real_init(void);
 
 /* A stream socket (si) towards dst, an address s5_dst_read() gave:
