@@ -130,7 +130,10 @@ struct s5_config {
 	const char *log_file; /* points into the environment, or NULL */
 	enum s5_dns_mode dns;
 	enum s5_udp_mode udp; /* SOCKS5WRAP_UDP */
-	bool pipeline;        /* SOCKS5WRAP_PIPELINE=1 */
+	bool pipeline;        /* SOCKS5WRAP_PIPELINE=1 (or OPTIMISTIC) */
+	bool optimistic;      /* SOCKS5WRAP_OPTIMISTIC=1: connect() is done
+				 once the request left; the first read
+				 takes the replies */
 	struct s5_cidr fake4; /* SOCKS5WRAP_FAKE_NET */
 	struct s5_cidr fake6; /* SOCKS5WRAP_FAKE_NET6 */
 };

@@ -112,6 +112,10 @@ int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
  * -ETIMEDOUT. */
 int s5_hs_expire(struct s5_hs *hs);
 
+/* True once a pipelined handshake has sent everything it will send: only
+ * the replies are missing. */
+bool s5_hs_sent_all(const struct s5_hs *hs);
+
 /* Wipes the buffers that held credentials. Call when done, also on error. */
 void s5_hs_wipe(struct s5_hs *hs);
 

@@ -255,16 +255,26 @@ static void load_udp(struct loader *ld)
 				" is not proxy or block");
 }
 
-static void load_pipeline(struct loader *ld)
+/* A 0 or 1 switch: *out set for 1, left for 0 or unset. */
+static void load_switch(struct loader *ld, const char *var, bool *out)
 {
-	const char *v = env_opt(ld, "SOCKS5WRAP_PIPELINE");
+	const char *v = env_opt(ld, var);
 
 	if (!v)
 		return;
 	if (strcmp(v, "1") == 0)
-		ld->c->pipeline = true;
+		*out = true;
 	else if (strcmp(v, "0") != 0)
-		add_value_error(ld, "SOCKS5WRAP_PIPELINE", v, " is not 0 or 1");
+		add_value_error(ld, var, v, " is not 0 or 1");
+}
+
+/* Optimistic data needs the request pipelined behind the greeting. */
+static void load_pipeline(struct loader *ld)
+{
+	load_switch(ld, "SOCKS5WRAP_PIPELINE", &ld->c->pipeline);
+	load_switch(ld, "SOCKS5WRAP_OPTIMISTIC", &ld->c->optimistic);
+	if (ld->c->optimistic)
+		ld->c->pipeline = true;
 }
 
 /* A fake range must hold a few addresses beyond its first and last (never

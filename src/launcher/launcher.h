@@ -24,6 +24,7 @@ struct s5l_opts {
 	 * into argv. */
 	const char *proxy, *user, *no_proxy, *timeout, *log_file, *dns, *udp;
 	const char *pipeline; /* "1" with --pipeline */
+	const char *optimistic; /* "1" with --optimistic */
 	const char *log_level; /* from -v / -q: "info", "debug", "none" */
 	bool check;
 	char **prog_argv; /* PROGRAM ARGS..., NULL-terminated; NULL if none */

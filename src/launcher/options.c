@@ -18,6 +18,7 @@ enum {
 	OPT_DNS,
 	OPT_UDP,
 	OPT_PIPELINE,
+	OPT_OPTIMISTIC,
 };
 
 /* '+' stops at the first non-option: options after PROGRAM are its own.
@@ -37,6 +38,7 @@ static const struct option long_opts[] = {
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "udp", required_argument, NULL, OPT_UDP },
 	{ "pipeline", no_argument, NULL, OPT_PIPELINE },
+	{ "optimistic", no_argument, NULL, OPT_OPTIMISTIC },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -64,6 +66,11 @@ static const char help_text[] =
 	"      --pipeline          send greeting, authentication and request\n"
 	"                          in one write: one round trip less; not every\n"
 	"                          proxy accepts it (SOCKS5WRAP_PIPELINE=1)\n"
+	"      --optimistic        connect() returns once the request left;\n"
+	"                          the program's first data follows at once\n"
+	"                          and a refusal shows on the first read or\n"
+	"                          write; implies --pipeline\n"
+	"                          (SOCKS5WRAP_OPTIMISTIC=1)\n"
 	"  -v, --verbose           log what the library does; twice: debug\n"
 	"  -q, --quiet             the library logs nothing, not even errors\n"
 	"      --log-file=FILE     library log lines go to FILE, not stderr\n"
@@ -329,6 +336,9 @@ int s5l_parse_opts(int argc, char **argv, struct s5l_opts *o)
 		case OPT_PIPELINE:
 			o->pipeline = "1";
 			break;
+		case OPT_OPTIMISTIC:
+			o->optimistic = "1";
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -375,6 +385,7 @@ int s5l_export_opts(const struct s5l_opts *o)
 		{ "SOCKS5WRAP_DNS", o->dns },
 		{ "SOCKS5WRAP_UDP", o->udp },
 		{ "SOCKS5WRAP_PIPELINE", o->pipeline },
+		{ "SOCKS5WRAP_OPTIMISTIC", o->optimistic },
 	};
 	size_t i;
 

@@ -438,6 +438,13 @@ int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 	}
 }
 
+bool s5_hs_sent_all(const struct s5_hs *hs)
+{
+	return hs->pipelined && !hs->connecting &&
+	       (hs->state == S5HS_RECV_METHOD || hs->state == S5HS_RECV_AUTH ||
+		hs->state == S5HS_RECV_REPLY);
+}
+
 int s5_hs_expire(struct s5_hs *hs)
 {
 	if (hs->connecting)

@@ -65,7 +65,9 @@
 #define TAG_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 #define TAG_EVENTS_EXCLUSIVE (EPOLLIN | EPOLLOUT | EPOLLET | EPOLLEXCLUSIVE)
 
-enum conn_state { C_RUN, C_DONE, C_FAILED };
+/* C_OPT: optimistic data; the request left, the program was told it is
+ * connected, the replies are still to be read (by its first read). */
+enum conn_state { C_RUN, C_OPT, C_DONE, C_FAILED };
 
 struct reg {
 	int epfd;          /* the program's epoll descriptor */
@@ -83,6 +85,7 @@ struct s5_conn {
 	_Atomic bool kick;      /* a step was asked for while locked */
 	_Atomic short want;     /* hs.want after the last step */
 	bool inherited;         /* a fork child's copy: not ours to drive */
+	bool optimistic;        /* C_OPT once the request left */
 	_Atomic bool reported;  /* the failure went to the program */
 	int err;                /* the failure's -errno */
 	unsigned int slot;
@@ -217,6 +220,15 @@ static unsigned int high_water(void)
 
 /* ---- objects ------------------------------------------------------------ */
 
+/* The handshake still holds a slot: running, or optimistic and waiting
+ * for its replies. */
+static bool running(struct s5_conn *c)
+{
+	int st = atomic_load(&c->state);
+
+	return st == C_RUN || st == C_OPT;
+}
+
 static void release(struct s5_obj *o);
 
 /* Our copy of the socket moved (the program took its number). */
@@ -251,7 +263,7 @@ static void release(struct s5_obj *o)
 {
 	struct s5_conn *c = (struct s5_conn *)o;
 
-	if (atomic_load(&c->state) == C_RUN && !c->inherited) {
+	if (running(c) && !c->inherited) {
 		free_slot(c);
 		word_ended();
 	}
@@ -489,13 +501,21 @@ static void finish(struct s5_conn *c, int r)
 	close_copy(c);
 }
 
+/* Optimistic data: the request left, so the program may write; its
+ * registrations come back now, the replies are read later. */
+static void go_optimistic(struct s5_conn *c)
+{
+	regs_restore(c);
+	atomic_store(&c->state, C_OPT);
+}
+
 /* One step as far as the socket allows. c->lock held. */
 static void step(struct s5_conn *c)
 {
 	int ifd = atomic_load(&c->ifd);
 	int r;
 
-	if (atomic_load(&c->state) != C_RUN || c->inherited || ifd < 0)
+	if (!running(c) || c->inherited || ifd < 0)
 		return;
 	r = s5_hs_step(&c->hs, ifd, &s5_io_real_nb);
 	if (r == -EAGAIN && s5_now_ms() >= c->deadline)
@@ -503,6 +523,9 @@ static void step(struct s5_conn *c)
 	atomic_store(&c->want, c->hs.want);
 	if (r != -EAGAIN)
 		finish(c, r);
+	else if (c->optimistic && atomic_load(&c->state) == C_RUN &&
+		 s5_hs_sent_all(&c->hs))
+		go_optimistic(c);
 }
 
 /* Unlocks c, and runs the step another thread asked for meanwhile. */
@@ -525,6 +548,46 @@ void s5_conn_drive(struct s5_conn *c)
 	}
 }
 
+/* False for a blocking socket; *flags: its file status flags. */
+static bool nonblocking_flags(int fd, int *flags)
+{
+	*flags = real.fcntl(fd, F_GETFL);
+	return *flags < 0 || (*flags & O_NONBLOCK);
+}
+
+static bool blocking(int fd)
+{
+	int fl;
+
+	return !nonblocking_flags(fd, &fl);
+}
+
+/* Waits (without the lock) while the handshake runs, or with opt also
+ * while its replies are missing, until it ends or the deadline passes:
+ * for a program that waits on a blocking socket. */
+static void wait_while(struct s5_conn *c, int fd, bool opt)
+{
+	struct pollfd p;
+	int64_t left;
+	int st;
+
+	for (;;) {
+		s5_conn_drive(c);
+		st = atomic_load(&c->state);
+		if (c->inherited || !(st == C_RUN || (opt && st == C_OPT)))
+			return;
+		p.fd = fd;
+		p.events = atomic_load(&c->want);
+		p.revents = 0;
+		left = c->deadline - s5_now_ms();
+		if (left < 0)
+			left = 0;
+		if (real.poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
+		    errno != EINTR)
+			return;
+	}
+}
+
 /* ---- starting ------------------------------------------------------------ */
 
 /* A start that cannot go on before anything reached the socket: undo it
@@ -540,10 +603,39 @@ static int abandon(struct s5_conn *c, bool started)
 	return S5_PASS;
 }
 
+static void became_tcp(struct s5_conn *c, int fd);
+static int report(struct s5_conn *c, int fd);
+
+/* A blocking connect in optimistic mode waits here until the request
+ * left (or the handshake ended): 0 or the failure. */
+static int wait_started(struct s5_conn *c, int fd)
+{
+	int r = 0;
+
+	wait_while(c, fd, false);
+	pthread_mutex_lock(&c->lock);
+	switch (atomic_load(&c->state)) {
+	case C_DONE:
+		became_tcp(c, fd);
+		break;
+	case C_FAILED:
+		(void)report(c, fd);
+		r = c->err;
+		break;
+	default: /* C_OPT, or C_RUN for a socket of another process */
+		r = c->inherited ? -ECONNABORTED : 0;
+		break;
+	}
+	unlock(c);
+	return r;
+}
+
 int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		  const struct sockaddr *dst, socklen_t dlen,
-		  const struct s5_hs *hs)
+		  const struct s5_hs *hs, bool optimistic)
 {
+	int flags = -1;
+	bool block;
 	const struct s5_config *cfg = &s5_cfg;
 	struct s5_conn *c = s5_slab_alloc(&conn_slab);
 	int copy, r;
@@ -567,12 +659,21 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	copy = real.fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (copy < 0)
 		return abandon(c, false);
+	c->optimistic = optimistic;
 	atomic_store(&c->ifd, s5_internal_adopt(copy, &c->obj));
 	word_started();
 	/* The table's entry holds one reference; this call keeps its own. */
 	(void)s5_obj_ref(&c->obj);
 	if (s5_fd_attach(fd, S5FD_CONN, &c->obj) < 0)
 		return abandon(c, true);
+	/* A blocking socket (optimistic mode) is made non-blocking while
+	 * the connect to the proxy starts, so the deadline holds. */
+	block = !nonblocking_flags(fd, &flags);
+	if (block && real.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		r = abandon(c, true);
+		s5_fd_clear(fd);
+		return r;
+	}
 	pthread_mutex_lock(&c->lock);
 	regs_tag(c);
 	r = s5_proxy_start(atomic_load(&c->ifd), proxy, plen, &c->hs,
@@ -590,7 +691,13 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		atomic_store(&c->reported, true);
 	}
 	unlock(c);
-	if (r != -EINPROGRESS)
+	if (block) {
+		if (r == -EINPROGRESS)
+			r = wait_started(c, fd);
+		/* Exactly the saved flags, as the blocking path does. */
+		(void)real.fcntl(fd, F_SETFL, flags);
+	}
+	if (r != -EINPROGRESS && r != 0)
 		s5_fd_clear(fd); /* a failed connect leaves nothing */
 	s5_obj_put(&c->obj);
 	return r;
@@ -629,52 +736,28 @@ static int report(struct s5_conn *c, int fd)
 	return c->err;
 }
 
-static bool blocking(int fd)
-{
-	int fl = real.fcntl(fd, F_GETFL);
-
-	return fl >= 0 && !(fl & O_NONBLOCK);
-}
-
-/* The program made the socket blocking meanwhile and waits for it: run
- * the handshake to its end here, waiting without the lock. */
-static void finish_blocking(struct s5_conn *c, int fd)
-{
-	struct pollfd p;
-	int64_t left;
-
-	while (atomic_load(&c->state) == C_RUN && !c->inherited) {
-		s5_conn_drive(c);
-		p.fd = fd;
-		p.events = s5_conn_want(c);
-		p.revents = 0;
-		left = c->deadline - s5_now_ms();
-		if (p.events == 0)
-			break;
-		if (left < 0)
-			left = 0;
-		if (real.poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left) < 0 &&
-		    errno != EINTR)
-			break;
-		if (left == 0)
-			s5_conn_drive(c); /* the deadline ends it */
-	}
-}
-
-int s5_conn_io(int fd, bool dontwait)
+int s5_conn_io(int fd, bool dontwait, bool reading)
 {
 	struct s5_conn *c = s5_conn_get(fd);
-	int r = S5_PASS;
+	int r = S5_PASS, st;
 
 	if (c == NULL)
 		return S5_PASS;
 	s5_conn_drive(c);
-	if (atomic_load(&c->state) == C_RUN && !dontwait && blocking(fd))
-		finish_blocking(c, fd);
+	st = atomic_load(&c->state);
+	/* A blocking socket waits as a direct one would: for the connect
+	 * to end, and with optimistic data a read for the replies too. */
+	if ((st == C_RUN || (st == C_OPT && reading)) && !dontwait &&
+	    blocking(fd))
+		wait_while(c, fd, reading);
 	pthread_mutex_lock(&c->lock);
 	switch (atomic_load(&c->state)) {
 	case C_RUN:
 		r = c->inherited ? -ECONNABORTED : -EAGAIN;
+		break;
+	case C_OPT:
+		/* Writes follow the request; reads wait for the replies. */
+		r = reading ? -EAGAIN : S5_PASS;
 		break;
 	case C_DONE:
 		became_tcp(c, fd);
@@ -702,6 +785,9 @@ int s5_conn_connect(int fd)
 	switch (atomic_load(&c->state)) {
 	case C_RUN:
 		r = -EALREADY;
+		break;
+	case C_OPT:
+		r = -EISCONN;
 		break;
 	case C_DONE:
 		became_tcp(c, fd);
@@ -731,6 +817,7 @@ int s5_conn_so_error(int fd, int *err)
 	pthread_mutex_lock(&c->lock);
 	switch (atomic_load(&c->state)) {
 	case C_RUN:
+	case C_OPT:
 		/* A connect in progress has no error yet. */
 		*err = 0;
 		r = 0;
@@ -762,11 +849,17 @@ int s5_conn_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)
 	if (c == NULL)
 		return S5_PASS;
 	s5_conn_drive(c);
-	if (atomic_load(&c->state) == C_DONE) {
+	switch (atomic_load(&c->state)) {
+	case C_DONE:
+		became_tcp(c, fd);
+		/* fall through */
+	case C_OPT:
 		memcpy(peer, &c->dst, c->dlen);
 		*len = c->dlen;
-		became_tcp(c, fd);
 		r = 0;
+		break;
+	default:
+		break;
 	}
 	s5_conn_put(c);
 	return r;
@@ -800,6 +893,11 @@ bool s5_conn_inherited(struct s5_conn *c)
 	return c->inherited;
 }
 
+bool s5_conn_optimistic(struct s5_conn *c)
+{
+	return atomic_load(&c->state) == C_OPT;
+}
+
 int64_t s5_conn_earliest(void)
 {
 	unsigned int i, h = high_water();
@@ -810,7 +908,7 @@ int64_t s5_conn_earliest(void)
 		c = slot_get(i);
 		if (c == NULL)
 			continue;
-		if (atomic_load(&c->state) == C_RUN && c->deadline < t)
+		if (running(c) && c->deadline < t)
 			t = c->deadline;
 		s5_conn_put(c);
 	}
@@ -827,7 +925,7 @@ void s5_conn_expire(void)
 		c = slot_get(i);
 		if (c == NULL)
 			continue;
-		if (atomic_load(&c->state) == C_RUN && c->deadline <= now)
+		if (running(c) && c->deadline <= now)
 			s5_conn_drive(c);
 		s5_conn_put(c);
 	}

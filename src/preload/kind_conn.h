@@ -54,14 +54,16 @@ static inline bool s5_conn_idle(uint64_t w)
  * (and wiped by the caller as usual). */
 int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		  const struct sockaddr *dst, socklen_t dlen,
-		  const struct s5_hs *hs);
+		  const struct s5_hs *hs, bool optimistic);
 
 /* ---- per descriptor: S5_PASS when fd has no such entry ---------------- */
 
 /* The read/write family: -EAGAIN while the handshake runs on a
  * non-blocking socket (a blocking one waits for the end), the failure's
- * errno once, S5_PASS otherwise. dontwait: MSG_DONTWAIT was given. */
-int s5_conn_io(int fd, bool dontwait);
+ * errno once, S5_PASS otherwise. dontwait: MSG_DONTWAIT was given. With
+ * optimistic data, writes pass as soon as the request left and reads
+ * first take the replies. */
+int s5_conn_io(int fd, bool dontwait, bool reading);
 
 /* A repeated connect(): -EALREADY, -EISCONN, the failure once; S5_PASS
  * when fd has no entry or its failure was reported (connect afresh). */
@@ -91,6 +93,10 @@ short s5_conn_extra(struct s5_conn *c);
 
 /* True for a socket inherited mid-handshake: never waited on. */
 bool s5_conn_inherited(struct s5_conn *c);
+
+/* True while optimistic data waits for the replies: readable may mean
+ * only they arrived. */
+bool s5_conn_optimistic(struct s5_conn *c);
 
 /* Advances the handshake without blocking; another thread that holds it
  * is told to go on instead. */

@@ -26,7 +26,7 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *buf,
 	int saved = errno;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, false, saved);
+	S5_CONN_GATE(fd, false, true, saved);
 	switch (s5_udp_hook_begin(read, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
@@ -58,7 +58,7 @@ readv_slow(int fd, const struct iovec *iov, int iovcnt)
 	int saved = errno;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, false, saved);
+	S5_CONN_GATE(fd, false, true, saved);
 	switch (s5_udp_hook_begin(readv, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
@@ -88,7 +88,7 @@ S5_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
  * libc's own check (and its abort on overflow) stays libc's. */
 S5_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	S5_CONN_GATE(fd, false, errno);
+	S5_CONN_GATE(fd, false, true, errno);
 	switch (s5_udp_hook_begin(__read_chk, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, errno);

@@ -38,7 +38,7 @@ recvfrom_slow(int fd, void *buf, size_t len, int flags,
 	int saved = errno;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, saved);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, true, saved);
 	switch (s5_udp_hook_begin(recvfrom, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
@@ -73,7 +73,7 @@ S5_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 S5_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 			     int flags)
 {
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, errno);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, true, errno);
 	switch (s5_udp_hook_begin(__recv_chk, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, errno);
@@ -91,7 +91,7 @@ S5_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
 				 size_t buflen, int flags,
 				 struct sockaddr *src, socklen_t *alen)
 {
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, errno);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, true, errno);
 	switch (s5_udp_hook_begin(__recvfrom_chk, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, errno);

@@ -11,7 +11,7 @@ recvmsg_slow(int fd, struct msghdr *msg, int flags)
 	int saved = errno;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, saved);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, true, saved);
 	switch (s5_udp_hook_begin(recvmsg, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
@@ -48,7 +48,7 @@ S5_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	unsigned int i;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, saved);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, true, saved);
 	switch (s5_udp_hook_begin(recvmmsg, fd)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);

@@ -40,7 +40,7 @@ S5_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	case S5_HOOK_OURS:
 		break;
 	}
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, saved);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, false, saved);
 	if (msg == NULL)
 		return real.sendmsg(fd, msg, flags);
 	r = one_msg(fd, msg, flags);
@@ -81,7 +81,7 @@ S5_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	case S5_HOOK_OURS:
 		break;
 	}
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, saved);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, false, saved);
 	if (vec == NULL || (s5_fd_kind(fd) != S5FD_UDP && no_names(vec, vlen)))
 		return real.sendmmsg(fd, vec, vlen, flags);
 	for (i = 0; i < vlen; i++) {

@@ -26,7 +26,7 @@ S5_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	case S5_HOOK_OURS:
 		break;
 	}
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, saved);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, false, saved);
 	if (dst == NULL && s5_fd_kind(fd) != S5FD_UDP)
 		return real.sendto(fd, buf, len, flags, dst, dlen);
 	r = (flags & MSG_FASTOPEN) ? s5_tcp_fastopen(fd, dst, dlen) : S5_PASS;
@@ -54,7 +54,7 @@ send_slow(int fd, const void *buf, size_t len, int flags)
 	int saved = errno;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, saved);
+	S5_CONN_GATE(fd, (flags & MSG_DONTWAIT) != 0, false, saved);
 	switch (s5_udp_hook_begin(send, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);

@@ -142,9 +142,9 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 		   c->user_len, c->pass, c->pass_len);
 	if (c->pipeline)
 		s5_hs_pipeline(&hs);
-	if (async && nonblocking(fd)) {
+	if (async && (c->optimistic || nonblocking(fd))) {
 		r = s5_conn_start(fd, (struct sockaddr *)&proxy, plen, dst,
-				  dlen, &hs);
+				  dlen, &hs, c->optimistic);
 		if (r != S5_PASS) {
 			s5_hs_wipe(&hs);
 			return r;

@@ -39,10 +39,10 @@ static inline enum s5_hook_mode s5_udp_mode(enum s5_hook_mode m, int fd)
  * through the proxy runs on (kind_conn.h) the hook returns from here,
  * with EAGAIN or the failure; once the handshake succeeded the call goes
  * on as for any proxied socket. */
-#define S5_CONN_GATE(fd, dontwait, saved)                                     \
+#define S5_CONN_GATE(fd, dontwait, reading, saved)                            \
 	do {                                                                  \
 		if (s5_fd_kind(fd) == S5FD_CONN && !s5_guarded()) {           \
-			int gate_r_ = s5_conn_io(fd, dontwait);               \
+			int gate_r_ = s5_conn_io(fd, dontwait, reading);      \
 			if (gate_r_ != S5_PASS)                               \
 				return s5_result(gate_r_, saved);             \
 		}                                                             \

@@ -160,6 +160,14 @@ static int settle(struct items *it, struct pollfd *fds, nfds_t n,
 				*ended = true;
 			continue;
 		}
+		/* Optimistic data: what made the socket readable may be
+		 * only the replies; taken, the next look tells. */
+		if ((fds[x->i].revents & POLLIN) && s5_conn_optimistic(x->c)) {
+			s5_conn_drive(x->c);
+			fds[x->i].revents = 0;
+			*ended = true;
+			continue;
+		}
 		extra = s5_conn_extra(x->c);
 		fds[x->i].revents |= (short)(extra & (x->events | POLLERR |
 						      POLLHUP));

@@ -23,7 +23,7 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *buf,
 	int saved = errno;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, false, saved);
+	S5_CONN_GATE(fd, false, false, saved);
 	switch (s5_udp_hook_begin(write, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
@@ -56,7 +56,7 @@ writev_slow(int fd, const struct iovec *iov, int iovcnt)
 	int saved = errno;
 	ssize_t r;
 
-	S5_CONN_GATE(fd, false, saved);
+	S5_CONN_GATE(fd, false, false, saved);
 	switch (s5_udp_hook_begin(writev, fd)) {
 	case S5_HOOK_FAIL:
 		return s5_result(-ENOSYS, saved);
