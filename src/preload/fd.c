@@ -256,6 +256,20 @@ struct s5_obj *s5_fd_get(int fd, enum s5_fd_kind kind)
 	return NULL;
 }
 
+struct s5_obj *s5_fd_peek(int fd, enum s5_fd_kind kind)
+{
+	struct s5_fd_entry *e = entry(fd, false);
+	struct snapshot s;
+
+	if (kind == S5FD_INTERNAL || e == NULL || !read_entry(e, &s) ||
+	    s.kind != (uint32_t)kind || s.obj == NULL || !s5_obj_ref(s.obj))
+		return NULL;
+	if (atomic_load_explicit(&e->seq, memory_order_acquire) == s.seq)
+		return s.obj;
+	s5_obj_put(s.obj);
+	return NULL;
+}
+
 bool s5_fd_is_internal(int fd)
 {
 	struct s5_fd_entry *e;

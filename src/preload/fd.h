@@ -94,6 +94,12 @@ int s5_fd_attach(int fd, enum s5_fd_kind kind, struct s5_obj *obj);
  * for (the stale entry is then dropped). */
 struct s5_obj *s5_fd_get(int fd, enum s5_fd_kind kind);
 
+/* fd's object of this kind with a new reference, or NULL, by the record
+ * alone: no look at the file. For kinds whose files all look alike to
+ * fstat (every epoll instance shares one anonymous inode), where the check
+ * would prove nothing and would touch descriptors other threads own. */
+struct s5_obj *s5_fd_peek(int fd, enum s5_fd_kind kind);
+
 /* True when fd is an internal descriptor and still the file the library
  * opened (a stale mark is dropped). */
 bool s5_fd_is_internal(int fd);

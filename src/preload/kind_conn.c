@@ -275,9 +275,11 @@ static void release(struct s5_obj *o)
 
 /* ---- epoll registrations ------------------------------------------------ */
 
+/* By the record alone (s5_fd_peek): a number closed and reused meanwhile
+ * shows no registration of the socket, or fails the epoll_ctl. */
 static uint64_t epoll_serial_of(int epfd)
 {
-	struct s5_obj *o = s5_fd_get(epfd, S5FD_EPOLL);
+	struct s5_obj *o = s5_fd_peek(epfd, S5FD_EPOLL);
 	uint64_t s;
 
 	if (o == NULL)
