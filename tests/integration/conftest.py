@@ -14,9 +14,10 @@
             dnsenv.py) received during the test, unless the test is
             marked @pytest.mark.local_dns (it expects a local query and
             checks client.trap_queries() itself).
-  scripted  (per test) factory: scripted(mode) starts socks_script.py in
-            the proxy namespace and returns an object with .url, .port,
-            .records().
+  scripted  (per test) factory: scripted(mode, delay_ms=0) starts
+            socks_script.py in the proxy namespace (delay_ms: how long it
+            holds the answer to CONNECT back) and returns an object with
+            .url, .port, .records().
 """
 
 import json
@@ -193,7 +194,7 @@ def client(lab, request):
 
 
 class ScriptedProxy:
-    def __init__(self, lab, mode, port, lifetime):
+    def __init__(self, lab, mode, port, lifetime, delay_ms=0):
         self.mode = mode
         self.port = port
         self.url = "%s:%d" % (topo.PROXY4_C, port)
@@ -207,7 +208,8 @@ class ScriptedProxy:
             "script-%d" % port, lab.topo.proxy,
             [harness.PYTHON, script, "--host", topo.PROXY4_C, "--port",
              str(port), "--mode", mode, "--lifetime", str(lifetime),
-             "--record", self.record_path], lifetime=lifetime + 5)
+             "--record", self.record_path, "--delay-ms", str(delay_ms)],
+            lifetime=lifetime + 5)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if "ready" in self.proc.log_text():
@@ -242,10 +244,10 @@ _next_script_port = [2000]
 def scripted(lab):
     started = []
 
-    def start(mode, lifetime=30):
+    def start(mode, lifetime=30, delay_ms=0):
         port = _next_script_port[0]
         _next_script_port[0] += 1
-        sp = ScriptedProxy(lab, mode, port, lifetime)
+        sp = ScriptedProxy(lab, mode, port, lifetime, delay_ms)
         started.append(sp)
         return sp
     try:

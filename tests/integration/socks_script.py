@@ -2,11 +2,16 @@
 
     python3 socks_script.py --host ADDR --port N --mode MODE
                             [--lifetime SECONDS] [--record FILE]
+                            [--delay-ms MS]
 
-It never connects anywhere: it only plays its part of the handshake and
-then does what MODE says. Prints "ready" once listening. Each request it
-sees is appended to --record as "greeting HEX" / "auth HEX" / "request HEX"
-lines, so a test can check what the client sent.
+Except in mode relay it never connects anywhere: it only plays its part of
+the handshake and then does what MODE says. Prints "ready" once listening.
+Each request it sees is appended to --record as "greeting HEX" / "auth HEX"
+/ "request HEX" lines, so a test can check what the client sent. Every
+connection has a thread of its own, so many handshakes run at once.
+
+--delay-ms holds the answer to the request (CONNECT) back that long, as a
+distant proxy or Tor does; the greeting is answered at once.
 
 Modes
   repN            answer CONNECT with REP=N (1..8), then close
@@ -20,9 +25,15 @@ Modes
   auth-ok         choose username/password, accept, answer success + hello
   hello           answer success and "hello" in the same write, then close
   echo            answer success, then echo whatever arrives
+  relay           connect to the requested destination (a name is resolved
+                  here, on the proxy host), answer success with the bound
+                  address (or the REP its failure maps to) and relay both
+                  ways until both sides closed: a real, if slow, proxy
 """
 
 import argparse
+import errno
+import select
 import socket
 import sys
 import threading
@@ -30,6 +41,10 @@ import time
 
 HELLO = b"hello"
 SUCCESS_V4 = b"\x05\x00\x00\x01" + bytes([198, 51, 100, 9]) + b"\x1f\x90"
+RELAY_CONNECT_TIMEOUT = 5.0
+# How relay answers a destination it cannot reach (RFC 1928 section 6).
+CONNECT_FAILURE_REP = {errno.ECONNREFUSED: 5, errno.ENETUNREACH: 3,
+                       errno.EHOSTUNREACH: 4, errno.ETIMEDOUT: 4}
 
 
 class Hangup(Exception):
@@ -75,9 +90,57 @@ def read_request(conn):
     return head + rest
 
 
+def request_destination(request):
+    """(host, port) named in a CONNECT request read by read_request()."""
+    atyp = request[3]
+    if atyp == 1:
+        host = socket.inet_ntop(socket.AF_INET, request[4:8])
+    elif atyp == 4:
+        host = socket.inet_ntop(socket.AF_INET6, request[4:20])
+    else:
+        host = request[5:5 + request[4]].decode("idna")
+    return host, int.from_bytes(request[-2:], "big")
+
+
+def success_reply(sock):
+    """A success reply that names sock's local address as BND."""
+    addr = sock.getsockname()
+    if sock.family == socket.AF_INET6:
+        bnd = b"\x04" + socket.inet_pton(socket.AF_INET6, addr[0])
+    else:
+        bnd = b"\x01" + socket.inet_aton(addr[0])
+    return b"\x05\x00\x00" + bnd + addr[1].to_bytes(2, "big")
+
+
+def relay(a, b, deadline):
+    """Copy bytes both ways between sockets a and b; pass a half-close on;
+    return when both directions ended or at the deadline."""
+    peer = {a: b, b: a}
+    open_ = [a, b]
+    for _ in range(10000000):
+        left = deadline - time.monotonic()
+        if not open_ or left <= 0:
+            return
+        ready, _, _ = select.select(open_, [], [], left)
+        for s in ready:
+            try:
+                data = s.recv(65536)
+            except OSError:
+                data = b""
+            if data:
+                peer[s].sendall(data)
+                continue
+            open_.remove(s)
+            try:
+                peer[s].shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+
 class Script:
-    def __init__(self, mode, record, lifetime):
+    def __init__(self, mode, record, lifetime, delay=0.0):
         self.mode = mode
+        self.delay = delay
         self.record_path = record
         self.lock = threading.Lock()
         self.deadline = time.monotonic() + lifetime
@@ -127,8 +190,12 @@ class Script:
             conn.sendall(b"\x01\x00")
         else:
             conn.sendall(b"\x05\x00")
-        self.record("request", read_request(conn))
-        if mode.startswith("rep"):
+        request = read_request(conn)
+        self.record("request", request)
+        self.hold(conn)
+        if mode == "relay":
+            self.relay(conn, request)
+        elif mode.startswith("rep"):
             code = int(mode[3:])
             conn.sendall(bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0]))
         elif mode == "garbage":
@@ -157,10 +224,44 @@ class Script:
         else:
             raise Hangup("unknown mode %s" % mode)
 
+    def hold(self, conn):
+        """Wait --delay-ms before answering the request; a client that
+        closes meanwhile ends the connection (Hangup), so that relay never
+        reaches the target for a client that gave up."""
+        end = time.monotonic() + self.delay
+        for _ in range(1000):
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if not select.select([conn], [], [], left)[0]:
+                continue
+            try:
+                early = conn.recv(1, socket.MSG_PEEK)
+            except OSError:
+                early = b""
+            if not early:
+                raise Hangup("client closed during the delay")
+            # Data before the answer (a pipelining client): it stays
+            # queued for the relay; only the delay remains.
+            time.sleep(max(0.0, end - time.monotonic()))
+            return
+
+    def relay(self, conn, request):
+        try:
+            out = socket.create_connection(request_destination(request),
+                                           timeout=RELAY_CONNECT_TIMEOUT)
+        except OSError as e:
+            rep = CONNECT_FAILURE_REP.get(e.errno, 1)
+            conn.sendall(bytes([5, rep, 0, 1, 0, 0, 0, 0, 0, 0]))
+            raise
+        with out:
+            conn.sendall(success_reply(out))
+            relay(conn, out, self.deadline)
+
 
 MODES = (["rep%d" % i for i in range(0, 10)] +
          ["garbage", "garbage-method", "truncated", "close-greeting", "stall",
-          "method-ff", "auth-reject", "auth-ok", "hello", "echo"])
+          "method-ff", "auth-reject", "auth-ok", "hello", "echo", "relay"])
 
 
 def main(argv):
@@ -170,13 +271,15 @@ def main(argv):
     ap.add_argument("--mode", required=True, choices=MODES)
     ap.add_argument("--lifetime", type=float, default=60)
     ap.add_argument("--record")
+    ap.add_argument("--delay-ms", type=int, default=0)
     opts = ap.parse_args(argv)
-    script = Script(opts.mode, opts.record, opts.lifetime)
+    script = Script(opts.mode, opts.record, opts.lifetime,
+                    opts.delay_ms / 1000.0)
     fam = socket.AF_INET6 if ":" in opts.host else socket.AF_INET
     srv = socket.socket(fam, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((opts.host, opts.port))
-    srv.listen(64)
+    srv.listen(128)
     print("ready", flush=True)
     for _ in range(10000):
         remaining = script.deadline - time.monotonic()
