@@ -73,100 +73,102 @@ static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
 	}
 }
 
-/* Every epoll wait: the fast path, then the slow one. */
-static int wait_any(int epfd, struct epoll_event *ev, int max, int ms,
-		    const struct timespec *ts, const sigset_t *ss, bool two)
-{
-	uint64_t w = s5_conn_now();
-	int64_t end;
-	int r;
-
-	if (s5_conn_idle(w)) {
-		r = two ? real.epoll_pwait2(epfd, ev, max, ts, ss)
-			: real.epoll_pwait(epfd, ev, max, ms, ss);
-		if (r <= 0 || s5_conn_now() == w)
-			return r < 0 ? -errno : r;
-		/* A handshake started meanwhile: its events are not the
-		 * program's. What is left may be nothing: an early return
-		 * that a loop takes for its timeout. */
-		return filter(ev, r);
-	}
-	if (max <= 0 || ev == NULL)
-		return two ? (real.epoll_pwait2(epfd, ev, max, ts, ss) < 0
-				      ? -errno
-				      : 0)
-			   : (real.epoll_pwait(epfd, ev, max, ms, ss) < 0
-				      ? -errno
-				      : 0);
-	if (two)
-		end = ts == NULL || ts->tv_sec < 0 || ts->tv_sec > INT32_MAX
-			      ? MS_NONE
-			      : now_ms() + (int64_t)ts->tv_sec * 1000 +
-					(ts->tv_nsec + 999999) / 1000000;
-	else
-		end = ms < 0 ? MS_NONE : now_ms() + ms;
-	return wait_slow(epfd, ev, max, end, ss);
-}
-
-S5_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
+/* A handshake started in another thread while a fast-path wait ran: the
+ * events it tagged meanwhile are not the program's. What is left may be
+ * nothing: an early return that a loop takes for its timeout. */
+static __attribute__((noinline)) int raced(struct epoll_event *ev, int n)
 {
 	int saved = errno;
 
-	switch (s5_hook_begin(epoll_wait, S5_STAGE_SYMBOLS)) {
-	case S5_HOOK_FAIL:
-		return (int)s5_result(-ENOSYS, saved);
-	case S5_HOOK_LIBC:
-		return real.epoll_wait(epfd, ev, max, ms);
-	case S5_HOOK_OURS:
-		break;
-	}
-	if (s5_conn_idle(s5_conn_now()) && real.epoll_pwait == NULL)
-		return real.epoll_wait(epfd, ev, max, ms);
-	return (int)s5_result(wait_any(epfd, ev, max, ms, NULL, NULL, false),
-			      saved);
+	n = filter(ev, n);
+	errno = saved;
+	return n;
 }
 
-S5_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms,
-			  const sigset_t *ss)
+/* The end of a wait of ms, or of ts (epoll_pwait2), in ms. */
+static int64_t end_of(int ms, const struct timespec *ts, bool two)
 {
-	int saved = errno;
+	if (!two)
+		return ms < 0 ? MS_NONE : now_ms() + ms;
+	if (ts == NULL || ts->tv_sec < 0 || ts->tv_sec > INT32_MAX)
+		return MS_NONE;
+	return now_ms() + (int64_t)ts->tv_sec * 1000 +
+	       (ts->tv_nsec + 999999) / 1000000;
+}
+
+/* Every epoll wait once a handshake runs somewhere (or before the
+ * start-up). */
+static __attribute__((noinline)) int
+wait_hook(int epfd, struct epoll_event *ev, int max, int ms,
+	  const struct timespec *ts, const sigset_t *ss, bool two)
+{
+	int saved = errno, r;
 
 	switch (s5_hook_begin(epoll_pwait, S5_STAGE_SYMBOLS)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);
 	case S5_HOOK_LIBC:
-		return real.epoll_pwait(epfd, ev, max, ms, ss);
+		return two ? real.epoll_pwait2(epfd, ev, max, ts, ss)
+			   : real.epoll_pwait(epfd, ev, max, ms, ss);
 	case S5_HOOK_OURS:
 		break;
 	}
-	return (int)s5_result(wait_any(epfd, ev, max, ms, NULL, ss, false),
-			      saved);
+	if (two && real.epoll_pwait2 == NULL)
+		return (int)s5_result(-ENOSYS, saved);
+	if (max <= 0 || ev == NULL) /* the kernel's EINVAL or EFAULT */
+		return two ? real.epoll_pwait2(epfd, ev, max, ts, ss)
+			   : real.epoll_pwait(epfd, ev, max, ms, ss);
+	r = wait_slow(epfd, ev, max, end_of(ms, ts, two), ss);
+	return (int)s5_result(r, saved);
+}
+
+/* The fast path: one load before libc's call and one after it. */
+S5_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
+{
+	uint64_t w = s5_conn_now();
+	int r;
+
+	if (__builtin_expect(real.epoll_wait == NULL || !s5_conn_idle(w), 0))
+		return wait_hook(epfd, ev, max, ms, NULL, NULL, false);
+	r = real.epoll_wait(epfd, ev, max, ms);
+	if (__builtin_expect(r <= 0 || s5_conn_now() == w, 1))
+		return r;
+	return raced(ev, r);
+}
+
+S5_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms,
+			  const sigset_t *ss)
+{
+	uint64_t w = s5_conn_now();
+	int r;
+
+	if (__builtin_expect(real.epoll_pwait == NULL || !s5_conn_idle(w), 0))
+		return wait_hook(epfd, ev, max, ms, NULL, ss, false);
+	r = real.epoll_pwait(epfd, ev, max, ms, ss);
+	if (__builtin_expect(r <= 0 || s5_conn_now() == w, 1))
+		return r;
+	return raced(ev, r);
 }
 
 S5_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 			   const struct timespec *ts, const sigset_t *ss)
 {
-	int saved = errno;
+	uint64_t w = s5_conn_now();
+	int r;
 
-	switch (s5_hook_begin(epoll_pwait2, S5_STAGE_SYMBOLS)) {
-	case S5_HOOK_FAIL:
-		return (int)s5_result(-ENOSYS, saved);
-	case S5_HOOK_LIBC:
-		return real.epoll_pwait2(epfd, ev, max, ts, ss);
-	case S5_HOOK_OURS:
-		break;
-	}
-	return (int)s5_result(wait_any(epfd, ev, max, 0, ts, ss, true),
-			      saved);
+	if (__builtin_expect(real.epoll_pwait2 == NULL || !s5_conn_idle(w), 0))
+		return wait_hook(epfd, ev, max, 0, ts, ss, true);
+	r = real.epoll_pwait2(epfd, ev, max, ts, ss);
+	if (__builtin_expect(r <= 0 || s5_conn_now() == w, 1))
+		return r;
+	return raced(ev, r);
 }
 
-S5_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+static __attribute__((noinline)) int epoll_ctl_slow(int epfd, int op, int fd,
+						    struct epoll_event *ev)
 {
 	int saved = errno, r;
 
-	if (__builtin_expect(real.epoll_ctl != NULL &&
-				     s5_conn_idle(s5_conn_now()), 1))
-		return real.epoll_ctl(epfd, op, fd, ev);
 	switch (s5_hook_begin(epoll_ctl, S5_STAGE_SYMBOLS)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);
@@ -181,6 +183,15 @@ S5_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (r == S5_PASS)
 		return real.epoll_ctl(epfd, op, fd, ev);
 	return (int)s5_result(r, saved);
+}
+
+/* One load and a tail call while no handshake runs. */
+S5_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	if (__builtin_expect(real.epoll_ctl != NULL &&
+				     s5_conn_idle(s5_conn_now()), 1))
+		return real.epoll_ctl(epfd, op, fd, ev);
+	return epoll_ctl_slow(epfd, op, fd, ev);
 }
 
 /* A new instance is recorded, so that a connect can find the socket's

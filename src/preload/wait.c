@@ -232,13 +232,12 @@ static bool busy(void)
 	return !s5_conn_idle(s5_conn_now());
 }
 
-S5_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
-		    const sigset_t *ss)
+static __attribute__((noinline)) int
+ppoll_slow(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+	   const sigset_t *ss)
 {
 	int saved = errno;
 
-	if (__builtin_expect(real.ppoll != NULL && !busy(), 1))
-		return real.ppoll(fds, n, ts, ss);
 	switch (s5_hook_begin(ppoll, S5_STAGE_SYMBOLS)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);
@@ -250,12 +249,20 @@ S5_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	return (int)s5_result(wait_fds(fds, n, end_ts(ts), ss), saved);
 }
 
-S5_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
+/* One load and a tail call on the fast path. */
+S5_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		    const sigset_t *ss)
+{
+	if (__builtin_expect(real.ppoll != NULL && !busy(), 1))
+		return real.ppoll(fds, n, ts, ss);
+	return ppoll_slow(fds, n, ts, ss);
+}
+
+static __attribute__((noinline)) int poll_slow(struct pollfd *fds, nfds_t n,
+					       int ms)
 {
 	int saved = errno;
 
-	if (__builtin_expect(real.poll != NULL && !busy(), 1))
-		return real.poll(fds, n, ms);
 	switch (s5_hook_begin(poll, S5_STAGE_SYMBOLS)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);
@@ -267,6 +274,13 @@ S5_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
 	if (real.ppoll == NULL)
 		return real.poll(fds, n, ms);
 	return (int)s5_result(wait_fds(fds, n, end_ms(ms), NULL), saved);
+}
+
+S5_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	if (__builtin_expect(real.poll != NULL && !busy(), 1))
+		return real.poll(fds, n, ms);
+	return poll_slow(fds, n, ms);
 }
 
 /* _FORTIFY_SOURCE forms: libc's own check (and abort) on a short array. */
@@ -346,15 +360,14 @@ static int select_fds(int nfds, fd_set *const sets[3], int64_t end,
 	return count;
 }
 
-S5_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
-		     struct timeval *tv)
+static __attribute__((noinline)) int select_slow(int nfds, fd_set *rd,
+						 fd_set *wr, fd_set *ex,
+						 struct timeval *tv)
 {
 	fd_set *const sets[3] = { rd, wr, ex };
 	int saved = errno, r;
 	int64_t end, left;
 
-	if (__builtin_expect(real.select != NULL && !busy(), 1))
-		return real.select(nfds, rd, wr, ex, tv);
 	switch (s5_hook_begin(select, S5_STAGE_SYMBOLS)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);
@@ -383,14 +396,21 @@ S5_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 	return (int)s5_result(r, saved);
 }
 
-S5_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
-		      const struct timespec *ts, const sigset_t *ss)
+S5_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+		     struct timeval *tv)
+{
+	if (__builtin_expect(real.select != NULL && !busy(), 1))
+		return real.select(nfds, rd, wr, ex, tv);
+	return select_slow(nfds, rd, wr, ex, tv);
+}
+
+static __attribute__((noinline)) int
+pselect_slow(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+	     const struct timespec *ts, const sigset_t *ss)
 {
 	fd_set *const sets[3] = { rd, wr, ex };
 	int saved = errno;
 
-	if (__builtin_expect(real.pselect != NULL && !busy(), 1))
-		return real.pselect(nfds, rd, wr, ex, ts, ss);
 	switch (s5_hook_begin(pselect, S5_STAGE_SYMBOLS)) {
 	case S5_HOOK_FAIL:
 		return (int)s5_result(-ENOSYS, saved);
@@ -405,4 +425,12 @@ S5_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
 	    !sets_involve(nfds, sets))
 		return real.pselect(nfds, rd, wr, ex, ts, ss);
 	return (int)s5_result(select_fds(nfds, sets, end_ts(ts), ss), saved);
+}
+
+S5_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex,
+		      const struct timespec *ts, const sigset_t *ss)
+{
+	if (__builtin_expect(real.pselect != NULL && !busy(), 1))
+		return real.pselect(nfds, rd, wr, ex, ts, ss);
+	return pselect_slow(nfds, rd, wr, ex, ts, ss);
 }
