@@ -1,8 +1,11 @@
 /* callbench: the cost of one write() to /dev/null, or of one 1-byte
  * write() + read() pair over a pipe: the calls socks5wrap hooks on
- * descriptors that are not sockets.
+ * descriptors that are not sockets; and of one poll() or epoll_wait()
+ * with timeout 0 on descriptors socks5wrap never had a part in (an empty
+ * pipe, an eventfd, a Unix socket and a listening TCP socket, none ready):
+ * the calls an asynchronous connect() has to hook, for every program.
  *
- *   callbench devnull|pipe COUNT BATCHES MAX_SECONDS
+ *   callbench devnull|pipe|poll|epoll COUNT BATCHES MAX_SECONDS
  *
  * Makes COUNT calls (pairs for pipe) in BATCHES equal batches, each timed
  * with CLOCK_MONOTONIC, and stops early once MAX_SECONDS have passed (at
@@ -12,11 +15,17 @@
  * median of batches is less disturbed by other work on the machine than
  * one long run's mean.
  *
- * bench_loop() is its own non-inlined function so that callgrind can count
- * only its instructions (--toggle-collect=bench_loop).
+ * bench_loop(), bench_poll_loop() and bench_epoll_loop() are non-inlined
+ * functions of their own so that callgrind can count only their
+ * instructions (--toggle-collect=bench_loop and so on).
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -24,7 +33,11 @@
 #define PROG "callbench"
 #define MAX_BATCHES 101
 
+#define NWATCH 4 /* descriptors watched by poll and epoll */
+
 __attribute__((noinline)) void bench_loop(int wfd, int rfd, long n);
+__attribute__((noinline)) void bench_poll_loop(struct pollfd *p, long n);
+__attribute__((noinline)) void bench_epoll_loop(int ep, long n);
 
 /* n writes of one byte to wfd; with rfd >= 0 each is read back from it. */
 __attribute__((noinline)) void bench_loop(int wfd, int rfd, long n)
@@ -40,6 +53,81 @@ __attribute__((noinline)) void bench_loop(int wfd, int rfd, long n)
 	}
 }
 
+/* n polls of NWATCH descriptors, none of them ready. */
+__attribute__((noinline)) void bench_poll_loop(struct pollfd *p, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (poll(p, NWATCH, 0) != 0)
+			bench_die(PROG, "poll", errno);
+}
+
+/* n epoll_waits on a set of NWATCH descriptors, none of them ready. */
+__attribute__((noinline)) void bench_epoll_loop(int ep, long n)
+{
+	struct epoll_event ev[NWATCH];
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (epoll_wait(ep, ev, NWATCH, 0) != 0)
+			bench_die(PROG, "epoll_wait", errno);
+}
+
+/* The descriptors to watch: an empty pipe, an eventfd at 0, one end of a
+ * Unix socket pair and a TCP socket listening on 127.0.0.1 (a port the
+ * kernel picks; nothing connects to it). */
+static void watched(struct pollfd *p)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fds[2], i;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		bench_die(PROG, "pipe2", errno);
+	p[0].fd = fds[0];
+	p[1].fd = eventfd(0, EFD_CLOEXEC);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+		bench_die(PROG, "socketpair", errno);
+	p[2].fd = fds[0];
+	p[3].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p[1].fd < 0 || p[3].fd < 0 ||
+	    bind(p[3].fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(p[3].fd, 1) < 0)
+		bench_die(PROG, "eventfd or TCP listener", errno);
+	for (i = 0; i < NWATCH; i++)
+		p[i].events = POLLIN;
+}
+
+static int epoll_of(const struct pollfd *p)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), i;
+
+	if (ep < 0)
+		bench_die(PROG, "epoll_create1", errno);
+	for (i = 0; i < NWATCH; i++) {
+		e.data.fd = p[i].fd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, p[i].fd, &e) < 0)
+			bench_die(PROG, "epoll_ctl", errno);
+	}
+	return ep;
+}
+
+enum mode { M_DEVNULL, M_PIPE, M_POLL, M_EPOLL };
+
+/* One batch of n calls (pairs) of the mode. */
+static void batch(enum mode m, int wfd, int rfd, struct pollfd *p, int ep,
+		  long n)
+{
+	if (m == M_POLL)
+		bench_poll_loop(p, n);
+	else if (m == M_EPOLL)
+		bench_epoll_loop(ep, n);
+	else
+		bench_loop(wfd, rfd, n);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -52,33 +140,42 @@ int main(int argc, char **argv)
 	double per[MAX_BATCHES];
 	int64_t deadline, t0;
 	long count, batches, each, secs, done = 0, b;
-	int p[2], wfd, rfd = -1;
+	static const char *const names[] = { "devnull", "pipe", "poll",
+					     "epoll" };
+	struct pollfd w[NWATCH];
+	int p[2], wfd = -1, rfd = -1, ep = -1;
+	enum mode m = M_DEVNULL;
 
-	if (argc != 5 || (strcmp(argv[1], "devnull") != 0 &&
-			  strcmp(argv[1], "pipe") != 0)) {
-		fprintf(stderr, "usage: " PROG " devnull|pipe COUNT BATCHES "
-				"MAX_SECONDS\n");
+	while (argc == 5 && m <= M_EPOLL && strcmp(argv[1], names[m]) != 0)
+		m++;
+	if (argc != 5 || m > M_EPOLL) {
+		fprintf(stderr, "usage: " PROG " devnull|pipe|poll|epoll COUNT "
+				"BATCHES MAX_SECONDS\n");
 		return 2;
 	}
 	count = bench_num(PROG, "count", argv[2], 1, 100000000);
 	batches = bench_num(PROG, "batches", argv[3], 1, MAX_BATCHES);
 	secs = bench_num(PROG, "seconds", argv[4], 1, 600);
 	each = count / batches > 0 ? count / batches : 1;
-	if (strcmp(argv[1], "devnull") == 0) {
+	if (m == M_DEVNULL) {
 		wfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (wfd < 0)
 			bench_die(PROG, "/dev/null", errno);
-	} else {
+	} else if (m == M_PIPE) {
 		if (pipe2(p, O_CLOEXEC) < 0)
 			bench_die(PROG, "pipe2", errno);
 		rfd = p[0];
 		wfd = p[1];
+	} else {
+		watched(w);
+		if (m == M_EPOLL)
+			ep = epoll_of(w);
 	}
-	bench_loop(wfd, rfd, each / 10 + 1); /* warm-up: first-call costs */
+	batch(m, wfd, rfd, w, ep, each / 10 + 1); /* warm-up: first calls */
 	deadline = bench_now_ns() + (int64_t)secs * 1000000000;
 	for (b = 0; b < batches; b++) {
 		t0 = bench_now_ns();
-		bench_loop(wfd, rfd, each);
+		batch(m, wfd, rfd, w, ep, each);
 		per[b] = (double)(bench_now_ns() - t0) / (double)each;
 		done += each;
 		if (bench_now_ns() >= deadline) {

@@ -34,9 +34,31 @@
 #   7. Time to the first echoed byte over a link with a 20 ms one-way delay
 #      (linkdelay: two network namespaces joined by TUN devices; needs
 #      root), in ms and in round trips: a direct connection (the baseline)
-#      vs the preload, default and pipelined.
+#      vs the preload, default, pipelined and SOCKS5WRAP_OPTIMISTIC=1; once
+#      with a blocking connect(), once with a non-blocking connect() and
+#      poll() (tcpbench poll).
+#   8. Event-loop stall while one non-blocking connection is made through
+#      s5fwd -d 300 (a CONNECT reply 300 ms late): the longest time one
+#      call of an epoll loop with a 1 ms ticker takes beyond the wait it
+#      asked for (stallbench); the loop speaking SOCKS5 itself (the
+#      baseline) vs plain connect() under the preload.
+#   9. 20 and 200 concurrent asyncio connections, 1 byte echoed, through
+#      the same slow server: asyncio speaking SOCKS5 itself (the baseline)
+#      vs plain open_connection() under the preload (asyncbench.py; needs
+#      python3). s5fwd's counts must match the client's.
+#  10. poll() and epoll_wait() with timeout 0 on four descriptors the
+#      library never had a part in, ns per call with and without the
+#      preload, and in instructions per call under callgrind.
 # proxychains4, when installed, is a further column wherever it applies
 # (2 and 3 do not: it has no UDP and no per-socket state).
+#
+# Variables: RUNS (5); ONLY, a list of the groups to run (gai udp mem
+# calls startup tcp ttfb stall asyncio poll; default all), e.g.
+# ONLY="stall asyncio poll ttfb"; BASELINE_LIB, another libsocks5wrap.so
+# (say one built before a change) that rows 8 and 9 also measure and set
+# against this build's; BASELINE_REV, a git revision of this repository
+# to build that library from (into $BUILD/bench/baseline); PYTHON, the
+# python3 for row 9 (/usr/bin/python3, else python3 from PATH).
 #
 # Traffic stays on loopback, or on the TUN link between namespaces of our
 # own; as root also in a private network namespace with only lo. Every
@@ -55,10 +77,25 @@ OUT=$BUILD/bench
 LIB=$(cd "$BUILD" 2>/dev/null && pwd)/libsocks5wrap.so
 LAUNCHER=$(cd "$BUILD" 2>/dev/null && pwd)/socks5wrap
 PROGRAMS="gai s5echo udpbench udpmem callbench idlemem startbench s5fwd
-	tcpbench linkdelay"
+	tcpbench linkdelay stallbench"
 
 say() { echo "bench: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
+
+BENCH_GROUPS="gai udp mem calls startup tcp ttfb stall asyncio poll"
+ONLY=${ONLY:-}
+for g in $ONLY; do
+	case " $BENCH_GROUPS " in
+	*" $g "*) ;;
+	*) fail "ONLY: no group $g (there are: $BENCH_GROUPS)" ;;
+	esac
+done
+# want GROUP: whether the group's rows are measured in this run.
+want() {
+	[ -z "$ONLY" ] && return 0
+	case " $ONLY " in *" $1 "*) return 0 ;; esac
+	return 1
+}
 
 # ---- build, once, outside the namespaces ----------------------------------
 
@@ -74,6 +111,23 @@ if [ -z "${S5_BENCH_INNER:-}" ]; then
 			-o "$OUT/$p" "bench/$p.c" ||
 			fail "cannot compile bench/$p.c"
 	done
+	# A library of another revision, for rows 8 and 9 (before vs after).
+	if [ -n "${BASELINE_LIB:-}" ] && [ -z "${BASELINE_REV:-}" ]; then
+		[ -f "$BASELINE_LIB" ] || fail "BASELINE_LIB: no $BASELINE_LIB"
+		BASELINE_LIB=$(cd "$(dirname "$BASELINE_LIB")" &&
+			pwd)/$(basename "$BASELINE_LIB")
+		export BASELINE_LIB
+	elif [ -n "${BASELINE_REV:-}" ]; then
+		say "building the baseline library of $BASELINE_REV"
+		rm -rf "$OUT/baseline" && mkdir -p "$OUT/baseline" &&
+			git archive "$BASELINE_REV" | tar -x -C "$OUT/baseline" ||
+			fail "cannot extract revision $BASELINE_REV"
+		make -s -C "$OUT/baseline" BUILD=build build/libsocks5wrap.so \
+			>"$OUT/baseline.log" 2>&1 ||
+			fail "cannot build $BASELINE_REV (see $OUT/baseline.log)"
+		BASELINE_LIB=$(cd "$OUT/baseline/build" && pwd)/libsocks5wrap.so
+		export BASELINE_LIB
+	fi
 	if [ "$(id -u)" -ne 0 ]; then
 		say "not root: no mount namespace, so the getaddrinfo baseline" \
 			"(libc and an /etc/hosts name) and the preload's" \
@@ -209,12 +263,16 @@ relay_stop() {
 # ---- the TCP proxy and echo server ----------------------------------------
 
 # fwd_start SOCKS_ADDR ECHO_ADDR [COMMAND PREFIX...]: FWD_PORT, ECHO_PORT.
+# With FWD_DELAY set, every CONNECT reply comes FWD_DELAY ms late.
+FWD_DELAY=
 fwd_start() {
 	fa=$1
 	fe=$2
 	shift 2
 	: >"$tmp/fwd.out"
-	"$@" "$OUT/s5fwd" "$fa" "$fe" 120 >"$tmp/fwd.out" 2>"$tmp/fwd.err" &
+	# shellcheck disable=SC2046
+	"$@" "$OUT/s5fwd" $([ -n "$FWD_DELAY" ] && echo "-d $FWD_DELAY") \
+		"$fa" "$fe" 120 >"$tmp/fwd.out" 2>"$tmp/fwd.err" &
 	FWD=$!
 	ECHO_PORT=$(wait_for "$tmp/fwd.out" echo)
 	FWD_PORT=$(sed -n 's/^port //p' "$tmp/fwd.out")
@@ -370,9 +428,13 @@ run_idle() {
 		fail "idlemem $1: bad output: $line"
 }
 
-# calls devnull|pipe plain|preload|pc: RESULT ns per call
+# calls devnull|pipe|poll|epoll plain|preload|pc: RESULT ns per call
 run_calls() {
-	if [ "$1" = devnull ]; then n=2000000; else n=600000; fi
+	case $1 in
+	devnull) n=2000000 ;;
+	pipe) n=600000 ;;
+	*) n=1000000 ;;
+	esac
 	pin=$(client_pin split)
 	# shellcheck disable=SC2086
 	line=$(with "$2" timeout 30 $pin "$OUT/callbench" "$1" $n 21 2 \
@@ -381,14 +443,20 @@ run_calls() {
 	is_number "$RESULT" || fail "callbench $1 ($2): bad output: $line"
 }
 
-# callgrind devnull|pipe plain|preload|pc: RESULT instructions per call in
-# user space, bench_loop() and everything it calls; 10000 calls plus the
+# callgrind devnull|pipe|poll|epoll plain|preload|pc: RESULT instructions
+# per call in user space, bench_loop() (bench_poll_loop(),
+# bench_epoll_loop()) and everything it calls; 10000 calls plus the
 # program's own 1001 warm-up calls.
 run_callgrind() {
 	rm -f "$tmp"/cg.*
+	case $1 in
+	poll) fn=bench_poll_loop ;;
+	epoll) fn=bench_epoll_loop ;;
+	*) fn=bench_loop ;;
+	esac
 	with "$2" timeout 120 valgrind --tool=callgrind --trace-children=yes \
 		--callgrind-out-file="$tmp/cg.%p" --collect-atstart=no \
-		--toggle-collect=bench_loop "$OUT/callbench" "$1" 10000 1 60 \
+		--toggle-collect=$fn "$OUT/callbench" "$1" 10000 1 60 \
 		>/dev/null 2>"$tmp/err" ||
 		fail "callgrind callbench $1 ($2): $(tail -n 5 "$tmp/err")"
 	# Under proxychains4 the launcher's file may be there too, with 0.
@@ -455,11 +523,14 @@ run_tcp() {
 			"$FWD_ECHOES"
 }
 
-# ttfb direct|preload|pipeline|pc: ms from socket() to the echoed byte over
-# the delayed link (median of 5 connections); RESULT ms.
+# ttfb direct|preload|pipeline|optimistic|pc plain|poll: ms from socket() to
+# the echoed byte over the delayed link (median of 5 connections), with a
+# blocking connect() (plain) or a non-blocking one and poll(); RESULT ms.
+# Optimistic is SOCKS5WRAP_OPTIMISTIC=1 alone: the library decides what it
+# sends with it (a library without it runs the default handshake).
 run_ttfb() {
 	fwd_start 192.0.2.2 192.0.2.3 nsenter --net="$NS_S"
-	cmd="$OUT/tcpbench plain 192.0.2.3 $ECHO_PORT 5 10"
+	cmd="$OUT/tcpbench $2 192.0.2.3 $ECHO_PORT 5 10"
 	proxy="192.0.2.2:$FWD_PORT"
 	# shellcheck disable=SC2086
 	case $1 in
@@ -470,6 +541,10 @@ run_ttfb() {
 		line=$(timeout 60 nsenter --net="$NS_C" env LD_PRELOAD="$LIB" \
 			SOCKS5_PROXY="$proxy" SOCKS5WRAP_PIPELINE=$pipe $cmd \
 			2>"$tmp/err") ;;
+	optimistic)
+		line=$(timeout 60 nsenter --net="$NS_C" env LD_PRELOAD="$LIB" \
+			SOCKS5_PROXY="$proxy" SOCKS5WRAP_OPTIMISTIC=1 $cmd \
+			2>"$tmp/err") ;;
 	pc)
 		pc_conf "$tmp/pc.conf" 192.0.2.2 "$FWD_PORT"
 		line=$(timeout 60 nsenter --net="$NS_C" "$PC" -q \
@@ -477,17 +552,109 @@ run_ttfb() {
 	esac
 	rc=$?
 	fwd_stop
-	[ $rc -eq 0 ] || fail "tcpbench $1 (delayed link): exit $rc:" \
+	[ $rc -eq 0 ] || fail "tcpbench $2 $1 (delayed link): exit $rc:" \
 		"$(cat "$tmp/err")"
 	n=$(field connections "$line")
 	RESULT=$(field median_us "$line" | awk '{ printf "%.1f", $1 / 1000 }')
 	is_number "$RESULT" && is_number "$n" ||
-		fail "tcpbench $1 (delayed link): bad output: $line"
-	if [ "$1" = direct ]; then want=0; else want=$((n + 1)); fi
-	[ "$FWD_CONNECTS" = $want ] && [ "$FWD_ECHOES" = $((n + 1)) ] ||
-		fail "tcpbench $1 (delayed link): client made $n connections" \
-			"(+1 warm-up); s5fwd answered $FWD_CONNECTS CONNECTs" \
-			"(want $want) and echoed on $FWD_ECHOES"
+		fail "tcpbench $2 $1 (delayed link): bad output: $line"
+	if [ "$1" = direct ]; then nc=0; else nc=$((n + 1)); fi
+	[ "$FWD_CONNECTS" = $nc ] && [ "$FWD_ECHOES" = $((n + 1)) ] ||
+		fail "tcpbench $2 $1 (delayed link): client made $n" \
+			"connections (+1 warm-up); s5fwd answered" \
+			"$FWD_CONNECTS CONNECTs (want $nc) and echoed on" \
+			"$FWD_ECHOES"
+}
+
+# The slow proxy of rows 8 and 9: CONNECT answered SLOW_MS late.
+SLOW_MS=300
+STALL_COUNT=3 # connections per stallbench run
+ASYNC_CAP=2   # seconds after which asyncbench starts no more connections
+
+# lib_of preload|base: the library that variant preloads.
+lib_of() {
+	if [ "$1" = base ]; then echo "$BASELINE_LIB"; else echo "$LIB"; fi
+}
+
+# stall native|preload|base|pc: the median over STALL_COUNT connections of
+# the longest time one call of stallbench's loop took beyond the wait it
+# asked for, through s5fwd -d SLOW_MS on loopback; RESULT ms.
+run_stall() {
+	pin=$(client_pin split)
+	FWD_DELAY=$SLOW_MS
+	# shellcheck disable=SC2046
+	fwd_start 127.0.0.1 127.0.0.2 $(relay_pin)
+	FWD_DELAY=
+	cmd="$OUT/stallbench plain 127.0.0.2 $ECHO_PORT $STALL_COUNT"
+	# shellcheck disable=SC2086
+	case $1 in
+	native)
+		line=$(timeout 60 $pin "$OUT/stallbench" native 127.0.0.1 \
+			"$FWD_PORT" 127.0.0.2 "$ECHO_PORT" $STALL_COUNT \
+			2>"$tmp/err") ;;
+	preload | base)
+		line=$(timeout 60 $pin env LD_PRELOAD="$(lib_of "$1")" \
+			SOCKS5_PROXY="127.0.0.1:$FWD_PORT" SOCKS5WRAP_NO_PROXY= \
+			$cmd 2>"$tmp/err") ;;
+	pc)
+		pc_conf "$tmp/pc.conf" 127.0.0.1 "$FWD_PORT"
+		line=$(timeout 60 $pin "$PC" -q -f "$tmp/pc.conf" $cmd \
+			2>"$tmp/err") ;;
+	esac
+	rc=$?
+	fwd_stop
+	[ $rc -eq 0 ] || fail "stallbench $1: exit $rc: $(cat "$tmp/err")"
+	n=$(field connections "$line")
+	RESULT=$(field stall_us_median "$line" |
+		awk '{ printf "%.3f", $1 / 1000 }')
+	is_number "$RESULT" && is_number "$n" ||
+		fail "stallbench $1: bad output: $line"
+	[ "$FWD_CONNECTS" = "$n" ] && [ "$FWD_ECHOES" = "$n" ] ||
+		fail "stallbench $1: client made $n connections; s5fwd" \
+			"answered $FWD_CONNECTS CONNECTs and echoed on" \
+			"$FWD_ECHOES"
+}
+
+# async native|preload|base|pc N: ms for N concurrent asyncio connections
+# through s5fwd -d SLOW_MS on loopback; RESULT ms, RESULT2 1 when it is an
+# estimate (asyncbench stopped starting connections after ASYNC_CAP s).
+run_async() {
+	pin=$(client_pin split)
+	FWD_DELAY=$SLOW_MS
+	# shellcheck disable=SC2046
+	fwd_start 127.0.0.1 127.0.0.2 $(relay_pin)
+	FWD_DELAY=
+	cmd="$PYTHON $here/asyncbench.py plain 127.0.0.2 $ECHO_PORT $2 $ASYNC_CAP"
+	# shellcheck disable=SC2086
+	case $1 in
+	native)
+		line=$(timeout 60 $pin "$PYTHON" "$here/asyncbench.py" native \
+			127.0.0.1 "$FWD_PORT" 127.0.0.2 "$ECHO_PORT" "$2" \
+			$ASYNC_CAP 2>"$tmp/err") ;;
+	preload | base)
+		line=$(timeout 60 $pin env LD_PRELOAD="$(lib_of "$1")" \
+			SOCKS5_PROXY="127.0.0.1:$FWD_PORT" SOCKS5WRAP_NO_PROXY= \
+			$cmd 2>"$tmp/err") ;;
+	pc)
+		pc_conf "$tmp/pc.conf" 127.0.0.1 "$FWD_PORT"
+		line=$(timeout 60 $pin "$PC" -q -f "$tmp/pc.conf" $cmd \
+			2>"$tmp/err") ;;
+	esac
+	rc=$?
+	fwd_stop
+	[ $rc -eq 0 ] || fail "asyncbench $1 $2: exit $rc: $(cat "$tmp/err")"
+	started=$(field started "$line")
+	made=$(field connected "$line")
+	echoed=$(field echoed "$line")
+	RESULT=$(field estimate_ms "$line")
+	is_number "$RESULT" && is_number "$echoed" ||
+		fail "asyncbench $1 $2: bad output: $line"
+	[ "$started" = "$made" ] && [ "$made" = "$echoed" ] &&
+		[ "$FWD_CONNECTS" = "$made" ] && [ "$FWD_ECHOES" = "$made" ] ||
+		fail "asyncbench $1 $2: client started $started, made $made" \
+			"and finished $echoed connections; s5fwd answered" \
+			"$FWD_CONNECTS CONNECTs and echoed on $FWD_ECHOES"
+	if [ "$echoed" = "$2" ]; then RESULT2=0; else RESULT2=1; fi
 }
 
 # ---- measuring ------------------------------------------------------------
@@ -507,23 +674,40 @@ WRAPS="plain preload"
 [ -n "$PC" ] && WRAPS="$WRAPS pc"
 TCP_KINDS="native preload pipeline"
 [ -n "$PC" ] && TCP_KINDS="$TCP_KINDS pc"
+# Rows 8 and 9: the loop or asyncio speaking SOCKS5 itself, this build's
+# preload, the BASELINE_LIB preload, proxychains4.
+SLOW_KINDS="native preload"
+[ -n "${BASELINE_LIB:-}" ] && SLOW_KINDS="$SLOW_KINDS base"
+[ -n "$PC" ] && SLOW_KINDS="$SLOW_KINDS pc"
+
+# The python3 of row 9.
+PYTHON=${PYTHON:-/usr/bin/python3}
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3 2>/dev/null)
+ASYNC_NOTE=
+if want asyncio && [ -z "$PYTHON" ]; then
+	ASYNC_NOTE="There is no python3: the asyncio rows are skipped."
+	say "no python3: asyncio rows SKIPPED"
+fi
 
 # Other work on the machine skews everything: the load is in the results.
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 t_start=$(date +%s)
-link_start
+want ttfb && link_start
 round=1
 while [ $round -le "$RUNS" ]; do
-	say "round $round of $RUNS: getaddrinfo"
-	if [ -n "$HOSTS_OK" ]; then
-		run_gai bench-host.test 198.51.100.10 libc
-		record gai_libc "$RESULT"
-		run_gai bench-host.test 198.51.100.10 preload
-		record gai_hosts "$RESULT"
+	if want gai; then
+		say "round $round of $RUNS: getaddrinfo"
+		if [ -n "$HOSTS_OK" ]; then
+			run_gai bench-host.test 198.51.100.10 libc
+			record gai_libc "$RESULT"
+			run_gai bench-host.test 198.51.100.10 preload
+			record gai_hosts "$RESULT"
+		fi
+		run_gai bench-proxied.test 198.18. preload
+		record gai_fake "$RESULT"
 	fi
-	run_gai bench-proxied.test 198.18. preload
-	record gai_fake "$RESULT"
 	for place in $PLACES; do
+		want udp || break
 		for w in 1 32; do
 			say "round $round of $RUNS: UDP window $w ($place)"
 			run_udp native $w "$place"
@@ -532,49 +716,93 @@ while [ $round -le "$RUNS" ]; do
 			record "udp_wrap_${w}_$place" "$RESULT"
 		done
 	done
-	say "round $round of $RUNS: memory"
-	run_mem plain
-	record mem_plain "$RESULT"
-	record fds_plain "$RESULT2"
-	run_mem preload
-	record mem_wrap "$RESULT"
-	record fds_wrap "$RESULT2"
-	for wr in $WRAPS; do
-		run_idle "$wr"
-		record "idle_rss_$wr" "$RESULT"
-		record "idle_anon_$wr" "$RESULT2"
-	done
-	say "round $round of $RUNS: calls on /dev/null and a pipe"
-	for m in devnull pipe; do
+	if want mem; then
+		say "round $round of $RUNS: memory"
+		run_mem plain
+		record mem_plain "$RESULT"
+		record fds_plain "$RESULT2"
+		run_mem preload
+		record mem_wrap "$RESULT"
+		record fds_wrap "$RESULT2"
 		for wr in $WRAPS; do
-			run_calls $m "$wr"
-			record "calls_${m}_$wr" "$RESULT"
+			run_idle "$wr"
+			record "idle_rss_$wr" "$RESULT"
+			record "idle_anon_$wr" "$RESULT2"
 		done
-	done
-	say "round $round of $RUNS: start-up"
-	run_startup
-	say "round $round of $RUNS: TCP connections per second"
-	for k in $TCP_KINDS; do
-		run_tcp "$k"
-		record "tcp_$k" "$RESULT"
-	done
-	if [ -n "$LINK_OK" ]; then
+	fi
+	if want calls; then
+		say "round $round of $RUNS: calls on /dev/null and a pipe"
+		for m in devnull pipe; do
+			for wr in $WRAPS; do
+				run_calls $m "$wr"
+				record "calls_${m}_$wr" "$RESULT"
+			done
+		done
+	fi
+	if want poll; then
+		say "round $round of $RUNS: poll() and epoll_wait()"
+		for m in poll epoll; do
+			for wr in $WRAPS; do
+				run_calls $m "$wr"
+				record "calls_${m}_$wr" "$RESULT"
+			done
+		done
+	fi
+	if want startup; then
+		say "round $round of $RUNS: start-up"
+		run_startup
+	fi
+	if want tcp; then
+		say "round $round of $RUNS: TCP connections per second"
+		for k in $TCP_KINDS; do
+			run_tcp "$k"
+			record "tcp_$k" "$RESULT"
+		done
+	fi
+	if want ttfb && [ -n "$LINK_OK" ]; then
 		say "round $round of $RUNS: time to first byte, delayed link"
-		for k in direct preload pipeline pc; do
+		for k in direct preload pipeline optimistic pc; do
 			[ $k = pc ] && [ -z "$PC" ] && continue
-			run_ttfb "$k"
+			run_ttfb "$k" plain
 			record "ttfb_$k" "$RESULT"
+		done
+		for k in direct preload pipeline optimistic; do
+			run_ttfb "$k" poll
+			record "ttfb_poll_$k" "$RESULT"
+		done
+	fi
+	if want stall; then
+		say "round $round of $RUNS: event-loop stall, slow proxy"
+		for k in $SLOW_KINDS; do
+			run_stall "$k"
+			record "stall_$k" "$RESULT"
+		done
+	fi
+	if want asyncio && [ -n "$PYTHON" ]; then
+		for n in 20 200; do
+			say "round $round of $RUNS: $n asyncio connections," \
+				"slow proxy"
+			for k in $SLOW_KINDS; do
+				run_async "$k" $n
+				record "async_${n}_$k" "$RESULT"
+				[ "$RESULT2" = 1 ] && : >"$tmp/async_${n}_$k.est"
+			done
 		done
 	fi
 	round=$((round + 1))
 done
 link_stop
 CG_NOTE=
-if command -v valgrind >/dev/null 2>&1; then
+CG_MODES=
+want calls && CG_MODES="devnull pipe"
+want poll && CG_MODES="$CG_MODES poll epoll"
+if [ -z "$CG_MODES" ]; then
+	:
+elif command -v valgrind >/dev/null 2>&1; then
 	say "instructions per call (callgrind, once)"
-	for m in devnull pipe; do
+	for m in $CG_MODES; do
 		for wr in $WRAPS; do
-			run_callgrind $m "$wr"
+			run_callgrind "$m" "$wr"
 			record "cg_${m}_$wr" "$RESULT"
 		done
 	done
@@ -591,7 +819,9 @@ raw="$tmp/raw.md"
 # row WHAT UNIT BASE_LABEL BASE_KEY WRAP_LABEL WRAP_KEY KIND DECIMALS [PC_KEY]
 # KIND: ratio (wrap / base), diff ("+N per association"), added ("+N"),
 # rtt (values also as multiples of the delayed link's round trip). PC_KEY:
-# the proxychains4 run to set against the same baseline, or none.
+# the proxychains4 run to set against the same baseline, or none. A value
+# with a file KEY.est is an estimate (asyncbench) and says so. With ONLY,
+# a row none of whose groups ran is left out.
 row() {
 	b=
 	w=
@@ -599,14 +829,21 @@ row() {
 	[ -s "$tmp/$4" ] && b=$(median "$4")
 	[ -s "$tmp/$6" ] && w=$(median "$6")
 	[ -n "${9:-}" ] && [ -s "$tmp/$9" ] && p=$(median "$9")
+	[ -n "$ONLY" ] && [ -z "$b$w" ] && return 0
+	est=
+	for k in "$4" "$6" "${9:-}"; do
+		[ -n "$k" ] && [ -e "$tmp/$k.est" ] && est="$est $k "
+	done
 	awk -v what="$1" -v unit="$2" -v bl="$3" -v wl="$5" -v kind="$7" \
 		-v d="$8" -v b="$b" -v w="$w" -v p="$p" -v pccol="$PC" \
-		-v rtt=$((2 * DELAY_MS)) '
-	function cell(v) {
+		-v rtt=$((2 * DELAY_MS)) -v bk=" $4 " -v wk=" $6 " \
+		-v pk=" ${9:-} " -v est="$est" '
+	function cell(v, key) {
 		if (v == "") return "skipped";
 		if (kind == "rtt")
 			return sprintf("%." d "f (%.2f RTT)", v, v / rtt);
-		return sprintf("%." d "f", v);
+		return sprintf("%." d "f%s", v,
+			index(est, key) ? " (estimate)" : "");
 	}
 	function cmp(x) {
 		if (b == "" || x == "") return "n/a";
@@ -618,9 +855,9 @@ row() {
 	}
 	BEGIN {
 		printf "| %s | %s | %s | %s | %s | %s | %s |", what, unit, bl,
-			cell(b), wl, cell(w), cmp(w);
+			cell(b, bk), wl, cell(w, wk), cmp(w);
 		if (pccol != "")
-			printf " %s | %s |", p == "" ? "—" : cell(p),
+			printf " %s | %s |", p == "" ? "—" : cell(p, pk),
 				p == "" ? "—" : cmp(p);
 		printf "\n";
 	}' >>"$table"
@@ -670,6 +907,20 @@ row "1-byte write()+read() over a pipe, callgrind" \
 	"instructions/pair in user space" \
 	"no preload" cg_pipe_plain \
 	"preload" cg_pipe_preload added 1 cg_pipe_pc
+row "poll() of 4 descriptors, none ready, timeout 0" \
+	"ns/call, lower is better" "no preload" calls_poll_plain \
+	"preload" calls_poll_preload ratio 1 calls_poll_pc
+row "epoll_wait() on 4 descriptors, none ready, timeout 0" \
+	"ns/call, lower is better" "no preload" calls_epoll_plain \
+	"preload" calls_epoll_preload ratio 1 calls_epoll_pc
+row "poll() of 4 descriptors, timeout 0, callgrind" \
+	"instructions/call in user space" \
+	"no preload" cg_poll_plain \
+	"preload" cg_poll_preload added 1 cg_poll_pc
+row "epoll_wait() on 4 descriptors, timeout 0, callgrind" \
+	"instructions/call in user space" \
+	"no preload" cg_epoll_plain \
+	"preload" cg_epoll_preload added 1 cg_epoll_pc
 row "start-up of /bin/true" "µs, lower is better" \
 	"/bin/true" start_plain \
 	"socks5wrap /bin/true (launcher)" start_launcher ratio 0 start_pc
@@ -692,6 +943,48 @@ row "time to first byte, link with ${DELAY_MS} ms each way" \
 	"ms (round trips of $((2 * DELAY_MS)) ms), lower is better" \
 	"direct connection" ttfb_direct \
 	"plain connect() + preload, SOCKS5WRAP_PIPELINE=1" ttfb_pipeline rtt 1
+row "time to first byte, link with ${DELAY_MS} ms each way" \
+	"ms (round trips of $((2 * DELAY_MS)) ms), lower is better" \
+	"direct connection" ttfb_direct \
+	"plain connect() + preload, SOCKS5WRAP_OPTIMISTIC=1" ttfb_optimistic \
+	rtt 1
+for k in preload pipeline optimistic; do
+	case $k in
+	preload) l= ;;
+	pipeline) l=", SOCKS5WRAP_PIPELINE=1" ;;
+	optimistic) l=", SOCKS5WRAP_OPTIMISTIC=1" ;;
+	esac
+	row "time to first byte, non-blocking connect() + poll(), link with ${DELAY_MS} ms each way" \
+		"ms (round trips of $((2 * DELAY_MS)) ms), lower is better" \
+		"direct connection" ttfb_poll_direct \
+		"non-blocking connect() + preload$l" "ttfb_poll_$k" rtt 1
+done
+what="event-loop stall: the longest time one call takes beyond the wait"
+what="$what asked for (epoll loop, 1 ms ticker), one non-blocking"
+what="$what connection through a SOCKS5 server that answers CONNECT after"
+what="$what $SLOW_MS ms"
+row "$what" "ms, lower is better" \
+	"loop speaking SOCKS5 itself" stall_native \
+	"plain non-blocking connect() + preload" stall_preload added 2 stall_pc
+[ -n "${BASELINE_LIB:-}" ] &&
+	row "event-loop stall (as above), before vs after" \
+		"ms, lower is better" "preload of BASELINE_LIB" stall_base \
+		"plain non-blocking connect() + preload" stall_preload added 2
+for n in 20 200; do
+	what="$n concurrent asyncio connections (connect, 1 byte echoed,"
+	what="$what close) through a SOCKS5 server that answers CONNECT"
+	what="$what after $SLOW_MS ms"
+	row "$what" "ms for all $n, lower is better" \
+		"asyncio speaking SOCKS5 itself" "async_${n}_native" \
+		"plain open_connection() + preload" "async_${n}_preload" \
+		ratio 0 "async_${n}_pc"
+	[ -n "${BASELINE_LIB:-}" ] &&
+		row "$n concurrent asyncio connections (as above), before vs after" \
+			"ms for all $n, lower is better" \
+			"preload of BASELINE_LIB" "async_${n}_base" \
+			"plain open_connection() + preload" \
+			"async_${n}_preload" ratio 0
+done
 row "getaddrinfo+freeaddrinfo" "ns/call, lower is better" \
 	"libc, /etc/hosts name" gai_libc \
 	"preload, proxied name (fake address)" gai_fake ratio 0
@@ -733,18 +1026,20 @@ row "descriptors per UDP socket" "fds" "plain sockets, no preload" \
 		printf 'start-up of /bin/true (µs)\t%s\t%s\n' "$l" \
 			"$(median "start_$k")"
 	done
-	for m in devnull pipe; do
+	for m in devnull pipe poll epoll; do
 		for k in $WRAPS; do
+			[ -s "$tmp/calls_${m}_$k" ] || continue
 			case $k in
 			plain) l="no preload" ;;
 			preload) l="socks5wrap" ;;
 			pc) l="proxychains4" ;;
 			esac
-			if [ $m = devnull ]; then
-				t="write() to /dev/null (ns/call)"
-			else
-				t="write()+read() on a pipe (ns/pair)"
-			fi
+			case $m in
+			devnull) t="write() to /dev/null (ns/call)" ;;
+			pipe) t="write()+read() on a pipe (ns/pair)" ;;
+			poll) t="poll(), timeout 0 (ns/call)" ;;
+			epoll) t="epoll_wait(), timeout 0 (ns/call)" ;;
+			esac
 			printf '%s\t%s\t%s\n' "$t" "$l" \
 				"$(median "calls_${m}_$k")"
 		done
@@ -769,9 +1064,21 @@ row "descriptors per UDP socket" "fds" "plain sockets, no preload" \
 	else
 		echo "proxychains4 is not installed: its column is left out."
 	fi
+	[ -n "$ONLY" ] && echo "Only these groups were run: $ONLY."
 	[ -n "$CG_NOTE" ] && echo "$CG_NOTE"
-	[ -z "$LINK_OK" ] && echo "Time to first byte was skipped: it needs" \
-		"root (network namespaces) and /dev/net/tun."
+	[ -z "$LINK_OK" ] && want ttfb && echo "Time to first byte was" \
+		"skipped: it needs root (network namespaces) and /dev/net/tun."
+	want stall || want asyncio && echo "The slow SOCKS5 server is s5fwd" \
+		"-d $SLOW_MS on loopback. An asyncio value marked (estimate)" \
+		"comes from a run that started no more connections after" \
+		"$ASYNC_CAP s (the library held the event loop inside" \
+		"connect()): its time times N over the connections it made."
+	[ -n "$ASYNC_NOTE" ] && echo "$ASYNC_NOTE"
+	if [ -n "${BASELINE_LIB:-}" ] && { want stall || want asyncio; }; then
+		from=
+		[ -n "${BASELINE_REV:-}" ] && from=" (built from $BASELINE_REV)"
+		echo "BASELINE_LIB: $BASELINE_LIB$from."
+	fi
 	echo
 	cat "$table"
 	echo
@@ -784,7 +1091,9 @@ cat "$tmp/results.md"
 
 # The chart, when matplotlib is there.
 rm -f "$OUT/chart.png" # never one from an earlier run
-if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+if [ ! -s "$OUT/chart.tsv" ]; then
+	: # nothing of the start-up or per-call groups ran
+elif /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 	MPLCONFIGDIR="$tmp/mpl" /usr/bin/python3 bench/chart.py "$OUT/chart.tsv" \
 		"$OUT/chart.png" ||
 		fail "bench/chart.py"

@@ -1,7 +1,7 @@
 /* s5fwd: a small, fast SOCKS5 CONNECT server and a TCP echo server, for
  * the TCP benchmarks.
  *
- *   s5fwd SOCKS_ADDR ECHO_ADDR LIFETIME_SECONDS
+ *   s5fwd [-d DELAY_MS] SOCKS_ADDR ECHO_ADDR LIFETIME_SECONDS
  *
  * Listens on SOCKS_ADDR and on ECHO_ADDR (IPv4 addresses, ports the kernel
  * picks; printed as "port P" and "echo E" on stdout). The SOCKS5 side
@@ -11,6 +11,11 @@
  * Both run in the one thread, with epoll and non-blocking sockets: a
  * request may arrive in the same segment as the greeting (pipelined
  * clients), and data may follow the request before the reply.
+ *
+ * With -d, the reply to every CONNECT is held back DELAY_MS after the
+ * connection to the target is made: a slow proxy, for the benchmarks of
+ * event loops that must not stop while it answers. Bytes the client sends
+ * meanwhile wait in the kernel and reach the target after the reply.
  *
  * On SIGTERM, SIGINT or when LIFETIME_SECONDS have passed it prints
  *   "connects C echoes E refused R"
@@ -35,7 +40,7 @@
 #define BUF 4096
 
 enum kind { K_NONE, K_LISTEN_S5, K_LISTEN_ECHO, K_CLIENT, K_TARGET, K_ECHO };
-enum state { S_GREET, S_REQUEST, S_CONNECTING, S_RELAY };
+enum state { S_GREET, S_REQUEST, S_CONNECTING, S_DELAYED, S_RELAY };
 
 /* One descriptor. buf holds bytes read from it and not yet written to
  * peer (for echo connections the peer is the connection itself); while
@@ -50,6 +55,20 @@ struct conn {
 };
 
 static struct conn conns[MAX_FD];
+
+/* Replies held back by -d, oldest first: with one delay for all, the
+ * order they fall due is the order they were queued. gen tells a client
+ * that hung up (and whose fd may have been reused) from the one queued. */
+#define MAX_HELD 4096
+struct held {
+	int c;
+	uint32_t gen;
+	int64_t due;
+};
+static struct held held[MAX_HELD];
+static size_t held_head, held_count;
+static int64_t delay_ns;
+
 static int ep;
 static volatile sig_atomic_t stop;
 static uint64_t connects, echoes, refused;
@@ -302,18 +321,18 @@ static void drained(int fd)
 		set_events(from, EPOLLIN, EPOLL_CTL_MOD);
 }
 
-/* The target's connect has finished, one way or the other. */
-static void connected(int t)
+/* The target of client c is connected: the success reply, then relaying
+ * (and whatever the client sent after its request goes to the target). */
+static void answer(int c)
 {
 	struct sockaddr_storage bnd;
-	socklen_t len = sizeof(int), blen = sizeof(bnd);
-	int err = 0, c = conns[t].peer;
+	socklen_t blen = sizeof(bnd);
+	int t = conns[c].peer;
 
-	getsockopt(t, SOL_SOCKET, SO_ERROR, &err, &len);
-	if (err != 0 || getsockname(t, (struct sockaddr *)&bnd, &blen) < 0) {
+	if (getsockname(t, (struct sockaddr *)&bnd, &blen) < 0) {
 		drop(t);
 		conns[c].peer = -1;
-		refuse(c, err == ECONNREFUSED ? 5 : 4);
+		refuse(c, 1);
 		return;
 	}
 	reply(c, 0, &bnd);
@@ -324,6 +343,66 @@ static void connected(int t)
 	set_events(c, EPOLLIN, EPOLL_CTL_MOD);
 	if (flush(c) < 0)
 		drop_pair(c);
+}
+
+/* Queues the reply to client c for later (-d); false when the queue is
+ * full. Both sides are silent meanwhile; hang-ups are still reported. */
+static bool hold(int c)
+{
+	struct held *h;
+
+	if (held_count == MAX_HELD)
+		return false;
+	h = &held[(held_head + held_count++) % MAX_HELD];
+	h->c = c;
+	h->gen = conns[c].gen;
+	h->due = bench_now_ns() + delay_ns;
+	conns[c].state = S_DELAYED;
+	conns[conns[c].peer].state = S_DELAYED;
+	set_events(conns[c].peer, 0, EPOLL_CTL_MOD);
+	return true;
+}
+
+/* Answers the held replies that are due; the ms until the next one is,
+ * rounded up, or -1 when none waits. */
+static int answer_due(void)
+{
+	int64_t now = bench_now_ns();
+	struct held *h;
+
+	while (held_count > 0) {
+		h = &held[held_head];
+		if (h->due > now)
+			return (int)((h->due - now + 999999) / 1000000);
+		held_head = (held_head + 1) % MAX_HELD;
+		held_count--;
+		if (conns[h->c].kind == K_CLIENT && conns[h->c].gen == h->gen &&
+		    conns[h->c].state == S_DELAYED)
+			answer(h->c);
+	}
+	return -1;
+}
+
+/* The target's connect has finished, one way or the other. */
+static void connected(int t)
+{
+	socklen_t len = sizeof(int);
+	int err = 0, c = conns[t].peer;
+
+	getsockopt(t, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err != 0) {
+		drop(t);
+		conns[c].peer = -1;
+		refuse(c, err == ECONNREFUSED ? 5 : 4);
+		return;
+	}
+	if (delay_ns == 0)
+		answer(c);
+	else if (!hold(c)) {
+		drop(t);
+		conns[c].peer = -1;
+		refuse(c, 1);
+	}
 }
 
 /* Handshake bytes from a client; whole messages are acted on at once, so
@@ -379,13 +458,16 @@ static void event(int fd, uint32_t events)
 	case K_TARGET:
 		if (x->state == S_CONNECTING)
 			connected(fd);
+		else if (x->state == S_DELAYED) /* hung up while held */
+			drop_pair(fd);
 		else if (events & EPOLLOUT)
 			drained(fd);
 		else
 			pump(fd);
 		break;
 	case K_CLIENT:
-		if (x->state == S_CONNECTING) /* hung up while we connect */
+		/* hung up while we connect, or while the reply is held */
+		if (x->state == S_CONNECTING || x->state == S_DELAYED)
 			drop_pair(fd);
 		else if (x->state != S_RELAY)
 			handshake(fd);
@@ -430,11 +512,17 @@ int main(int argc, char **argv)
 {
 	struct epoll_event ev[64];
 	sigset_t waitmask;
-	int n, i, fd;
+	int n, i, fd, timeout = -1;
 
+	if (argc == 6 && strcmp(argv[1], "-d") == 0) {
+		delay_ns = bench_num(PROG, "delay", argv[2], 0, 60000) *
+			   (int64_t)1000000;
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: " PROG " SOCKS_ADDR ECHO_ADDR "
-				"LIFETIME_SECONDS\n");
+		fprintf(stderr, "usage: " PROG " [-d DELAY_MS] SOCKS_ADDR "
+				"ECHO_ADDR LIFETIME_SECONDS\n");
 		return 2;
 	}
 	bench_stop_signals(&waitmask, on_signal);
@@ -446,7 +534,7 @@ int main(int argc, char **argv)
 	listener(argv[2], K_LISTEN_ECHO, "echo");
 	fflush(stdout);
 	while (!stop) {
-		n = epoll_pwait(ep, ev, 64, -1, &waitmask);
+		n = epoll_pwait(ep, ev, 64, timeout, &waitmask);
 		if (n < 0 && errno != EINTR)
 			bench_die(PROG, "epoll_pwait", errno);
 		for (i = 0; i < n; i++) {
@@ -455,6 +543,7 @@ int main(int argc, char **argv)
 			if (conns[fd].gen == (uint32_t)(ev[i].data.u64 >> 32))
 				event(fd, ev[i].events);
 		}
+		timeout = answer_due();
 	}
 	printf("connects %llu echoes %llu refused %llu\n",
 	       (unsigned long long)connects, (unsigned long long)echoes,

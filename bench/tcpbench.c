@@ -2,7 +2,7 @@
  *
  *   tcpbench native PROXY_ADDR PROXY_PORT TARGET_ADDR TARGET_PORT COUNT
  *            MAX_SECONDS
- *   tcpbench plain TARGET_ADDR TARGET_PORT COUNT MAX_SECONDS
+ *   tcpbench plain|poll TARGET_ADDR TARGET_PORT COUNT MAX_SECONDS
  *
  * Each connection: socket(), connect(), send 1 byte, receive it back,
  * close(). They differ only in how the connection is made:
@@ -14,6 +14,9 @@
  *   plain:  connect() to the target, nothing else; under LD_PRELOAD=
  *           libsocks5wrap.so (or proxychains4) the preloaded library does
  *           the SOCKS5 part; without one, the connection is direct.
+ *   poll:   the same on a non-blocking socket, the way an event loop does
+ *           it: connect() (EINPROGRESS, or done at once), poll() until
+ *           writable, SO_ERROR, send, poll() until readable, receive.
  *
  * Runs COUNT connections or for MAX_SECONDS, whichever comes first, after
  * one warm-up connection that is not counted. Prints
@@ -25,6 +28,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,7 +39,7 @@
 #define MAX_COUNT 1000000
 
 struct conf {
-	bool native;
+	bool native, nonblock;
 	struct sockaddr_in proxy, target;
 };
 
@@ -55,6 +59,54 @@ static void native_handshake(int fd, const struct sockaddr_in *target)
 		bench_die(PROG, "CONNECT refused or not IPv4", 0);
 }
 
+/* Waits (5 s at most) until fd reports events, an error or a hang-up. */
+static void poll_for(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&p, 1, 5000);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		bench_die(PROG, "poll", errno);
+	if (r == 0)
+		bench_die(PROG, "nothing within 5 s", 0);
+}
+
+/* The poll variant: a non-blocking connection and its echo; returns its
+ * time from socket() to the echo, in ns. */
+static int64_t one_nonblock(const struct sockaddr_in *to)
+{
+	int64_t t0 = bench_now_ns(), t;
+	uint8_t out = 0x5a, in = 0;
+	socklen_t len = sizeof(int);
+	int err = 0, fd;
+	ssize_t r;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		bench_die(PROG, "socket", errno);
+	if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0) {
+		if (errno != EINPROGRESS)
+			bench_die(PROG, "connect", errno);
+		poll_for(fd, POLLOUT);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 ||
+		    err != 0)
+			bench_die(PROG, "connect (SO_ERROR)", err ? err : errno);
+	}
+	if (send(fd, &out, 1, MSG_NOSIGNAL) != 1)
+		bench_die(PROG, "send", errno);
+	while ((r = recv(fd, &in, 1, 0)) < 0 &&
+	       (errno == EAGAIN || errno == EINTR))
+		poll_for(fd, POLLIN);
+	if (r != 1 || in != out)
+		bench_die(PROG, "no echo", r < 0 ? errno : 0);
+	t = bench_now_ns() - t0;
+	close(fd);
+	return t;
+}
+
 /* One connection; returns its time from socket() to the echo, in ns. */
 static int64_t one(const struct conf *c)
 {
@@ -62,8 +114,11 @@ static int64_t one(const struct conf *c)
 	int64_t t0 = bench_now_ns(), t;
 	const struct sockaddr_in *to = c->native ? &c->proxy : &c->target;
 	uint8_t out = 0x5a, in = 0;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd;
 
+	if (c->nonblock)
+		return one_nonblock(to);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		bench_die(PROG, "socket", errno);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -109,13 +164,15 @@ int main(int argc, char **argv)
 		c.native = true;
 		parse_addr(&c.proxy, argv[2], argv[3]);
 		a = 4;
-	} else if (argc == 6 && strcmp(argv[1], "plain") == 0) {
+	} else if (argc == 6 && (strcmp(argv[1], "plain") == 0 ||
+				 strcmp(argv[1], "poll") == 0)) {
+		c.nonblock = strcmp(argv[1], "poll") == 0;
 		a = 2;
 	} else {
 		fprintf(stderr, "usage: " PROG " native PROXY_ADDR PROXY_PORT "
 				"TARGET_ADDR TARGET_PORT COUNT MAX_SECONDS\n"
-				"       " PROG " plain TARGET_ADDR TARGET_PORT "
-				"COUNT MAX_SECONDS\n");
+				"       " PROG " plain|poll TARGET_ADDR "
+				"TARGET_PORT COUNT MAX_SECONDS\n");
 		return 2;
 	}
 	parse_addr(&c.target, argv[a], argv[a + 1]);
