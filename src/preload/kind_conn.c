@@ -655,6 +655,8 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	memcpy(&c->proxy, proxy, c->plen);
 	s5_obj_init(&c->obj, &conn_ops);
 	if (find_regs(c, fd) < 0 || !take_slot(c)) {
+		/* Never started: nothing for release to end. */
+		atomic_store(&c->state, C_DONE);
 		s5_obj_put(&c->obj);
 		return S5_PASS;
 	}
