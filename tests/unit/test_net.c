@@ -73,6 +73,7 @@ static struct fake {
 	int so_error;
 
 	int flags; /* F_GETFL / F_SETFL */
+	bool zero_poll_ok; /* the asynchronous path looks with timeout 0 */
 	int getfl_err, setfl_err;
 	size_t setfl_calls;
 } F;
@@ -161,7 +162,7 @@ static int fake_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 	struct act a;
 
 	assert_int_equal(n, 1);
-	assert_true(timeout_ms > 0);
+	assert_true(timeout_ms > 0 || (F.zero_poll_ok && timeout_ms == 0));
 	assert_true(F.poll_calls < MAX_ACTS);
 	F.poll_timeouts[F.poll_calls++] = timeout_ms;
 	F.poll_events = fds[0].events;
@@ -1646,6 +1647,117 @@ static void monotonic_clock_does_not_go_back(void **state)
 	T(proxy_hanging_up_after_a_pipelined_request_names_pipelining),       \
 	T(pipelining_a_proxy_check_adds_only_the_credentials)
 
+/* ---- the asynchronous path: s5_proxy_start, then steps ---- */
+
+static void async_start_in_progress_then_steps_send_the_greeting(void **state)
+{
+	struct sockaddr_in sin = proxy_sin();
+	struct s5_hs hs;
+
+	(void)state;
+	F.zero_poll_ok = true;
+	F.connect_err = EINPROGRESS;
+	init_plain(&hs, S5_CMD_CONNECT);
+	assert_int_equal(s5_proxy_start(3, SA(&sin), sizeof(sin), &hs,
+					 &fake_io), -EINPROGRESS);
+	assert_true(hs.connecting);
+	assert_int_equal(hs.want, POLLOUT);
+	/* Not connected yet: nothing is sent, it waits for POLLOUT. */
+	push(&F.po, ACT_ZERO, 0, 0);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EAGAIN);
+	assert_int_equal(hs.want, POLLOUT);
+	assert_int_equal(F.sent_len, 0);
+	/* Connected: the greeting leaves, then it waits for the answer. */
+	push(&F.rx, ACT_ERR, 0, EAGAIN);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EAGAIN);
+	assert_false(hs.connecting);
+	assert_int_equal(hs.want, POLLIN);
+	assert_sent(GREETING_NONE, sizeof(GREETING_NONE), NULL, 0, NULL, 0);
+	assert_int_equal(F.poll_timeouts[0], 0);
+	assert_false(s5_hs_sent_all(&hs)); /* not pipelined */
+}
+
+static void async_connect_failure_shows_at_the_step(void **state)
+{
+	struct sockaddr_in sin = proxy_sin();
+	struct s5_hs hs;
+
+	(void)state;
+	F.zero_poll_ok = true;
+	F.connect_err = EINPROGRESS;
+	F.so_error = ECONNREFUSED;
+	F.po.dflt.n = POLLOUT | POLLERR | POLLHUP;
+	init_plain(&hs, S5_CMD_CONNECT);
+	assert_int_equal(s5_proxy_start(3, SA(&sin), sizeof(sin), &hs,
+					 &fake_io), -EINPROGRESS);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -ECONNREFUSED);
+	assert_int_equal(hs.state, S5HS_FAILED);
+	assert_string_equal(hs.why, "could not connect to the proxy");
+	assert_int_equal(F.sent_len, 0);
+}
+
+static void async_start_fails_at_once_with_the_connect_errno(void **state)
+{
+	struct sockaddr_in sin = proxy_sin();
+	struct s5_hs hs;
+
+	(void)state;
+	F.connect_err = ENETUNREACH;
+	init_plain(&hs, S5_CMD_CONNECT);
+	assert_int_equal(s5_proxy_start(3, SA(&sin), sizeof(sin), &hs,
+					 &fake_io), -ENETUNREACH);
+	assert_int_equal(hs.state, S5HS_FAILED);
+	assert_int_equal(F.poll_calls, 0);
+}
+
+static void async_pipelined_request_sent_all_then_reply_completes(
+	void **state)
+{
+	struct sockaddr_in sin = proxy_sin();
+	struct s5_hs hs;
+
+	(void)state;
+	F.zero_poll_ok = true;
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_int_equal(s5_proxy_start(3, SA(&sin), sizeof(sin), &hs,
+					 &fake_io), 0);
+	push(&F.rx, ACT_ERR, 0, EAGAIN);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EAGAIN);
+	/* Everything left in one write: only the replies are missing. */
+	assert_true(s5_hs_sent_all(&hs));
+	assert_int_equal(F.send_calls, 1);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_false(s5_hs_sent_all(&hs));
+}
+
+static void expire_says_which_phase_ran_out_of_time(void **state)
+{
+	struct sockaddr_in sin = proxy_sin();
+	struct s5_hs hs;
+
+	(void)state;
+	F.connect_err = EINPROGRESS;
+	init_plain(&hs, S5_CMD_CONNECT);
+	(void)s5_proxy_start(3, SA(&sin), sizeof(sin), &hs, &fake_io);
+	assert_int_equal(s5_hs_expire(&hs), -ETIMEDOUT);
+	assert_string_equal(hs.why,
+			    "proxy did not accept the connection in time");
+
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_pipeline(&hs);
+	assert_int_equal(s5_hs_expire(&hs), -ETIMEDOUT);
+	assert_non_null(strstr(hs.why, "pipelin"));
+
+	init_plain(&hs, S5_CMD_CONNECT);
+	assert_int_equal(s5_hs_expire(&hs), -ETIMEDOUT);
+	assert_string_equal(hs.why, "proxy did not answer in time");
+	assert_int_equal(hs.state, S5HS_FAILED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1714,6 +1826,11 @@ int main(void)
 		T(proxy_connect_over_loopback_with_auth_works),
 		T(libc_connect_wait_reports_a_refused_loopback_port),
 		T(monotonic_clock_does_not_go_back),
+		T(async_start_in_progress_then_steps_send_the_greeting),
+		T(async_connect_failure_shows_at_the_step),
+		T(async_start_fails_at_once_with_the_connect_errno),
+		T(async_pipelined_request_sent_all_then_reply_completes),
+		T(expire_says_which_phase_ran_out_of_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
