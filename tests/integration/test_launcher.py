@@ -287,7 +287,8 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     proxy = "socks5://127.0.0.1:1081"
     r = run(["-p", proxy, "-u", "alice", "-n", "10.0.0.0/8,.corp",
              "-t", "2.5", "-vv", "--log-file", log, "--dns=local",
-             "--udp=block", "--pipeline", "/usr/bin/env"], prog_env(libs))
+             "--udp=block", "--pipeline", "--optimistic", "/usr/bin/env"],
+            prog_env(libs))
     assert r.returncode == 0, r.stderr
     env = env_lines(r.stdout)
     assert env["SOCKS5_PROXY"] == proxy
@@ -299,6 +300,7 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     assert env["SOCKS5WRAP_DNS"] == "local"
     assert env["SOCKS5WRAP_UDP"] == "block"
     assert env["SOCKS5WRAP_PIPELINE"] == "1"
+    assert env["SOCKS5WRAP_OPTIMISTIC"] == "1"
 
 
 @pytest.mark.parametrize("flags,level", [

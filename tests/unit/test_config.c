@@ -384,6 +384,25 @@ static void pipelining_is_off_unless_set_to_1(void **state)
 	load_bad("SOCKS5WRAP_PIPELINE: 'yes' is not 0 or 1");
 }
 
+static void optimistic_data_is_off_unless_set_and_implies_pipelining(
+	void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	load_ok();
+	assert_false(cfg.optimistic);
+	set("SOCKS5WRAP_OPTIMISTIC", "1");
+	load_ok();
+	assert_true(cfg.optimistic);
+	assert_true(cfg.pipeline);
+	fenv.value[1] = "0";
+	load_ok();
+	assert_false(cfg.optimistic);
+	assert_false(cfg.pipeline);
+	fenv.value[1] = "on";
+	load_bad("SOCKS5WRAP_OPTIMISTIC: 'on' is not 0 or 1");
+}
+
 static void udp_mode_is_proxy_or_block(void **state)
 {
 	(void)state;
@@ -1010,6 +1029,7 @@ int main(void)
 		T(dns_mode_is_remote_or_local),
 		T(udp_mode_is_proxy_or_block),
 		T(pipelining_is_off_unless_set_to_1),
+		T(optimistic_data_is_off_unless_set_and_implies_pipelining),
 		T(fake_ranges_default_to_198_18_and_a_unique_local_64),
 		T(fake_ranges_can_be_chosen),
 		T(bad_fake_ranges_name_their_variable_and_keep_the_default),
