@@ -320,7 +320,8 @@ static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = -1;
+			/* ENOENT: closed after the open; nothing of it left */
+			r = errno == ENOENT ? 0 : -1;
 			break;
 		}
 		have += (size_t)n;
