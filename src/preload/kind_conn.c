@@ -86,6 +86,7 @@ struct s5_conn {
 	_Atomic short want;     /* hs.want after the last step */
 	bool inherited;         /* a fork child's copy: not ours to drive */
 	bool optimistic;        /* C_OPT once the request left */
+	bool started;           /* the TCP connect to the proxy began */
 	_Atomic bool reported;  /* the failure went to the program */
 	int err;                /* the failure's -errno */
 	unsigned int slot;
@@ -488,10 +489,11 @@ static void break_socket(int ifd)
 static void finish(struct s5_conn *c, int r)
 {
 	int ifd = atomic_load(&c->ifd);
+	/* The TCP connect to the proxy never began or itself failed: the
+	 * socket is not connected (the error went to whoever saw it). */
+	bool closed = !c->started || (c->hs.connecting && r != -ETIMEDOUT);
 
-	if (r < 0 && ifd >= 0 && !(c->hs.connecting &&
-				   c->hs.why != NULL &&
-				   r != -ETIMEDOUT))
+	if (r < 0 && ifd >= 0 && !closed)
 		break_socket(ifd);
 	c->err = r;
 	s5_tcp_log_outcome(&c->hs.dst, (struct sockaddr *)&c->proxy, c->plen,
@@ -683,7 +685,8 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	regs_tag(c);
 	r = s5_proxy_start(atomic_load(&c->ifd), proxy, plen, &c->hs,
 			   &s5_io_real_nb);
-	if (r == 0 || r == -EINPROGRESS) {
+	c->started = r == 0 || r == -EINPROGRESS;
+	if (c->started) {
 		/* As far as the socket allows now: the greeting leaves at
 		 * once if the proxy is that near. Whatever happens, the
 		 * program hears of it as of a direct connect: in progress,
