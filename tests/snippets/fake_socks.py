@@ -8,9 +8,35 @@ any other destination, and answers with a header it builds itself from
 the parsed destination, as a real relay does: a name is answered from the
 address it stands for. So an encoding bug is not hidden by a decoder that
 mirrors it. It never connects or sends anywhere else, so the snippets
-prove the library talked to the proxy. Exits after --lifetime seconds."""
+prove the library talked to the proxy. Exits after --lifetime seconds.
+
+A CONNECT to 192.0.2.1 on a port from 7000 to 7999 follows a script
+instead, for the asynchronous connect snippets (async.h). Times count
+from the moment the request has been read; "reply" is the full success
+reply (VER 5, REP 0, IPv4 0.0.0.0:0, 10 bytes):
+
+  7000-7099  wait (port - 7000) * 10 ms, reply, then echo (7030: 300 ms)
+  7101-7108  wait 100 ms, answer REP (port - 7100), hang up
+  7200       never reply; hold the connection until the client drops it
+  7300       hang up at once, without a reply
+  7301       the first 4 bytes of the reply, then hang up
+  7302       a malformed reply (VER 4), then hang up
+  7303       wait 100 ms, hang up without a reply
+  7400       the reply in two pieces: 3 bytes, 150 ms pause, 7 bytes;
+             then echo
+  7401       wait 200 ms, then the reply and "banner-7401\n" in one
+             segment; then echo
+  7402       wait 100 ms, reply; 300 ms later "late-7402\n"; then echo
+  7403       5 bytes of the reply, 150 ms pause, the other 5 bytes and
+             "split-7403\n" in one segment; then echo
+
+Any other port in that range is reported as unexpected. A scripted
+connection that sends anything after its request and before the whole
+reply was sent is reported too: program data must wait for the
+handshake."""
 import argparse
 import ipaddress
+import select
 import socket
 import struct
 import threading
@@ -27,6 +53,14 @@ NAMES = {"www.example.test": "192.0.2.1"}
 # (CONNECT to port 53) gets its answer.
 DNS_A = {"www.example.test": "192.0.2.1", "tc.example.test": "192.0.2.7"}
 DNS_PORT = 53
+
+# The scripted destinations (docstring): a script is a list of steps,
+# ("sleep", seconds), ("send", bytes) or ("stall",); "echo" at the end
+# means the connection then echoes like an ordinary one.
+SCRIPT_ADDR = "192.0.2.1"
+REPLY_OK = b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+BANNERS = {7401: b"banner-7401\n", 7402: b"late-7402\n",
+           7403: b"split-7403\n"}
 
 errors_lock = threading.Lock()
 errors_path = None
@@ -170,6 +204,76 @@ def relay_answer(data):
     return b"\0\0\0" + encode_addr(NAMES.get(addr, addr), port) + payload
 
 
+def rep_reply(rep):
+    return b"\x05" + bytes([rep]) + REPLY_OK[2:]
+
+
+def script_for(dst):
+    """(steps, echo afterwards) for a scripted destination, or None."""
+    atyp, addr, port = dst
+    if atyp != 1 or addr != SCRIPT_ADDR:
+        return None
+    if 7000 <= port <= 7099:
+        return [("sleep", (port - 7000) / 100), ("send", REPLY_OK)], True
+    if 7101 <= port <= 7108:
+        return [("sleep", 0.1), ("send", rep_reply(port - 7100))], False
+    scripts = {
+        7200: ([("stall",)], False),
+        7300: ([], False),
+        7301: ([("send", REPLY_OK[:4])], False),
+        7302: ([("send", b"\x04" + REPLY_OK[1:])], False),
+        7303: ([("sleep", 0.1)], False),
+        7400: ([("send", REPLY_OK[:3]), ("sleep", 0.15),
+                ("send", REPLY_OK[3:])], True),
+        7401: ([("sleep", 0.2), ("send", REPLY_OK + BANNERS[7401])], True),
+        7402: ([("sleep", 0.1), ("send", REPLY_OK), ("sleep", 0.3),
+                ("send", BANNERS[7402])], True),
+        7403: ([("send", REPLY_OK[:5]), ("sleep", 0.15),
+                ("send", REPLY_OK[5:] + BANNERS[7403])], True),
+    }
+    return scripts.get(port)
+
+
+def early_data(conn):
+    """True when the client sent something the script has not read: data
+    before the handshake ended. A hang-up (EOF) is not data. (select
+    first: a socket with a timeout waits in recv even with MSG_DONTWAIT.)"""
+    if not select.select([conn], [], [], 0)[0]:
+        return False
+    return len(conn.recv(1, socket.MSG_PEEK)) > 0
+
+
+def run_script(conn, dst, steps):
+    """Plays steps on conn; False when the connection ended early."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for step in steps:
+        if step[0] == "sleep":
+            time.sleep(step[1])
+        elif step[0] == "send":
+            if early_data(conn):
+                report("connect %d %s %d: data before the reply" % dst)
+                return False
+            conn.sendall(step[1])
+        else:
+            # Stalled: anything but the client's hang-up is data sent
+            # while the handshake had not ended.
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    return False
+                report("connect %d %s %d: data during a stalled "
+                       "handshake" % dst)
+    return True
+
+
+def echo(conn):
+    while True:
+        data = conn.recv(4096)
+        if not data:
+            return
+        conn.sendall(data)
+
+
 def serve(conn):
     conn.settimeout(10)
     try:
@@ -201,19 +305,21 @@ def serve(conn):
         if cmd != 1:
             conn.sendall(b"\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00")
             return
+        script = script_for(dst)
+        if script is not None:
+            steps, then_echo = script
+            if run_script(conn, dst, steps) and then_echo:
+                echo(conn)
+            return
         if dst not in CONNECT_OK:
             report("connect: unexpected destination %d %s %d" % dst)
             conn.sendall(b"\x05\x02\x00\x01\x00\x00\x00\x00\x00\x00")
             return
-        conn.sendall(b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00")
+        conn.sendall(REPLY_OK)
         if dst[2] == DNS_PORT:
             serve_dns_tcp(conn)
             return
-        while True:
-            data = conn.recv(4096)
-            if not data:
-                return
-            conn.sendall(data)
+        echo(conn)
     except (EOFError, OSError):
         pass
     finally:
