@@ -6,6 +6,7 @@
 
 #include "hook.h"
 #include "kind_conn.h"
+#include "kind_tcp.h"
 #include "route.h"
 #include "tcp.h"
 #include "udp.h"
@@ -58,12 +59,22 @@ static int connect_policy(int fd, const struct sockaddr *sa, socklen_t len)
 		return S5_PASS;
 	if (sa->sa_family == AF_UNSPEC)
 		return disconnect(fd, sa, len);
-	/* A connect already under way answers for itself. */
-	if (s5_fd_kind(fd) == S5FD_CONN) {
+	/* A connect under way or done answers for itself: never a second
+	 * handshake on a stream that carries one already. */
+	switch (s5_fd_kind(fd)) {
+	case S5FD_CONN: {
 		int r = s5_conn_connect(fd);
 
 		if (r != S5_PASS)
 			return r;
+		break;
+	}
+	case S5FD_TCP:
+		if (s5_tcp_connected(fd))
+			return -EISCONN;
+		break;
+	default:
+		break;
 	}
 	if (!inet_socket(fd, &si))
 		return S5_PASS;

@@ -33,14 +33,21 @@ static int64_t now_ms(void)
 }
 
 /* Drops the library's events (advancing their handshakes); returns how
- * many of the program's are left, in order. */
-static int filter(struct epoll_event *ev, int n)
+ * many of the program's are left, in order. *stale: some were for
+ * handshakes this process cannot drive. */
+static int filter(int epfd, struct epoll_event *ev, int n, bool *stale)
 {
-	int i, j = 0;
+	int i, j = 0, t;
 
-	for (i = 0; i < n; i++)
-		if (!s5_conn_epoll_event(ev[i].data.u64))
-			ev[j++] = ev[i];
+	for (i = 0; i < n; i++) {
+		t = s5_conn_epoll_event(ev[i].data.u64);
+		if (t == S5_TAG_STALE)
+			*stale = true;
+		if (t != S5_TAG_NONE)
+			continue;
+		ev[i].events |= s5_conn_epoll_inherited(epfd, ev[i].data.u64);
+		ev[j++] = ev[i];
+	}
 	return j;
 }
 
@@ -48,7 +55,9 @@ static int filter(struct epoll_event *ev, int n)
 static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
 		     const sigset_t *ss)
 {
+	struct timespec pause = { 0, 1000000 };
 	int64_t cap, dl, left;
+	bool stale;
 	int r;
 
 	for (;;) {
@@ -66,21 +75,28 @@ static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
 		r = real.epoll_pwait(epfd, ev, max, (int)left, ss);
 		if (r < 0)
 			return -errno;
-		r = filter(ev, r);
+		stale = false;
+		r = filter(epfd, ev, r, &stale);
 		s5_conn_expire();
 		if (r > 0 || (end != MS_NONE && now_ms() >= end))
 			return r;
+		/* Only events another process (the parent after a fork) will
+		 * take: they stay ready until it does; leave it the moment. */
+		if (stale)
+			nanosleep(&pause, NULL);
 	}
 }
 
 /* A handshake started in another thread while a fast-path wait ran: the
  * events it tagged meanwhile are not the program's. What is left may be
  * nothing: an early return that a loop takes for its timeout. */
-static __attribute__((noinline)) int raced(struct epoll_event *ev, int n)
+static __attribute__((noinline)) int raced(int epfd, struct epoll_event *ev,
+					   int n)
 {
 	int saved = errno;
+	bool stale = false;
 
-	n = filter(ev, n);
+	n = filter(epfd, ev, n, &stale);
 	errno = saved;
 	return n;
 }
@@ -133,7 +149,7 @@ S5_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int ms)
 	r = real.epoll_wait(epfd, ev, max, ms);
 	if (__builtin_expect(r <= 0 || s5_conn_now() == w, 1))
 		return r;
-	return raced(ev, r);
+	return raced(epfd, ev, r);
 }
 
 S5_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms,
@@ -147,7 +163,7 @@ S5_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int ms,
 	r = real.epoll_pwait(epfd, ev, max, ms, ss);
 	if (__builtin_expect(r <= 0 || s5_conn_now() == w, 1))
 		return r;
-	return raced(ev, r);
+	return raced(epfd, ev, r);
 }
 
 S5_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
@@ -161,7 +177,7 @@ S5_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 	r = real.epoll_pwait2(epfd, ev, max, ts, ss);
 	if (__builtin_expect(r <= 0 || s5_conn_now() == w, 1))
 		return r;
-	return raced(ev, r);
+	return raced(epfd, ev, r);
 }
 
 static __attribute__((noinline)) int epoll_ctl_slow(int epfd, int op, int fd,

@@ -60,10 +60,10 @@
 #define CONN_REGS 8     /* epoll registrations of one socket */
 #define EPOLL_SEEN 1024 /* epoll instances looked into per connect */
 
-/* The library's registration: each change of the socket's state wakes a
- * waiter once; ERR and HUP come anyway. */
-#define TAG_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-#define TAG_EVENTS_EXCLUSIVE (EPOLLIN | EPOLLOUT | EPOLLET | EPOLLEXCLUSIVE)
+/* The library's registration is level-triggered, for what the handshake
+ * waits for next (ERR and HUP come anyway): an event one waiter could not
+ * use (a fork child sharing the set, a thread that found the handshake
+ * busy) stays ready for the next, where an edge would be lost. */
 
 /* C_OPT: optimistic data; the request left, the program was told it is
  * connected, the replies are still to be read (by its first read). */
@@ -84,6 +84,7 @@ struct s5_conn {
 	_Atomic int ifd;        /* our copy of the socket while C_RUN */
 	_Atomic bool kick;      /* a step was asked for while locked */
 	_Atomic short want;     /* hs.want after the last step */
+	short reg_want;         /* what the registrations wait for */
 	bool inherited;         /* a fork child's copy: not ours to drive */
 	bool optimistic;        /* C_OPT once the request left */
 	bool started;           /* the TCP connect to the proxy began */
@@ -114,6 +115,18 @@ static unsigned int slots_high;   /* slots below it may be used */
 static uint16_t tag_gen;          /* slots_lock */
 static _Atomic uint64_t epoll_serial;
 static _Atomic uint32_t tag_magic; /* set once, see magic() */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void register_fork(void);
+
+/* In a fork child: the program's registrations of the handshakes it
+ * inherited (the parent restores them when it is done): their events
+ * show the failure here. Written by the child handler only. */
+#define INHERITED_REGS 64
+static struct {
+	int epfd;
+	uint64_t data;
+} inherited[INHERITED_REGS];
+static int n_inherited;
 
 /* ---- the global word --------------------------------------------------- */
 
@@ -406,9 +419,14 @@ static int reg_set(const struct reg *g, uint32_t old_events,
 	return real.epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->tfd, ev);
 }
 
-static uint32_t tag_events(uint32_t program)
+static uint32_t tag_events(uint32_t program, short want)
 {
-	return program & EPOLLEXCLUSIVE ? TAG_EVENTS_EXCLUSIVE : TAG_EVENTS;
+	uint32_t ev = want == POLLIN ? EPOLLIN : EPOLLOUT;
+
+	/* EPOLLRDHUP cannot go with EPOLLEXCLUSIVE. */
+	if (program & EPOLLEXCLUSIVE)
+		return ev | EPOLLEXCLUSIVE;
+	return ev | EPOLLRDHUP;
 }
 
 /* Puts the tag in place of each registration found; drops those where
@@ -421,7 +439,7 @@ static void regs_tag(struct s5_conn *c)
 	for (i = 0; i < c->nregs; i++) {
 		struct reg *g = &c->regs[i];
 
-		ev.events = tag_events(g->events);
+		ev.events = tag_events(g->events, c->reg_want);
 		ev.data.u64 = c->tag;
 		if (reg_set(g, g->events, &ev) == 0) {
 			c->regs[j++] = *g;
@@ -434,6 +452,26 @@ static void regs_tag(struct s5_conn *c)
 		(void)real.epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->tfd, &ev);
 	}
 	c->nregs = j;
+}
+
+/* The handshake waits for something else now: so do its registrations.
+ * One that cannot follow is left as it is (a stale wake-up costs a step
+ * that finds nothing to do). c->lock held. */
+static void regs_follow(struct s5_conn *c, short want)
+{
+	struct epoll_event ev;
+	int i;
+
+	if (want == c->reg_want || want == 0)
+		return;
+	for (i = 0; i < c->nregs; i++) {
+		struct reg *g = &c->regs[i];
+
+		ev.events = tag_events(g->events, want);
+		ev.data.u64 = c->tag;
+		(void)reg_set(g, tag_events(g->events, c->reg_want), &ev);
+	}
+	c->reg_want = want;
 }
 
 /* The handshake ended: the program's registrations come back. One that
@@ -453,7 +491,7 @@ static void regs_restore(struct s5_conn *c)
 		}
 		ev.events = g->events;
 		ev.data.u64 = g->data;
-		if (reg_set(g, tag_events(g->events), &ev) < 0 &&
+		if (reg_set(g, tag_events(g->events, c->reg_want), &ev) < 0 &&
 		    errno != ENOENT && errno != EBADF)
 			word_lingering();
 	}
@@ -531,6 +569,8 @@ static void step(struct s5_conn *c)
 	else if (c->optimistic && atomic_load(&c->state) == C_RUN &&
 		 s5_hs_sent_all(&c->hs))
 		go_optimistic(c);
+	else
+		regs_follow(c, c->hs.want);
 }
 
 /* Unlocks c, and runs the step another thread asked for meanwhile. */
@@ -657,6 +697,7 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	c->plen = plen < sizeof(c->proxy) ? plen : sizeof(c->proxy);
 	memcpy(&c->proxy, proxy, c->plen);
 	s5_obj_init(&c->obj, &conn_ops);
+	pthread_once(&fork_once, register_fork);
 	if (find_regs(c, fd) < 0 || !take_slot(c)) {
 		/* Never started: nothing for release to end. */
 		atomic_store(&c->state, C_DONE);
@@ -682,6 +723,7 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		return r;
 	}
 	pthread_mutex_lock(&c->lock);
+	c->reg_want = POLLOUT; /* the connect to the proxy, first */
 	regs_tag(c);
 	r = s5_proxy_start(atomic_load(&c->ifd), proxy, plen, &c->hs,
 			   &s5_io_real_nb);
@@ -939,19 +981,32 @@ void s5_conn_expire(void)
 	}
 }
 
-bool s5_conn_epoll_event(uint64_t data)
+uint32_t s5_conn_epoll_inherited(int epfd, uint64_t data)
+{
+	int i;
+
+	for (i = 0; i < n_inherited; i++)
+		if (inherited[i].epfd == epfd && inherited[i].data == data)
+			return EPOLLERR | EPOLLHUP;
+	return 0;
+}
+
+int s5_conn_epoll_event(uint64_t data)
 {
 	struct s5_conn *c;
+	int r = S5_TAG_STALE;
 
 	if (!is_tag(data))
-		return false;
+		return S5_TAG_NONE;
 	c = slot_get((unsigned int)(data & 0xffff) % CONN_SLOTS);
 	if (c == NULL)
-		return true; /* a tag whose handshake ended: stale */
-	if (c->tag == data)
+		return S5_TAG_STALE; /* ended, or the parent's (fork) */
+	if (c->tag == data) {
 		s5_conn_drive(c);
+		r = S5_TAG_OURS;
+	}
 	s5_conn_put(c);
-	return true;
+	return r;
 }
 
 int s5_conn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
@@ -977,7 +1032,7 @@ int s5_conn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			r = -ENOMEM;
 			break;
 		}
-		tev.events = tag_events(ev->events);
+		tev.events = tag_events(ev->events, c->reg_want);
 		tev.data.u64 = c->tag;
 		r = real.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &tev) < 0 ? -errno
 								     : 0;
@@ -1022,12 +1077,17 @@ static void fork_child(void)
 	unsigned int i;
 	struct s5_conn *c;
 	bool any = false;
+	int k;
 
 	for (i = 0; i < slots_high; i++) {
 		c = atomic_load_explicit(&slots[i], memory_order_relaxed);
 		if (c == NULL)
 			continue;
 		any = true;
+		for (k = 0; k < c->nregs && n_inherited < INHERITED_REGS; k++) {
+			inherited[n_inherited].epfd = c->regs[k].epfd;
+			inherited[n_inherited++].data = c->regs[k].data;
+		}
 		pthread_mutex_init(&c->lock, NULL);
 		c->inherited = true;
 		c->err = -ECONNABORTED;
@@ -1043,7 +1103,7 @@ static void fork_child(void)
 	}
 }
 
-__attribute__((constructor)) static void register_fork(void)
+static void register_fork(void)
 {
 	s5_fork_lock(S5_FORK_CONN, &slots_lock, fork_child);
 	s5_fork_lock(S5_FORK_SLAB_CONN, &conn_slab.lock, NULL);

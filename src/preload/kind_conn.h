@@ -107,9 +107,17 @@ void s5_conn_drive(struct s5_conn *c);
 int64_t s5_conn_earliest(void);
 void s5_conn_expire(void);
 
-/* An epoll event: true when it is one of the library's (its data is a
- * tag of a handshake, which is then advanced); the caller drops it. */
-bool s5_conn_epoll_event(uint64_t data);
+/* An epoll event: S5_TAG_NONE for the program's; else the library's,
+ * which the caller drops: S5_TAG_OURS (its handshake was advanced) or
+ * S5_TAG_STALE (a handshake this process cannot drive: ended, or its
+ * parent's after a fork, which the parent will take). */
+enum { S5_TAG_NONE, S5_TAG_OURS, S5_TAG_STALE };
+int s5_conn_epoll_event(uint64_t data);
+
+/* In a fork child, for an event of the program's on epfd: EPOLLERR |
+ * EPOLLHUP when it belongs to a handshake the child inherited (it failed
+ * here), else 0. */
+uint32_t s5_conn_epoll_inherited(int epfd, uint64_t data);
 
 /* epoll_ctl() on a socket whose handshake runs: the program's events and
  * data are kept aside and restored when it ends. S5_PASS otherwise. */

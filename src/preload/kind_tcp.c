@@ -7,6 +7,7 @@
 #include "fd.h"
 #include "fork.h"
 #include "kind_tcp.h"
+#include "real.h"
 #include "slab.h"
 
 struct tcp_peer {
@@ -41,6 +42,15 @@ int s5_tcp_mark(int fd, const struct sockaddr *peer, socklen_t len)
 	t->len = len;
 	s5_obj_init(&t->obj, &tcp_ops);
 	return s5_fd_attach(fd, S5FD_TCP, &t->obj);
+}
+
+bool s5_tcp_connected(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return s5_tcp_peer(fd, &ss, &len) &&
+	       real.getpeername(fd, (struct sockaddr *)&ss, &len) == 0;
 }
 
 bool s5_tcp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len)

@@ -14,4 +14,9 @@ int s5_tcp_mark(int fd, const struct sockaddr *peer, socklen_t len);
  * same socket as when it was recorded. */
 bool s5_tcp_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);
 
+/* True while fd is a proxied TCP socket (the same socket as recorded)
+ * that the kernel still sees connected: a second connect() must then give
+ * EISCONN, as for a direct one. */
+bool s5_tcp_connected(int fd);
+
 #endif
