@@ -4,6 +4,8 @@
  * success, the failure's errno once. Every other option, and every other
  * descriptor, is the kernel's. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "fd.h"
 #include "hook.h"
@@ -23,11 +25,18 @@ getsockopt_slow(int fd, int level, int name, void *val, socklen_t *len)
 		break;
 	}
 	/* A short or missing buffer gets the kernel's own answer. */
-	if (level != SOL_SOCKET || name != SO_ERROR || val == NULL ||
-	    len == NULL || *len < (socklen_t)sizeof(int) ||
-	    s5_fd_kind(fd) != S5FD_CONN ||
-	    s5_conn_so_error(fd, &err) == S5_PASS)
+	if (val == NULL || len == NULL || *len < (socklen_t)sizeof(int) ||
+	    s5_fd_kind(fd) != S5FD_CONN)
 		return real.getsockopt(fd, level, name, val, len);
+	if (level == SOL_SOCKET && name == SO_ERROR) {
+		if (s5_conn_so_error(fd, &err) == S5_PASS)
+			return real.getsockopt(fd, level, name, val, len);
+	} else if (level == IPPROTO_TCP && name == TCP_NODELAY) {
+		if (s5_conn_nodelay(fd, NULL, &err) == S5_PASS)
+			return real.getsockopt(fd, level, name, val, len);
+	} else {
+		return real.getsockopt(fd, level, name, val, len);
+	}
 	*(int *)val = err;
 	*len = sizeof(int);
 	errno = saved;

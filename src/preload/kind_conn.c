@@ -38,6 +38,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -88,6 +90,11 @@ struct s5_conn {
 	bool inherited;         /* a fork child's copy: not ours to drive */
 	bool optimistic;        /* C_OPT once the request left */
 	bool started;           /* the TCP connect to the proxy began */
+	/* Optimistic data: TCP_NODELAY is on until the replies came, so the
+	 * program's first write does not wait behind the request for its
+	 * acknowledgement (Nagle); the program sees and sets its own value. */
+	bool nodelay_forced;
+	int nodelay_prog;
 	_Atomic bool reported;  /* the failure went to the program */
 	int err;                /* the failure's -errno */
 	unsigned int slot;
@@ -523,6 +530,34 @@ static void break_socket(int ifd)
 	(void)real.shutdown(ifd, SHUT_RDWR);
 }
 
+/* Optimistic data: the request left, so the program may write; its
+ * registrations come back now, the replies are read later. */
+static void go_optimistic(struct s5_conn *c)
+{
+	int ifd = atomic_load(&c->ifd), v = 0, one = 1;
+	socklen_t len = sizeof(v);
+
+	regs_restore(c);
+	if (real.getsockopt(ifd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 &&
+	    v == 0 &&
+	    real.setsockopt(ifd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one)) == 0) {
+		c->nodelay_forced = true;
+		c->nodelay_prog = 0;
+	}
+	atomic_store(&c->state, C_OPT);
+}
+
+/* The program's TCP_NODELAY back once the replies came. c->lock held. */
+static void nodelay_back(struct s5_conn *c, int ifd)
+{
+	if (!c->nodelay_forced)
+		return;
+	c->nodelay_forced = false;
+	(void)real.setsockopt(ifd, IPPROTO_TCP, TCP_NODELAY,
+			      &c->nodelay_prog, sizeof(c->nodelay_prog));
+}
+
 /* The handshake ended with r (0 or -errno). c->lock held. */
 static void finish(struct s5_conn *c, int r)
 {
@@ -533,6 +568,8 @@ static void finish(struct s5_conn *c, int r)
 
 	if (r < 0 && ifd >= 0 && !closed)
 		break_socket(ifd);
+	if (ifd >= 0)
+		nodelay_back(c, ifd);
 	c->err = r;
 	s5_tcp_log_outcome(&c->hs.dst, (struct sockaddr *)&c->proxy, c->plen,
 			   &c->hs, r, s5_now_ms() - c->t0);
@@ -542,14 +579,6 @@ static void finish(struct s5_conn *c, int r)
 	free_slot(c);
 	word_ended();
 	close_copy(c);
-}
-
-/* Optimistic data: the request left, so the program may write; its
- * registrations come back now, the replies are read later. */
-static void go_optimistic(struct s5_conn *c)
-{
-	regs_restore(c);
-	atomic_store(&c->state, C_OPT);
 }
 
 /* One step as far as the socket allows. c->lock held. */
@@ -885,6 +914,30 @@ int s5_conn_so_error(int fd, int *err)
 			r = 0;
 		}
 		break;
+	}
+	unlock(c);
+	s5_conn_put(c);
+	return r;
+}
+
+int s5_conn_nodelay(int fd, const int *set, int *get)
+{
+	struct s5_conn *c = s5_conn_get(fd);
+	int r = S5_PASS;
+
+	if (c == NULL)
+		return S5_PASS;
+	pthread_mutex_lock(&c->lock);
+	if (c->nodelay_forced) {
+		r = 0;
+		if (get != NULL) {
+			*get = c->nodelay_prog;
+		} else if (*set == 0) {
+			c->nodelay_prog = 0;
+		} else {
+			c->nodelay_forced = false; /* on: the kernel's is right */
+			r = S5_PASS;
+		}
 	}
 	unlock(c);
 	s5_conn_put(c);

@@ -72,6 +72,11 @@ int s5_conn_connect(int fd);
 /* getsockopt(SO_ERROR): 0 with *err set, or S5_PASS (the kernel's). */
 int s5_conn_so_error(int fd, int *err);
 
+/* TCP_NODELAY while optimistic data holds it on (kind_conn.c): get (set
+ * NULL) gives the program's value, set (get NULL) records it; 0 then, or
+ * S5_PASS: the kernel's own option applies. */
+int s5_conn_nodelay(int fd, const int *set, int *get);
+
 /* getpeername(): -ENOTCONN until the handshake succeeded, then 0 with
  * the destination; S5_PASS without an entry. */
 int s5_conn_peer(int fd, struct sockaddr_storage *peer, socklen_t *len);

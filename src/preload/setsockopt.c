@@ -3,6 +3,8 @@
  * (UDP GSO). Through the relay each would need a header of its own, so a
  * proxied send on such a socket fails with EIO (udp.c). */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "hook.h"
 #include "udp.h"
@@ -21,6 +23,12 @@ S5_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 	case S5_HOOK_OURS:
 		break;
 	}
+	/* Optimistic data holds TCP_NODELAY on for a moment: the program's
+	 * value is kept and applied after. */
+	if (level == IPPROTO_TCP && name == TCP_NODELAY && val != NULL &&
+	    len >= (socklen_t)sizeof(int) && s5_fd_kind(fd) == S5FD_CONN &&
+	    s5_conn_nodelay(fd, (const int *)val, NULL) == 0)
+		return 0;
 	r = real.setsockopt(fd, level, name, val, len);
 	if (r == 0)
 		s5_udp_setsockopt(fd, level, name);

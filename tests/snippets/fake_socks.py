@@ -29,11 +29,14 @@ reply (VER 5, REP 0, IPv4 0.0.0.0:0, 10 bytes):
   7402       wait 100 ms, reply; 300 ms later "late-7402\n"; then echo
   7403       5 bytes of the reply, 150 ms pause, the other 5 bytes and
              "split-7403\n" in one segment; then echo
+  7500-7599  as 7000-7099, for optimistic data: program data may come
+             before the reply (it is echoed after it)
+  7601-7608  as 7101-7108, for optimistic data
 
 Any other port in that range is reported as unexpected. A scripted
 connection that sends anything after its request and before the whole
-reply was sent is reported too: program data must wait for the
-handshake."""
+reply was sent is reported too (but on 7500-7608): program data must
+wait for the handshake."""
 import argparse
 import ipaddress
 import select
@@ -217,6 +220,10 @@ def script_for(dst):
         return [("sleep", (port - 7000) / 100), ("send", REPLY_OK)], True
     if 7101 <= port <= 7108:
         return [("sleep", 0.1), ("send", rep_reply(port - 7100))], False
+    if 7500 <= port <= 7599:
+        return [("sleep", (port - 7500) / 100), ("send", REPLY_OK)], True
+    if 7601 <= port <= 7608:
+        return [("sleep", 0.1), ("send", rep_reply(port - 7600))], False
     scripts = {
         7200: ([("stall",)], False),
         7300: ([], False),
@@ -246,11 +253,12 @@ def early_data(conn):
 def run_script(conn, dst, steps):
     """Plays steps on conn; False when the connection ended early."""
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    early_ok = 7500 <= dst[2] <= 7608
     for step in steps:
         if step[0] == "sleep":
             time.sleep(step[1])
         elif step[0] == "send":
-            if early_data(conn):
+            if not early_ok and early_data(conn):
                 report("connect %d %s %d: data before the reply" % dst)
                 return False
             conn.sendall(step[1])
