@@ -132,6 +132,39 @@ int s5_connect_wait(int fd, const struct sockaddr *sa, socklen_t len,
 int s5_proxy_connect(int fd, const struct sockaddr *proxy, socklen_t plen,
 		     struct s5_hs *hs, const struct s5_io *io, int timeout_ms);
 
+/* ---- the registrations of an epoll instance (fdinfo.c) ---- */
+
+/* One line of /proc/self/fdinfo/<epoll fd>: a watched descriptor. */
+struct s5_epoll_reg {
+	int tfd;          /* the number it is registered under */
+	uint32_t events;  /* its events */
+	uint64_t data;    /* its data */
+	uint64_t ino;     /* the inode of the file behind it */
+};
+
+/* 1 and *r when line (len bytes, no newline) is a registration line; 0
+ * for any other line (headers, garbage, numbers out of range). */
+int s5_fdinfo_line(const char *line, size_t len, struct s5_epoll_reg *r);
+
+#define S5_FDINFO_LINE_MAX 256
+
+/* A reader fed the file in pieces of any size. */
+struct s5_fdinfo {
+	char line[S5_FDINFO_LINE_MAX];
+	size_t len;
+	bool overlong; /* a line was longer than S5_FDINFO_LINE_MAX */
+};
+
+void s5_fdinfo_init(struct s5_fdinfo *f);
+
+/* Feeds n bytes (eof: they are the last, and an unterminated last line
+ * counts). fn gets each registration line completed; a negative return
+ * from it stops. Returns how many it got, or -1 when fn stopped or a line
+ * was too long (the caller then cannot know the whole list). */
+int s5_fdinfo_feed(struct s5_fdinfo *f, const char *buf, size_t n, bool eof,
+		   int (*fn)(void *ctx, const struct s5_epoll_reg *r),
+		   void *ctx);
+
 /* The asynchronous form, on a socket the caller made non-blocking: starts
  * the TCP connect to the proxy and returns 0 (connected at once: step
  * now), -EINPROGRESS (hs->connecting is set: s5_hs_step first checks that

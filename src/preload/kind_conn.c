@@ -321,14 +321,38 @@ void s5_epoll_track(int epfd)
 	(void)s5_fd_attach(epfd, S5FD_EPOLL, &e->obj);
 }
 
+/* What read_fdinfo collects into. */
+struct found {
+	struct s5_conn *c;
+	int epfd;
+	uint64_t serial, ino;
+};
+
+static int found_reg(void *ctx, const struct s5_epoll_reg *r)
+{
+	struct found *f = ctx;
+	struct s5_conn *c = f->c;
+
+	if (r->ino != f->ino)
+		return 0;
+	if (c->nregs == CONN_REGS)
+		return -1;
+	c->regs[c->nregs++] = (struct reg){ .epfd = f->epfd, .ep = f->serial,
+					    .tfd = r->tfd, .events = r->events,
+					    .data = r->data };
+	return 0;
+}
+
 /* Adds the registrations of the socket (inode ino) listed in epfd's
  * fdinfo. -1 when it cannot be read or there are too many; 0 when epfd
  * was closed meanwhile (its registrations went with it). */
 static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
-		       unsigned long ino)
+		       uint64_t ino)
 {
-	char path[48], buf[4096 + 256], *line, *nl;
-	size_t have = 0;
+	struct found f = { .c = c, .epfd = epfd, .serial = serial,
+			   .ino = ino };
+	struct s5_fdinfo info;
+	char path[48], buf[4096];
 	ssize_t n;
 	int fd, r = 0;
 
@@ -336,8 +360,9 @@ static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	s5_fdinfo_init(&info);
 	for (;;) {
-		n = real.read(fd, buf + have, sizeof(buf) - 1 - have);
+		n = real.read(fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -345,42 +370,13 @@ static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
 			r = errno == ENOENT ? 0 : -1;
 			break;
 		}
-		have += (size_t)n;
-		buf[have] = '\0';
-		line = buf;
-		while ((nl = strchr(line, '\n')) != NULL || n == 0) {
-			int tfd;
-			unsigned int events;
-			unsigned long long data;
-			unsigned long tino;
-
-			if (nl != NULL)
-				*nl = '\0';
-			if (sscanf(line,
-				   "tfd: %d events: %x data: %llx pos:%*d "
-				   "ino:%lx",
-				   &tfd, &events, &data, &tino) == 4 &&
-			    tino == ino) {
-				if (c->nregs == CONN_REGS) {
-					r = -1;
-					break;
-				}
-				c->regs[c->nregs++] = (struct reg){
-					.epfd = epfd, .ep = serial, .tfd = tfd,
-					.events = events, .data = data };
-			}
-			if (nl == NULL)
-				break;
-			line = nl + 1;
-		}
-		if (r < 0 || n == 0)
-			break;
-		have = strlen(line);
-		if (have >= sizeof(buf) - 1) { /* a line longer than the buffer */
+		if (s5_fdinfo_feed(&info, buf, (size_t)n, n == 0, found_reg,
+				   &f) < 0) {
 			r = -1;
 			break;
 		}
-		memmove(buf, line, have);
+		if (n == 0)
+			break;
 	}
 	real.close(fd);
 	return r;
@@ -408,7 +404,7 @@ static int find_regs(struct s5_conn *c, int fd)
 		if (nseen == EPOLL_SEEN)
 			return -1;
 		seen[nseen++] = serial;
-		if (read_fdinfo(c, epfd, serial, (unsigned long)st.st_ino) < 0)
+		if (read_fdinfo(c, epfd, serial, (uint64_t)st.st_ino) < 0)
 			return -1;
 	}
 	return 0;

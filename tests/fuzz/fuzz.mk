@@ -58,6 +58,9 @@ FUZZ_MAXLEN_fuzz_hostent := 600
 FUZZ_MAXLEN_fuzz_dst := 160
 # Several lines of an /etc/hosts text, some with fields past 255 bytes.
 FUZZ_MAXLEN_fuzz_hosts := 4096
+# An epoll fdinfo text with a few dozen registrations, and lines past the
+# reader's 256 bytes.
+FUZZ_MAXLEN_fuzz_fdinfo := 8192
 
 # Targets for code outside the core link the one file they test as well:
 # a launcher file (not main.c, whose main() would clash with libFuzzer's),

@@ -1758,6 +1758,101 @@ static void expire_says_which_phase_ran_out_of_time(void **state)
 	assert_int_equal(hs.state, S5HS_FAILED);
 }
 
+/* ---- epoll fdinfo (fdinfo.c) ---- */
+
+static int fdinfo_collect(void *ctx, const struct s5_epoll_reg *r)
+{
+	struct s5_epoll_reg *out = ctx;
+	int i;
+
+	for (i = 0; out[i].ino != 0; i++)
+		;
+	if (i == 3)
+		return -1; /* room for three */
+	out[i] = *r;
+	return 0;
+}
+
+static void fdinfo_line_reads_the_kernel_format(void **state)
+{
+	static const char k[] = "tfd:        5 events:       19 data:"
+				"     7f00deadbeef  pos:0 ino:2d3f sdev:8";
+	struct s5_epoll_reg r;
+
+	(void)state;
+	assert_int_equal(s5_fdinfo_line(k, sizeof(k) - 1, &r), 1);
+	assert_int_equal(r.tfd, 5);
+	assert_int_equal(r.events, 0x19);
+	assert_true(r.data == 0x7f00deadbeefULL);
+	assert_true(r.ino == 0x2d3f);
+	/* The header lines, and lines cut short or out of range. */
+	assert_int_equal(s5_fdinfo_line("pos:\t0", 6, &r), 0);
+	assert_int_equal(s5_fdinfo_line("ino:\t1057", 9, &r), 0);
+	assert_int_equal(s5_fdinfo_line("tfd: 5 events: 19 data: 5", 26, &r),
+			 0);
+	assert_int_equal(s5_fdinfo_line("tfd: 2147483648 events: 1 data: 1 "
+					 "ino:1", 42, &r), 0);
+	assert_int_equal(s5_fdinfo_line("tfd: 1 events: 100000000 data: 1 "
+					 "ino:1", 41, &r), 0);
+	assert_int_equal(s5_fdinfo_line("tfd: 1 events: 1 data: "
+					 "10000000000000000 ino:1", 47, &r), 0);
+	assert_int_equal(s5_fdinfo_line("tfd: -1 events: 1 data: 1 ino:1",
+					 31, &r), 0);
+}
+
+static void fdinfo_feed_joins_lines_cut_between_reads(void **state)
+{
+	static const char text[] = "pos:\t0\nflags:\t02\n"
+				   "tfd: 5 events: 19 data: 5 pos:0 ino:a\n"
+				   "tfd: 6 events: 4 data: ff pos:0 ino:b";
+	struct s5_epoll_reg got[4];
+	struct s5_fdinfo f;
+	size_t i, n = sizeof(text) - 1;
+	int total = 0, r;
+
+	(void)state;
+	memset(got, 0, sizeof(got));
+	s5_fdinfo_init(&f);
+	/* One byte at a time; the last line has no newline. */
+	for (i = 0; i < n; i++) {
+		r = s5_fdinfo_feed(&f, text + i, 1, false, fdinfo_collect, got);
+		assert_true(r >= 0);
+		total += r;
+	}
+	r = s5_fdinfo_feed(&f, text, 0, true, fdinfo_collect, got);
+	total += r;
+	assert_int_equal(total, 2);
+	assert_int_equal(got[0].tfd, 5);
+	assert_true(got[0].ino == 0xa);
+	assert_int_equal(got[1].tfd, 6);
+	assert_true(got[1].data == 0xff);
+}
+
+static void fdinfo_feed_refuses_an_overlong_line_and_a_full_list(
+	void **state)
+{
+	struct s5_epoll_reg got[4];
+	char long_line[S5_FDINFO_LINE_MAX + 2];
+	static const char four[] = "tfd: 1 events: 1 data: 1 pos:0 ino:1\n"
+				   "tfd: 2 events: 1 data: 1 pos:0 ino:2\n"
+				   "tfd: 3 events: 1 data: 1 pos:0 ino:3\n"
+				   "tfd: 4 events: 1 data: 1 pos:0 ino:4\n";
+	struct s5_fdinfo f;
+
+	(void)state;
+	memset(got, 0, sizeof(got));
+	memset(long_line, 'x', sizeof(long_line));
+	s5_fdinfo_init(&f);
+	assert_int_equal(s5_fdinfo_feed(&f, long_line, sizeof(long_line),
+					true, fdinfo_collect, got), -1);
+	assert_true(f.overlong);
+	/* The collector takes three: the fourth stops the reader. */
+	s5_fdinfo_init(&f);
+	assert_int_equal(s5_fdinfo_feed(&f, four, sizeof(four) - 1, true,
+					fdinfo_collect, got), -1);
+	assert_int_equal(got[2].tfd, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1831,6 +1926,9 @@ int main(void)
 		T(async_start_fails_at_once_with_the_connect_errno),
 		T(async_pipelined_request_sent_all_then_reply_completes),
 		T(expire_says_which_phase_ran_out_of_time),
+		T(fdinfo_line_reads_the_kernel_format),
+		T(fdinfo_feed_joins_lines_cut_between_reads),
+		T(fdinfo_feed_refuses_an_overlong_line_and_a_full_list),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
