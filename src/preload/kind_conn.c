@@ -848,15 +848,32 @@ int s5_conn_io(int fd, bool dontwait, bool reading)
 	return r;
 }
 
-int s5_conn_connect(int fd)
+/* fd's handshake, advanced as far as it goes now, locked (done_with
+ * when finished); NULL for none. */
+static struct s5_conn *settled(int fd)
 {
 	struct s5_conn *c = s5_conn_get(fd);
+
+	if (c == NULL)
+		return NULL;
+	s5_conn_drive(c);
+	pthread_mutex_lock(&c->lock);
+	return c;
+}
+
+static void done_with(struct s5_conn *c)
+{
+	unlock(c);
+	s5_conn_put(c);
+}
+
+int s5_conn_connect(int fd)
+{
+	struct s5_conn *c = settled(fd);
 	int r = S5_PASS;
 
 	if (c == NULL)
 		return S5_PASS;
-	s5_conn_drive(c);
-	pthread_mutex_lock(&c->lock);
 	switch (atomic_load(&c->state)) {
 	case C_RUN:
 		r = -EALREADY;
@@ -874,22 +891,19 @@ int s5_conn_connect(int fd)
 			r = c->inherited ? c->err : S5_PASS;
 		break;
 	}
-	unlock(c);
+	done_with(c);
 	if (r == S5_PASS)
 		s5_fd_clear(fd); /* connects afresh */
-	s5_conn_put(c);
 	return r;
 }
 
 int s5_conn_so_error(int fd, int *err)
 {
-	struct s5_conn *c = s5_conn_get(fd);
+	struct s5_conn *c = settled(fd);
 	int r = S5_PASS;
 
 	if (c == NULL)
 		return S5_PASS;
-	s5_conn_drive(c);
-	pthread_mutex_lock(&c->lock);
 	switch (atomic_load(&c->state)) {
 	case C_RUN:
 	case C_OPT:
@@ -911,8 +925,7 @@ int s5_conn_so_error(int fd, int *err)
 		}
 		break;
 	}
-	unlock(c);
-	s5_conn_put(c);
+	done_with(c);
 	return r;
 }
 
