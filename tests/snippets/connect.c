@@ -1,6 +1,7 @@
 /* connect(): a TCP connect to a non-excluded address goes through the
  * proxy and keeps the socket's flags. A blocking socket is connected when
- * connect() returns, errno untouched; a non-blocking one answers
+ * connect() returns, errno untouched, and a second connect() gives
+ * EISCONN without harm to the stream; a non-blocking one answers
  * EINPROGRESS and is connected once poll() reports it writable, with
  * SO_ERROR 0. */
 #include <fcntl.h>
@@ -20,6 +21,11 @@ static int blocking(void)
 		FAIL("blocking connect: %s", strerror(errno));
 	if (errno != 1234)
 		FAIL("errno changed on success: %d", errno);
+	/* Once more on the connected socket: EISCONN, as for a direct
+	 * one, and the stream it carries goes on untouched. */
+	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0 ||
+	    errno != EISCONN)
+		FAIL("second connect: %s, not EISCONN", strerror(errno));
 	if (snippet_echo(fd, "connect-blocking") != 0)
 		FAIL("no echo through the proxy");
 	close(fd);
