@@ -642,6 +642,11 @@ static void wait_while(struct s5_conn *c, int fd, bool opt)
 	int st;
 
 	for (;;) {
+		/* Not a step further than asked: an optimistic connect
+		 * returns once the request left, whatever came since. */
+		st = atomic_load(&c->state);
+		if (c->inherited || !(st == C_RUN || (opt && st == C_OPT)))
+			return;
 		s5_conn_drive(c);
 		st = atomic_load(&c->state);
 		if (c->inherited || !(st == C_RUN || (opt && st == C_OPT)))
