@@ -21,16 +21,9 @@
 #include "fd.h"
 #include "hook.h"
 #include "kind_conn.h"
+#include "s5_net.h"
 
 #define MS_NONE INT64_MAX
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* Drops the library's events (advancing their handshakes); returns how
  * many of the program's are left, in order. *stale: some were for
@@ -66,7 +59,7 @@ static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
 		if (cap == MS_NONE) {
 			left = -1;
 		} else {
-			left = cap - now_ms();
+			left = cap - s5_now_ms();
 			if (left < 0)
 				left = 0;
 			if (left > INT_MAX)
@@ -78,7 +71,7 @@ static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
 		stale = false;
 		r = filter(epfd, ev, r, &stale);
 		s5_conn_expire();
-		if (r > 0 || (end != MS_NONE && now_ms() >= end))
+		if (r > 0 || (end != MS_NONE && s5_now_ms() >= end))
 			return r;
 		/* Only events another process (the parent after a fork) will
 		 * take: they stay ready until it does; leave it the moment. */
@@ -105,10 +98,10 @@ static __attribute__((noinline)) int raced(int epfd, struct epoll_event *ev,
 static int64_t end_of(int ms, const struct timespec *ts, bool two)
 {
 	if (!two)
-		return ms < 0 ? MS_NONE : now_ms() + ms;
+		return ms < 0 ? MS_NONE : s5_now_ms() + ms;
 	if (ts == NULL || ts->tv_sec < 0 || ts->tv_sec > INT32_MAX)
 		return MS_NONE;
-	return now_ms() + (int64_t)ts->tv_sec * 1000 +
+	return s5_now_ms() + (int64_t)ts->tv_sec * 1000 +
 	       (ts->tv_nsec + 999999) / 1000000;
 }
 

@@ -15,8 +15,11 @@
  * finished. While the handshake runs, every registration of the socket
  * (found in /proc/self/fdinfo of each epoll instance the program made, or
  * made by the program through epoll_ctl) is replaced by one of the
- * library's: edge-triggered, for input and output, with the slot's tag as
- * data; the program's events and data are kept here and put back when the
+ * library's: level-triggered, for what the handshake waits for next, with
+ * the slot's tag as data (an event one waiter could not use, a fork child
+ * sharing the set or a thread that found the handshake busy, stays ready
+ * for the next, where an edge would be lost); the program's events and
+ * data are kept here and put back when the
  * handshake ends (EPOLL_CTL_MOD, or DEL and ADD for EPOLLEXCLUSIVE, which
  * cannot be modified). The kernel then reports the outcome in the
  * program's terms: on success the socket is writable; on failure the
@@ -61,11 +64,6 @@
 #define CONN_SLOTS 4096 /* handshakes in progress at once */
 #define CONN_REGS 8     /* epoll registrations of one socket */
 #define EPOLL_SEEN 1024 /* epoll instances looked into per connect */
-
-/* The library's registration is level-triggered, for what the handshake
- * waits for next (ERR and HUP come anyway): an event one waiter could not
- * use (a fork child sharing the set, a thread that found the handshake
- * busy) stays ready for the next, where an edge would be lost. */
 
 /* C_OPT: optimistic data; the request left, the program was told it is
  * connected, the replies are still to be read (by its first read). */
@@ -803,7 +801,8 @@ static void became_tcp(struct s5_conn *c, int fd)
 }
 
 /* Reports the failure once; the kernel's own error (ECONNRESET from the
- * disconnect) goes with it. c->lock held. -1: reported before. */
+ * disconnect) goes with it. c->lock held. Returns the failure's -errno,
+ * or 1 when it was reported before. */
 static int report(struct s5_conn *c, int fd)
 {
 	int kerr = 0;
