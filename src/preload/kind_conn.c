@@ -616,18 +616,11 @@ void s5_conn_drive(struct s5_conn *c)
 	}
 }
 
-/* False for a blocking socket; *flags: its file status flags. */
-static bool nonblocking_flags(int fd, int *flags)
-{
-	*flags = real.fcntl(fd, F_GETFL);
-	return *flags < 0 || (*flags & O_NONBLOCK);
-}
-
 static bool blocking(int fd)
 {
-	int fl;
+	int fl = real.fcntl(fd, F_GETFL);
 
-	return !nonblocking_flags(fd, &fl);
+	return fl >= 0 && !(fl & O_NONBLOCK);
 }
 
 /* Waits (without the lock) while the handshake runs, or with opt also
@@ -707,12 +700,19 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		  const struct sockaddr *dst, socklen_t dlen,
 		  const struct s5_hs *hs, bool optimistic)
 {
-	int flags = -1;
-	bool block;
 	const struct s5_config *cfg = &s5_cfg;
-	struct s5_conn *c = s5_slab_alloc(&conn_slab);
+	int flags = real.fcntl(fd, F_GETFL);
+	bool block = !(flags & O_NONBLOCK);
+	struct s5_conn *c;
 	int copy, r;
 
+	/* A blocking socket runs its handshake inside connect() (the
+	 * caller's path, which also reports unreadable flags), unless
+	 * optimistic data returns it early: then it is made non-blocking
+	 * while the connect to the proxy starts, so the deadline holds. */
+	if (flags < 0 || (block && !optimistic))
+		return S5_PASS;
+	c = s5_slab_alloc(&conn_slab);
 	if (c == NULL)
 		return S5_PASS;
 	pthread_mutex_init(&c->lock, NULL);
@@ -742,9 +742,6 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	(void)s5_obj_ref(&c->obj);
 	if (s5_fd_attach(fd, S5FD_CONN, &c->obj) < 0)
 		return abandon(c, true);
-	/* A blocking socket (optimistic mode) is made non-blocking while
-	 * the connect to the proxy starts, so the deadline holds. */
-	block = !nonblocking_flags(fd, &flags);
 	if (block && real.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		r = abandon(c, true);
 		s5_fd_clear(fd);

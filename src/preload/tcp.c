@@ -4,7 +4,6 @@
  * is never connected directly, and a failed handshake leaves the socket
  * unusable rather than connected to the proxy. */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -114,15 +113,6 @@ void s5_tcp_log_outcome(const struct s5_addr *dst,
 	s5log_end(&l);
 }
 
-/* A non-blocking socket: its connect may return before the proxy
- * answered (kind_conn.h). */
-static bool nonblocking(int fd)
-{
-	int fl = real.fcntl(fd, F_GETFL);
-
-	return fl >= 0 && (fl & O_NONBLOCK);
-}
-
 static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 			 socklen_t dlen, const struct s5_addr *target,
 			 bool async)
@@ -142,7 +132,7 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 		   c->user_len, c->pass, c->pass_len);
 	if (c->pipeline)
 		s5_hs_pipeline(&hs);
-	if (async && (c->optimistic || nonblocking(fd))) {
+	if (async) {
 		r = s5_conn_start(fd, (struct sockaddr *)&proxy, plen, dst,
 				  dlen, &hs, c->optimistic);
 		if (r != S5_PASS) {
