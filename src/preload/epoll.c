@@ -54,7 +54,7 @@ static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
 	int r;
 
 	for (;;) {
-		dl = s5_conn_earliest();
+		dl = s5_conn_expire();
 		cap = dl < end ? dl + 1 : end;
 		if (cap == MS_NONE) {
 			left = -1;
@@ -70,7 +70,6 @@ static int wait_slow(int epfd, struct epoll_event *ev, int max, int64_t end,
 			return -errno;
 		stale = false;
 		r = filter(epfd, ev, r, &stale);
-		s5_conn_expire();
 		if (r > 0 || (end != MS_NONE && s5_now_ms() >= end))
 			return r;
 		/* Only events another process (the parent after a fork) will

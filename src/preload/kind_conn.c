@@ -626,21 +626,23 @@ static bool blocking(int fd)
 /* Waits (without the lock) while the handshake runs, or with opt also
  * while its replies are missing, until it ends or the deadline passes:
  * for a program that waits on a blocking socket. */
+static bool waits(struct s5_conn *c, bool opt)
+{
+	int st = atomic_load(&c->state);
+
+	return !c->inherited && (st == C_RUN || (opt && st == C_OPT));
+}
+
 static void wait_while(struct s5_conn *c, int fd, bool opt)
 {
 	struct pollfd p;
 	int64_t left;
-	int st;
 
-	for (;;) {
-		/* Not a step further than asked: an optimistic connect
-		 * returns once the request left, whatever came since. */
-		st = atomic_load(&c->state);
-		if (c->inherited || !(st == C_RUN || (opt && st == C_OPT)))
-			return;
+	/* Not a step further than asked: an optimistic connect returns once
+	 * the request left, whatever came since. */
+	while (waits(c, opt)) {
 		s5_conn_drive(c);
-		st = atomic_load(&c->state);
-		if (c->inherited || !(st == C_RUN || (opt && st == C_OPT)))
+		if (!waits(c, opt))
 			return;
 		p.fd = fd;
 		p.events = atomic_load(&c->want);
@@ -1011,27 +1013,10 @@ bool s5_conn_optimistic(struct s5_conn *c)
 	return atomic_load(&c->state) == C_OPT;
 }
 
-int64_t s5_conn_earliest(void)
+int64_t s5_conn_expire(void)
 {
 	unsigned int i, h = high_water();
-	int64_t t = INT64_MAX;
-	struct s5_conn *c;
-
-	for (i = 0; i < h; i++) {
-		c = slot_get(i);
-		if (c == NULL)
-			continue;
-		if (running(c) && c->deadline < t)
-			t = c->deadline;
-		s5_conn_put(c);
-	}
-	return t;
-}
-
-void s5_conn_expire(void)
-{
-	unsigned int i, h = high_water();
-	int64_t now = s5_now_ms();
+	int64_t now = s5_now_ms(), t = INT64_MAX;
 	struct s5_conn *c;
 
 	for (i = 0; i < h; i++) {
@@ -1040,8 +1025,11 @@ void s5_conn_expire(void)
 			continue;
 		if (running(c) && c->deadline <= now)
 			s5_conn_drive(c);
+		if (running(c) && c->deadline < t)
+			t = c->deadline;
 		s5_conn_put(c);
 	}
+	return t;
 }
 
 uint32_t s5_conn_epoll_inherited(int epfd, uint64_t data)

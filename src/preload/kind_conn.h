@@ -107,10 +107,10 @@ bool s5_conn_optimistic(struct s5_conn *c);
  * is told to go on instead. */
 void s5_conn_drive(struct s5_conn *c);
 
-/* The earliest deadline of all handshakes in progress (s5_now_ms time),
- * or INT64_MAX; and the handshakes past it failed with ETIMEDOUT. */
-int64_t s5_conn_earliest(void);
-void s5_conn_expire(void);
+/* Fails the handshakes past their deadline (ETIMEDOUT), and returns the
+ * earliest deadline of those still in progress (s5_now_ms time), or
+ * INT64_MAX: one look at every handshake per round of a wait. */
+int64_t s5_conn_expire(void);
 
 /* An epoll event: S5_TAG_NONE for the program's; else the library's,
  * which the caller drops: S5_TAG_OURS (its handshake was advanced) or

@@ -117,11 +117,12 @@ static void items_done(struct items *it, struct pollfd *fds)
 		free(it->v);
 }
 
-/* Sets each socket up for the next round; returns when the round must
- * end at the latest (the earliest deadline of a handshake, or end). */
+/* Fails the handshakes past their deadline, sets each socket up for the
+ * next round; returns when the round must end at the latest (the
+ * earliest deadline of a handshake, or end). */
 static int64_t prepare(struct items *it, struct pollfd *fds, int64_t end)
 {
-	int64_t cap = end, dl = s5_conn_earliest();
+	int64_t cap = end, dl = s5_conn_expire();
 	size_t k;
 
 	for (k = 0; k < it->n; k++) {
@@ -147,7 +148,6 @@ static int settle(struct items *it, struct pollfd *fds, nfds_t n,
 	nfds_t i;
 	int count = 0;
 
-	s5_conn_expire();
 	for (k = 0; k < it->n; k++) {
 		struct item *x = &it->v[k];
 		short extra;
