@@ -241,19 +241,27 @@ static bool lookup(int fd, enum s5_fd_kind kind, struct s5_fd_entry **ep,
 	return false;
 }
 
+/* The snapshot's object with a new reference, if the entry still holds
+ * it (else a close or attach raced us). */
+static struct s5_obj *ref_current(struct s5_fd_entry *e,
+				  const struct snapshot *s)
+{
+	if (s->obj == NULL || !s5_obj_ref(s->obj))
+		return NULL;
+	if (atomic_load_explicit(&e->seq, memory_order_acquire) == s->seq)
+		return s->obj;
+	s5_obj_put(s->obj);
+	return NULL;
+}
+
 struct s5_obj *s5_fd_get(int fd, enum s5_fd_kind kind)
 {
 	struct s5_fd_entry *e;
 	struct snapshot s;
 
-	if (kind == S5FD_INTERNAL || !lookup(fd, kind, &e, &s) ||
-	    s.obj == NULL || !s5_obj_ref(s.obj))
+	if (kind == S5FD_INTERNAL || !lookup(fd, kind, &e, &s))
 		return NULL;
-	/* Still this descriptor's? Else a close or attach raced us. */
-	if (atomic_load_explicit(&e->seq, memory_order_acquire) == s.seq)
-		return s.obj;
-	s5_obj_put(s.obj);
-	return NULL;
+	return ref_current(e, &s);
 }
 
 struct s5_obj *s5_fd_peek(int fd, enum s5_fd_kind kind)
@@ -262,12 +270,9 @@ struct s5_obj *s5_fd_peek(int fd, enum s5_fd_kind kind)
 	struct snapshot s;
 
 	if (kind == S5FD_INTERNAL || e == NULL || !read_entry(e, &s) ||
-	    s.kind != (uint32_t)kind || s.obj == NULL || !s5_obj_ref(s.obj))
+	    s.kind != (uint32_t)kind)
 		return NULL;
-	if (atomic_load_explicit(&e->seq, memory_order_acquire) == s.seq)
-		return s.obj;
-	s5_obj_put(s.obj);
-	return NULL;
+	return ref_current(e, &s);
 }
 
 bool s5_fd_is_internal(int fd)

@@ -1,8 +1,9 @@
 /* getsockopt(): SO_ERROR on a socket whose connect through the proxy runs
  * on (kind_conn.h) advances the handshake and answers as the kernel would
  * for a direct connect in the same state: 0 while it runs and after
- * success, the failure's errno once. Every other option, and every other
- * descriptor, is the kernel's. */
+ * success, the failure's errno once. TCP_NODELAY shows the program's own
+ * value while optimistic data holds it on. Every other option, and every
+ * other descriptor, is the kernel's. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
