@@ -1,5 +1,5 @@
 /* Small helpers shared by the benchmark programs: a monotonic clock,
- * a fatal-error exit, and strict number parsing. Benchmarks are ordinary
+ * a fatal-error exit, strict number and address parsing, and a sort order. Benchmarks are ordinary
  * programs (stdio and exit are fine here, unlike in the library). */
 #ifndef S5_BENCH_H
 #define S5_BENCH_H
@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -48,6 +50,25 @@ static inline long bench_num(const char *prog, const char *name,
 		exit(2);
 	}
 	return v;
+}
+
+/* An IPv4 address and a port from the command line, or exits. */
+static inline void bench_ipv4(const char *prog, struct sockaddr_in *sa,
+			      const char *addr, const char *port)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
+		bench_die(prog, "not an IPv4 address", 0);
+	sa->sin_port = htons((uint16_t)bench_num(prog, "port", port, 1, 65535));
+}
+
+/* qsort() order for int64_t. */
+static inline int bench_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
 }
 
 /* SIGTERM, SIGINT and SIGALRM go to handler, and are blocked except

@@ -222,23 +222,6 @@ static void one(struct conn_stat *st, const struct sockaddr_in *proxy,
 	tick(-1, &ignored);
 }
 
-static void parse_addr(struct sockaddr_in *sa, const char *addr,
-		       const char *port)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
-		bench_die(PROG, "not an IPv4 address", 0);
-	sa->sin_port = htons((uint16_t)bench_num(PROG, "port", port, 1, 65535));
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The median of field off (a byte offset into struct conn_stat) over n
  * connections, in µs. */
 static double median_us(const struct conn_stat *st, long n, size_t off)
@@ -248,7 +231,7 @@ static double median_us(const struct conn_stat *st, long n, size_t off)
 
 	for (i = 0; i < n; i++)
 		memcpy(&v[i], (const char *)&st[i] + off, sizeof(v[i]));
-	qsort(v, (size_t)n, sizeof(v[0]), cmp_i64);
+	qsort(v, (size_t)n, sizeof(v[0]), bench_cmp_i64);
 	return (n % 2 ? (double)v[n / 2] :
 			(double)(v[n / 2 - 1] + v[n / 2]) / 2) / 1000.0;
 }
@@ -262,7 +245,7 @@ int main(int argc, char **argv)
 	int a;
 
 	if (argc == 7 && strcmp(argv[1], "native") == 0) {
-		parse_addr(&proxy, argv[2], argv[3]);
+		bench_ipv4(PROG, &proxy, argv[2], argv[3]);
 		a = 4;
 	} else if (argc == 5 && strcmp(argv[1], "plain") == 0) {
 		a = 2;
@@ -273,7 +256,7 @@ int main(int argc, char **argv)
 				"COUNT\n");
 		return 2;
 	}
-	parse_addr(&target, argv[a], argv[a + 1]);
+	bench_ipv4(PROG, &target, argv[a], argv[a + 1]);
 	count = bench_num(PROG, "count", argv[a + 2], 1, MAX_COUNT);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)

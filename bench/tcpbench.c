@@ -135,23 +135,6 @@ static int64_t one(const struct conf *c)
 	return t;
 }
 
-static void parse_addr(struct sockaddr_in *sa, const char *addr,
-		       const char *port)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (inet_pton(AF_INET, addr, &sa->sin_addr) != 1)
-		bench_die(PROG, "not an IPv4 address", 0);
-	sa->sin_port = htons((uint16_t)bench_num(PROG, "port", port, 1, 65535));
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
 	static int64_t lat[MAX_COUNT];
@@ -162,7 +145,7 @@ int main(int argc, char **argv)
 
 	if (argc == 8 && strcmp(argv[1], "native") == 0) {
 		c.native = true;
-		parse_addr(&c.proxy, argv[2], argv[3]);
+		bench_ipv4(PROG, &c.proxy, argv[2], argv[3]);
 		a = 4;
 	} else if (argc == 6 && (strcmp(argv[1], "plain") == 0 ||
 				 strcmp(argv[1], "poll") == 0)) {
@@ -175,7 +158,7 @@ int main(int argc, char **argv)
 				"TARGET_PORT COUNT MAX_SECONDS\n");
 		return 2;
 	}
-	parse_addr(&c.target, argv[a], argv[a + 1]);
+	bench_ipv4(PROG, &c.target, argv[a], argv[a + 1]);
 	count = bench_num(PROG, "count", argv[a + 2], 1, MAX_COUNT);
 	secs = bench_num(PROG, "seconds", argv[a + 3], 1, 600);
 	one(&c);
@@ -189,7 +172,7 @@ int main(int argc, char **argv)
 		}
 	}
 	elapsed = bench_now_ns() - t0;
-	qsort(lat, (size_t)i, sizeof(lat[0]), cmp_i64);
+	qsort(lat, (size_t)i, sizeof(lat[0]), bench_cmp_i64);
 	printf("connections %ld seconds %.3f rate %.0f median_us %.1f "
 	       "min_us %.1f\n", i, (double)elapsed / 1e9,
 	       (double)i * 1e9 / (double)elapsed,
