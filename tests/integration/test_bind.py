@@ -20,7 +20,15 @@ import topo
 from harness import DANTE, DANTE6, MICRO, client_script
 
 TARGET4, TARGET6 = topo.TARGET4, topo.TARGET6
-NAME = "www.test"                 # A 203.0.113.7, AAAA fd00:5357:3::7
+# Names (dnsenv.py). dante resolves a name itself and, when it has both
+# families, takes the IPv6 address: the FTP server then sees the control
+# connection come from fd00:5357:3::1, which only EPRT can name and only an
+# AF_INET6 socket can hold. A program that resolved the name to an IPv4
+# (fake) address has an AF_INET socket: it cannot announce that address,
+# so active FTP by a dual-stack name works only with AF_INET6 sockets
+# (curl -6). ftp.test has only an A record: the IPv4 path by name.
+NAME4 = "ftp.test"                # A 203.0.113.7
+NAME46 = "www.test"               # A 203.0.113.7, AAAA fd00:5357:3::7
 PROXY_SIDE = topo.PROXY_SIDE
 PROXY_SIDES = (topo.PROXY4_T, topo.PROXY6_T)
 BIG, SMALL = ftp_target.BIG_NAME, ftp_target.SMALL_NAME
@@ -125,7 +133,7 @@ def curl_three(client, ftp, tmp_path, host, extra=(), proxy=DANTE, env=None):
 
 
 @pytest.mark.parametrize("how", ["EPRT", "PORT"])
-@pytest.mark.parametrize("host", [TARGET4, NAME])
+@pytest.mark.parametrize("host", [TARGET4, NAME4])
 def test_curl_active_listing_and_two_files_in_one_session(client, ftp,
                                                           tmp_path, host,
                                                           how):
@@ -136,13 +144,21 @@ def test_curl_active_listing_and_two_files_in_one_session(client, ftp,
     assert_files(ftp, out, why)
     text = read(listing).decode()
     assert BIG in text and SMALL in text, why
-    side = PROXY_SIDE.get(host)
-    check_sessions(client, ftp, r, 1, 3, how, proxy_side=side)
+    check_sessions(client, ftp, r, 1, 3, how, proxy_side=topo.PROXY4_T)
+    announced = [e["line"] for e in ftp.events("cmd")
+                 if e["line"].split()[0] == how]
+    want = ("EPRT |1|%s|" % topo.PROXY4_T if how == "EPRT" else
+            "PORT %s," % topo.PROXY4_T.replace(".", ","))
+    assert all(l.startswith(want) for l in announced), why
 
 
-@pytest.mark.parametrize("proxy", [DANTE, DANTE6])
-def test_curl_eprt_by_ipv6_address(client, ftp, tmp_path, proxy):
-    r, out, listing = curl_three(client, ftp, tmp_path, TARGET6,
+@pytest.mark.parametrize("proxy,host,extra", [
+    (DANTE, TARGET6, []), (DANTE6, TARGET6, []),
+    # By a dual-stack name: dante goes over IPv6 (see NAME46); curl -6
+    # gives curl AF_INET6 sockets that can hold that address.
+    (DANTE, NAME46, ["-6"])])
+def test_curl_eprt_over_ipv6(client, ftp, tmp_path, proxy, host, extra):
+    r, out, listing = curl_three(client, ftp, tmp_path, host, extra,
                                  proxy=proxy)
     why = diag(client, ftp, r)
     assert r.rc == 0, why
@@ -160,7 +176,7 @@ def test_curl_eprt_by_ipv6_address(client, ftp, tmp_path, proxy):
 ROUNDS = 2
 
 
-@pytest.mark.parametrize("host", [TARGET4, NAME, TARGET6])
+@pytest.mark.parametrize("host", [TARGET4, NAME4, TARGET6])
 def test_ftplib_active_session(client, ftp, tmp_path, host):
     r = client.run_wrapped(client_script("ftp_active.py", "session", host,
                                          tmp_path, ROUNDS), proxy=DANTE)
@@ -182,7 +198,7 @@ def test_ftplib_active_session(client, ftp, tmp_path, host):
     (session,) = check_sessions(
         client, ftp, r, 1, 2 + 2 * ROUNDS,
         "EPRT" if ":" in out["control"][0] else "PORT",
-        proxy_side=PROXY_SIDE.get(host))
+        proxy_side=PROXY_SIDE.get(host, topo.PROXY4_T))
     assert session.split()[0] == out["control"][0], why
 
 
