@@ -796,7 +796,9 @@ void s5_conn_put(struct s5_conn *c)
  * on (its other copies change when they are next used). */
 static void became_tcp(struct s5_conn *c, int fd)
 {
-	(void)s5_tcp_mark(fd, (struct sockaddr *)&c->dst, c->dlen);
+	(void)s5_tcp_mark(fd, (struct sockaddr *)&c->dst, c->dlen,
+			  c->hs.state == S5HS_DONE ? &c->hs.reply.bound
+						   : NULL, 0);
 }
 
 /* Reports the failure once; the kernel's own error (ECONNRESET from the

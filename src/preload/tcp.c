@@ -20,10 +20,8 @@
 #define IPPROTO_MPTCP 262
 #endif
 
-/* The proxy address this socket can reach: its own family, or for an
- * IPv6 socket the IPv4-mapped form of an IPv4 proxy. */
-static int pick_proxy(int fd, int domain, struct sockaddr_storage *out,
-		      socklen_t *len)
+int s5_pick_proxy(int fd, int domain, struct sockaddr_storage *out,
+		  socklen_t *len)
 {
 	const struct s5_config *c = &s5_cfg;
 
@@ -124,7 +122,7 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 	int64_t t0;
 	int r;
 
-	if (pick_proxy(fd, domain, &proxy, &plen) < 0) {
+	if (s5_pick_proxy(fd, domain, &proxy, &plen) < 0) {
 		log_no_route(dst, dlen, domain);
 		return -EAFNOSUPPORT;
 	}
@@ -156,7 +154,8 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 	}
 	/* Without the entry, getpeername shows the proxy; nothing else
 	 * depends on it. */
-	(void)s5_tcp_mark(fd, dst, dlen);
+	(void)s5_tcp_mark(fd, dst, dlen,
+			  hs.state == S5HS_DONE ? &hs.reply.bound : NULL, 0);
 	return 0;
 }
 
