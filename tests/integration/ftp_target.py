@@ -5,6 +5,10 @@
 
 serves DIR anonymously and read-only on [::]:21, which takes both families
 (an IPv4 peer shows as ::ffff:A.B.C.D inside; the events name it A.B.C.D).
+Each session has a thread of its own (pyftpdlib's ThreadedFTPServer):
+with the single-loop FTPServer, pyftpdlib 1.5.7 lost track of one of two
+concurrent active-mode sessions about every other time (no reply to PORT,
+or a download that stopped halfway), even without any proxy in between.
 Only active mode is offered: PASV and EPSV are refused, so a client that
 cannot open a listener through the proxy fails instead of falling back to
 passive mode. pyftpdlib itself refuses a PORT or EPRT that names another
@@ -61,7 +65,7 @@ def server_main(argv):
 
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import ActiveDTP, FTPHandler
-    from pyftpdlib.servers import FTPServer
+    from pyftpdlib.servers import ThreadedFTPServer
 
     lock = threading.Lock()
     out = open(opts.events, "a", buffering=1)
@@ -79,8 +83,11 @@ def server_main(argv):
             try:
                 peer = self.socket.getpeername()[:2]
                 local = self.socket.getsockname()[:2]
+                # (not self._cmd: pyftpdlib 1.5.7 names every IPv4
+                # address's command EPRT there)
                 event(ev="data", session=session_of(self.cmd_channel),
-                      cmd=self._cmd, peer=[plain(peer[0]), peer[1]],
+                      cmd=self.cmd_channel.announced_with,
+                      peer=[plain(peer[0]), peer[1]],
                       local=[plain(local[0]), local[1]])
             except OSError as e:
                 event(ev="data-error", session=session_of(self.cmd_channel),
@@ -90,12 +97,16 @@ def server_main(argv):
     class RecordingHandler(FTPHandler):
         active_dtp = RecordingActiveDTP
         banner = "socks5wrap test FTP server"
+        announced_with = None          # the last PORT or EPRT command
+
 
         def on_connect(self):
             event(ev="control", session=session_of(self))
 
         def pre_process_command(self, line, cmd, arg):
             shown = "PASS ******" if cmd == "PASS" else line
+            if cmd in ("PORT", "EPRT"):
+                self.announced_with = cmd
             event(ev="cmd", session=session_of(self), line=shown)
             return FTPHandler.pre_process_command(self, line, cmd, arg)
 
@@ -117,7 +128,7 @@ def server_main(argv):
     auth = DummyAuthorizer()
     auth.add_anonymous(opts.root)
     RecordingHandler.authorizer = auth
-    server = FTPServer(("::", opts.port), RecordingHandler)
+    server = ThreadedFTPServer(("::", opts.port), RecordingHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)
     time.sleep(opts.lifetime)
