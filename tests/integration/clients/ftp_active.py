@@ -250,6 +250,7 @@ def do_listen(host):
             out["listener"] = list(listener.getsockname()[:2])
         except OSError as e:
             out["listen"] = errno.errorcode.get(e.errno, str(e))
+            out["listen_errno"] = e.errno
         out["listen_s"] = round(time.monotonic() - t0, 3)
         listener.close()
         ctl.cmd("QUIT")
