@@ -11,6 +11,7 @@ compares the files byte for byte. The client fixture's leak capture
 proves that the client sent nothing but SOCKS traffic to the proxy.
 """
 
+import errno
 import os
 
 import pytest
@@ -171,15 +172,40 @@ def test_curl_eprt_over_ipv6(client, ftp, tmp_path, proxy, host, extra):
                for l in eprts), why
 
 
+def test_curl_by_dual_stack_name_on_an_ipv4_socket_fails_closed(client, ftp,
+                                                                tmp_path):
+    # curl resolves www.test to an IPv4 (fake) address, dante reaches it
+    # over IPv6 and listens for the BIND on fd00:5357:3::1, which an
+    # AF_INET socket cannot show: listen() fails with EAFNOSUPPORT and
+    # says so, curl gives up before announcing anything.
+    r, out, listing = curl_three(client, ftp, tmp_path, NAME46)
+    why = diag(client, ftp, r)
+    assert r.rc == CURL_FTP_PORT_FAILED, why
+    assert "Address family not supported" in r.stderr, why
+    assert "listen: BIND for www.test:0 via %s: the address the proxy " \
+        "listens at cannot be shown on this socket" % DANTE in r.stderr, why
+    assert [e["session"].split()[0] for e in ftp.events("control")] == [
+        topo.PROXY6_T], why
+    assert ftp.events("data") == [], why
+    assert [e for e in ftp.events("cmd")
+            if e["line"].split()[0] in ("PORT", "EPRT")] == [], why
+    assert not os.path.exists(out[BIG]), why
+
+
 # -- python ftplib -----------------------------------------------------------
 
 ROUNDS = 2
 
 
-@pytest.mark.parametrize("host", [TARGET4, NAME4, TARGET6])
-def test_ftplib_active_session(client, ftp, tmp_path, host):
+# IPv6 through dante's IPv6 address: ftplib's listener for an IPv6 control
+# connection is IPv6-only (socket.create_server sets IPV6_V6ONLY), and the
+# listener itself becomes the connection to the proxy, so it cannot reach
+# an IPv4 proxy (see test_ftplib_ipv6_only_listener_and_ipv4_proxy).
+@pytest.mark.parametrize("proxy,host", [(DANTE, TARGET4), (DANTE, NAME4),
+                                        (DANTE6, TARGET6)])
+def test_ftplib_active_session(client, ftp, tmp_path, proxy, host):
     r = client.run_wrapped(client_script("ftp_active.py", "session", host,
-                                         tmp_path, ROUNDS), proxy=DANTE)
+                                         tmp_path, ROUNDS), proxy=proxy)
     why = diag(client, ftp, r)
     assert r.rc == 0, why
     out = r.json()
@@ -200,6 +226,25 @@ def test_ftplib_active_session(client, ftp, tmp_path, host):
         "EPRT" if ":" in out["control"][0] else "PORT",
         proxy_side=PROXY_SIDE.get(host, topo.PROXY4_T))
     assert session.split()[0] == out["control"][0], why
+
+
+def test_ftplib_ipv6_only_listener_and_ipv4_proxy(client, ftp, tmp_path):
+    # The control connection works (an AF_INET6 socket reaches the IPv4
+    # proxy through a mapped address), but the IPv6-only listener cannot:
+    # listen() fails with EAFNOSUPPORT and says why; nothing is announced.
+    r = client.run_wrapped(client_script("ftp_active.py", "session", TARGET6,
+                                         tmp_path, 1), proxy=DANTE)
+    why = diag(client, ftp, r)
+    assert r.rc == 0, why
+    out = r.json()
+    assert out["result"] == "error", why
+    assert out["error"].startswith("EAFNOSUPPORT"), why
+    assert "listen: the proxy has no address this socket's family can " \
+        "reach" in r.stderr, why
+    assert len(ftp.events("control")) == 1, why
+    assert ftp.events("data") == [], why
+    assert [e for e in ftp.events("cmd")
+            if e["line"].split()[0] in ("PORT", "EPRT")] == [], why
 
 
 def test_two_ftplib_sessions_in_two_threads(client, ftp, tmp_path):
@@ -267,8 +312,10 @@ def test_lftp_active_by_address(client, ftp, tmp_path):
 # -- negative ------------------------------------------------------------------
 
 def test_bind_off_makes_curl_active_ftp_fail(client, ftp, tmp_path):
-    # Without BIND the listener stays on the client: whatever curl
-    # announces, the server cannot reach it (or refuses the address).
+    # Without BIND the listener would stay on the client, where the server
+    # cannot reach it. curl binds its data socket to the control
+    # connection's address as getsockname() shows it (the proxy's), which
+    # is not the client's own: bind() fails, curl gives up.
     r, out, listing = curl_three(client, ftp, tmp_path, TARGET4,
                                  env={"SOCKS5WRAP_BIND": "off"})
     why = diag(client, ftp, r)
@@ -280,6 +327,26 @@ def test_bind_off_makes_curl_active_ftp_fail(client, ftp, tmp_path):
     assert client.target_peers() == [], why
 
 
+def test_bind_off_makes_ftplib_active_mode_fail(client, ftp, tmp_path):
+    # ftplib listens on the wildcard address, on the client itself, and
+    # announces the control connection's address (the proxy's) with that
+    # port: the server's connection goes to the proxy host, where nothing
+    # listens on that port, and fails (425).
+    r = client.run_wrapped(client_script("ftp_active.py", "session", TARGET4,
+                                         tmp_path, 1), proxy=DANTE,
+                           env={"SOCKS5WRAP_BIND": "off"})
+    why = diag(client, ftp, r)
+    assert r.rc == 0, why
+    out = r.json()
+    assert out["result"] == "error", why
+    assert "425" in out["error"], why
+    assert ftp.events("data") == [], why
+    (port_cmd,) = [e["line"] for e in ftp.events("cmd")
+                   if e["line"].split()[0] in ("PORT", "EPRT")]
+    assert port_cmd.startswith("PORT 203,0,113,1,"), why
+    assert client.target_peers() == [], why
+
+
 def test_microsocks_without_bind(client, ftp, tmp_path):
     # microsocks answers BIND with "command not supported" (REP 7).
     r = client.run_wrapped(client_script("ftp_active.py", "listen", TARGET4),
@@ -288,7 +355,8 @@ def test_microsocks_without_bind(client, ftp, tmp_path):
     assert r.rc == 0, why
     out = r.json()
     assert out["result"] == "ok", why
-    assert out["listen"] == "EOPNOTSUPP", why
+    assert out.get("listen_errno") == errno.EOPNOTSUPP, why
+    assert "command not supported" in r.stderr, why
     # curl gives up cleanly (no hang, no announcement the server could
     # act on), and nothing leaks (the capture).
     r, out, listing = curl_three(client, ftp, tmp_path, TARGET4, proxy=MICRO)
