@@ -320,6 +320,16 @@ void s5_epoll_track(int epfd)
 	(void)s5_fd_attach(epfd, S5FD_EPOLL, &e->obj);
 }
 
+void s5_epoll_forget(int fd)
+{
+	int epfd;
+
+	for (epfd = s5_fd_next(0, S5FD_EPOLL); epfd >= 0;
+	     epfd = s5_fd_next((unsigned int)epfd + 1, S5FD_EPOLL))
+		if (epoll_serial_of(epfd) != 0)
+			(void)real.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
 /* What read_fdinfo collects into. */
 struct found {
 	struct s5_conn *c;
