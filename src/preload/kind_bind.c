@@ -34,6 +34,7 @@
 #include "fork.h"
 #include "hook.h"
 #include "kind_bind.h"
+#include "kind_conn.h"
 #include "kind_tcp.h"
 #include "route.h"
 #include "s5_log.h"
@@ -207,6 +208,27 @@ bool s5_bind_local(int fd, struct sockaddr_storage *out, socklen_t *len)
 	}
 	bind_put(b);
 	return ok;
+}
+
+void s5_bind_closing(int fd)
+{
+	struct s5_bind *b = bind_get(fd);
+	struct s5_obj *other;
+
+	if (b == NULL)
+		return;
+	/* The connection the listener gave holds the same file open, so the
+	 * kernel will not drop the listener's epoll registrations: events of
+	 * the connection would come with the listener's data after its
+	 * close. Unless another copy of the listener stays. */
+	if (atomic_load(&b->state) == B_ACCEPTED) {
+		other = s5_fd_find_same(fd, S5FD_BIND);
+		if (other != NULL)
+			s5_obj_put(other);
+		else
+			s5_epoll_forget(fd);
+	}
+	bind_put(b);
 }
 
 bool s5_bind_listening(int fd)
