@@ -139,12 +139,16 @@ def test_curl_active_listing_and_two_files_in_one_session(client, ftp,
                                                           tmp_path, host,
                                                           how):
     extra = ["--disable-eprt"] if how == "PORT" else []
-    r, out, listing = curl_three(client, ftp, tmp_path, host, extra)
+    r, out, listing = curl_three(client, ftp, tmp_path, host, extra,
+                                 env={"SOCKS5WRAP_LOG": "info"})
     why = diag(client, ftp, r)
     assert r.rc == 0, why
     assert_files(ftp, out, why)
     text = read(listing).decode()
     assert BIG in text and SMALL in text, why
+    # One BIND per transfer, for the destination as the program named it.
+    assert r.stderr.count("listen: BIND for %s:0 via %s" % (
+        host, DANTE)) == 3, why
     check_sessions(client, ftp, r, 1, 3, how, proxy_side=topo.PROXY4_T)
     announced = [e["line"] for e in ftp.events("cmd")
                  if e["line"].split()[0] == how]
