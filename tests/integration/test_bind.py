@@ -66,9 +66,8 @@ def diag(client, ftp, result=None):
         "%(ev)s %(session)s " % e + " ".join(
             "%s=%s" % (k, v) for k, v in sorted(e.items())
             if k not in ("ev", "session")) for e in ftp.events()))
-    for name in ("dante",):
-        parts.append("--- %s log (end) ---\n%s" % (
-            name, "\n".join(client.proxy_log(name).splitlines()[-25:])))
+    parts.append("--- dante log (end) ---\n%s" % "\n".join(
+        client.proxy_log("dante").splitlines()[-25:]))
     return "\n".join(parts)
 
 
