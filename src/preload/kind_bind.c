@@ -14,7 +14,15 @@
  * the proxied connection the listener belongs to (the one whose address
  * it is bound to; for the wildcard, the last one made), by name when the
  * program connected by name, with port 0: the peer connects from a port
- * of its own choosing (FTP's 20, or any).
+ * of its own choosing (FTP's 20, or any). A socket bound to a proxied
+ * connection's address sends BIND at the first getsockname() already:
+ * curl asks for the port to announce between bind() and listen().
+ *
+ * getsockname() on a proxied connection shows the address the proxy
+ * connected from (kind_tcp.c), which is what the peer sees and what a
+ * program announcing "my address" must name; bind() to that address binds
+ * the connection's real local address instead, and marks the socket as
+ * belonging to that connection.
  *
  * accept() reads the second reply, never past its end, and returns a
  * duplicate of the descriptor: one BIND gives one connection, and the
