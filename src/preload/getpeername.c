@@ -6,6 +6,7 @@
 
 #include "fd.h"
 #include "hook.h"
+#include "kind_bind.h"
 #include "kind_conn.h"
 #include "kind_tcp.h"
 #include "udp.h"
@@ -43,6 +44,11 @@ S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 		if (!s5_tcp_peer(fd, &peer, &plen))
 			return r;
 		break;
+	case S5FD_BIND:
+		/* A listener has no peer, through the proxy too. */
+		if (s5_bind_listening(fd))
+			return (int)s5_result(-ENOTCONN, errno);
+		return r;
 	case S5FD_UDP:
 		/* Connected through the proxy: the kernel's peer is the
 		 * relay, the program's is the one it asked for. */
