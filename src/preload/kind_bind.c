@@ -26,12 +26,18 @@
  *
  * accept() reads the second reply, never past its end, and returns a
  * duplicate of the descriptor: one BIND gives one connection, and the
- * stream after the reply is the peer's. The duplicate shares the file
- * status flags with the listener (one open file), so accept4's
- * SOCK_NONBLOCK sets them for both; the listener takes no further
- * connection (EAGAIN when non-blocking, EINVAL when blocking). */
+ * stream after the reply is the peer's. The listener's number then gets
+ * a listening socket of its own that no one can connect to (loopback, a
+ * filter that drops every packet), with the listener's flags and epoll
+ * registrations: what the program kept as its listener is an idle one
+ * again, never readable because of the connection. It takes no further
+ * connection (EAGAIN when non-blocking, EINVAL when blocking). Where the
+ * program's epoll sets cannot be read the listener stays the connection's
+ * other descriptor (same file, same flags), and its close takes it out of
+ * those sets. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,6 +59,8 @@
 #define IPPROTO_MPTCP 262
 #endif
 
+#define QUIET_REGS 8 /* epoll registrations a listener's move takes */
+
 enum bind_state {
 	B_BOUND,     /* bound to an ephemeral port, not listening yet */
 	B_LISTENING, /* the first reply came: waiting for the second */
@@ -66,6 +74,8 @@ struct s5_bind {
 	_Atomic int state;    /* enum bind_state */
 	int err;              /* B_FAILED: its -errno */
 	bool was_nonblock;    /* B_ACCEPTED: the listener was non-blocking */
+	bool quiet;           /* B_ACCEPTED: the listener is a socket of its
+				 own again (quiet_listener) */
 	bool conn_bound;      /* B_BOUND to the address of a proxied
 				 connection: its address will be announced */
 	/* Set before state becomes B_LISTENING, then never changed. */
@@ -229,7 +239,7 @@ void s5_bind_closing(int fd)
 	 * kernel will not drop the listener's epoll registrations: events of
 	 * the connection would come with the listener's data after its
 	 * close. Unless another copy of the listener stays. */
-	if (atomic_load(&b->state) == B_ACCEPTED) {
+	if (atomic_load(&b->state) == B_ACCEPTED && !b->quiet) {
 		other = s5_fd_find_same(fd, S5FD_BIND);
 		if (other != NULL)
 			s5_obj_put(other);
@@ -458,6 +468,83 @@ static void log_accept(const struct s5_bind *b, const struct sockaddr *peer,
 	s5log_end(&l);
 }
 
+/* A listening socket nobody can connect to: bound to loopback, with a
+ * socket filter that drops every packet (a SYN too). -1 if not made. */
+static int inert_listener(int domain)
+{
+	static struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog prog = { .len = 1, .filter = drop };
+	struct sockaddr_storage lo;
+	socklen_t llen;
+	int s;
+
+	memset(&lo, 0, sizeof(lo));
+	if (domain == AF_INET) {
+		struct sockaddr_in *l4 = (struct sockaddr_in *)&lo;
+
+		l4->sin_family = AF_INET;
+		l4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		llen = sizeof(*l4);
+	} else {
+		struct sockaddr_in6 *l6 = (struct sockaddr_in6 *)&lo;
+
+		l6->sin6_family = AF_INET6;
+		l6->sin6_addr = in6addr_loopback;
+		llen = sizeof(*l6);
+	}
+	s = real.socket(domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (real.setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			    sizeof(prog)) < 0 ||
+	    real.bind(s, (struct sockaddr *)&lo, llen) < 0 ||
+	    real.listen(s, 1) < 0) {
+		real.close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* After the accept: the listener's number gets a listening socket of its
+ * own that never takes a connection, so the listener behaves as one that
+ * took its one connection: never readable again (the connection's data
+ * and end are the connection's), its file status flags its own, ENOTCONN
+ * and SO_ACCEPTCONN from the kernel. Its registrations in the program's
+ * epoll sets move along (the kernel keys them by file: left alone they
+ * would report the connection). Not done when a set cannot be read: the
+ * listener then stays the connection's other descriptor. fl: the
+ * listener's file status flags. b->lock held. */
+static void quiet_listener(struct s5_bind *b, int fd, int domain, int fl)
+{
+	struct s5_epoll_at regs[QUIET_REGS];
+	struct epoll_event ev;
+	int inert, fdfl, n, i;
+
+	n = s5_epoll_regs(fd, regs, QUIET_REGS);
+	fdfl = real.fcntl(fd, F_GETFD);
+	if (n < 0 || fl < 0 || fdfl < 0)
+		return;
+	inert = inert_listener(domain);
+	if (inert < 0)
+		return;
+	if (real.fcntl(inert, F_SETFL, fl) < 0 || !s5_obj_ref(&b->obj)) {
+		real.close(inert);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		(void)real.epoll_ctl(regs[i].epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (real.dup3(inert, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) == fd)
+		b->quiet = true;
+	real.close(inert);
+	for (i = 0; i < n; i++) {
+		ev.events = regs[i].events;
+		ev.data.u64 = regs[i].data;
+		(void)real.epoll_ctl(regs[i].epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	/* The entry now stands for the new file. */
+	(void)s5_fd_attach(fd, S5FD_BIND, &b->obj);
+}
+
 /* The connection, once the second reply came: a new descriptor for the
  * socket, with accept4's flags. b->lock held. */
 static int take_connection(struct s5_bind *b, int fd, int domain,
@@ -480,12 +567,12 @@ static int take_connection(struct s5_bind *b, int fd, int domain,
 	if (nfd < 0)
 		return -errno; /* EMFILE: the reply is in; accept may retry */
 	fl = real.fcntl(fd, F_GETFL);
-	if (fl >= 0) {
-		b->was_nonblock = (fl & O_NONBLOCK) != 0;
-		fl = (flags & SOCK_NONBLOCK) ? fl | O_NONBLOCK
-					     : fl & ~O_NONBLOCK;
-		(void)real.fcntl(fd, F_SETFL, fl);
-	}
+	b->was_nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	quiet_listener(b, fd, domain, fl);
+	if (fl >= 0)
+		(void)real.fcntl(nfd, F_SETFL,
+				 (flags & SOCK_NONBLOCK) ? fl | O_NONBLOCK
+							 : fl & ~O_NONBLOCK);
 	(void)s5_tcp_mark(nfd, (struct sockaddr *)&peer, plen, &b->bound,
 			  S5_TCP_ACCEPTED);
 	atomic_store(&b->state, B_ACCEPTED);
@@ -537,7 +624,11 @@ int s5_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 		}
 		break;
 	case B_ACCEPTED:
-		r = b->was_nonblock || nonblock ? -EAGAIN : -EINVAL;
+		/* Unless it moved, the listener's flags are the connection's
+		 * too: what it had at the accept counts then. */
+		if (!b->quiet)
+			nonblock = nonblock || b->was_nonblock;
+		r = nonblock ? -EAGAIN : -EINVAL;
 		if (r == -EINVAL)
 			s5log_msg(S5LOG_ERROR, "accept: a listener through the "
 					       "proxy takes one connection",

@@ -320,11 +320,15 @@ void s5_epoll_track(int epfd)
 	(void)s5_fd_attach(epfd, S5FD_EPOLL, &e->obj);
 }
 
-/* What read_fdinfo collects into. */
+/* What read_fdinfo collects into: a handshake's registrations, or (c
+ * NULL) a list for s5_epoll_regs. */
 struct found {
 	struct s5_conn *c;
 	int epfd;
 	uint64_t serial, ino;
+	int fd;
+	struct s5_epoll_at *at;
+	int n, max;
 };
 
 static int found_reg(void *ctx, const struct s5_epoll_reg *r)
@@ -334,6 +338,16 @@ static int found_reg(void *ctx, const struct s5_epoll_reg *r)
 
 	if (r->ino != f->ino)
 		return 0;
+	if (c == NULL) {
+		if (r->tfd != f->fd)
+			return 0; /* another copy of the file */
+		if (f->n == f->max)
+			return -1;
+		f->at[f->n++] = (struct s5_epoll_at){ .epfd = f->epfd,
+						      .events = r->events,
+						      .data = r->data };
+		return 0;
+	}
 	if (c->nregs == CONN_REGS)
 		return -1;
 	c->regs[c->nregs++] = (struct reg){ .epfd = f->epfd, .ep = f->serial,
@@ -381,12 +395,12 @@ static int read_fdinfo(int epfd,
 	return r;
 }
 
-/* Finds every registration of fd in the epoll instances the program made.
- * -1 when one cannot be read or there are too many. */
-static int find_regs(struct s5_conn *c, int fd)
+/* Reads every epoll instance the program made for the registrations of
+ * fd's file into *f (c, or at/max, set by the caller). -1 when one cannot
+ * be read or there are too many. */
+static int scan_sets(int fd, struct found *f)
 {
 	uint64_t seen[EPOLL_SEEN], serial;
-	struct found f;
 	struct stat st;
 	int epfd, nseen = 0, i;
 
@@ -404,12 +418,30 @@ static int find_regs(struct s5_conn *c, int fd)
 		if (nseen == EPOLL_SEEN)
 			return -1;
 		seen[nseen++] = serial;
-		f = (struct found){ .c = c, .epfd = epfd, .serial = serial,
-				    .ino = (uint64_t)st.st_ino };
-		if (read_fdinfo(epfd, found_reg, &f) < 0)
+		f->epfd = epfd;
+		f->serial = serial;
+		f->ino = (uint64_t)st.st_ino;
+		f->fd = fd;
+		if (read_fdinfo(epfd, found_reg, f) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* Finds every registration of fd in the epoll instances the program made.
+ * -1 when one cannot be read or there are too many. */
+static int find_regs(struct s5_conn *c, int fd)
+{
+	struct found f = { .c = c };
+
+	return scan_sets(fd, &f);
+}
+
+int s5_epoll_regs(int fd, struct s5_epoll_at *at, int max)
+{
+	struct found f = { .at = at, .max = max };
+
+	return scan_sets(fd, &f) < 0 ? -1 : f.n;
 }
 
 /* What s5_epoll_forget looks for. */

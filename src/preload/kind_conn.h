@@ -132,6 +132,18 @@ int s5_conn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 /* A new epoll instance of the program's (epoll_create*). */
 void s5_epoll_track(int epfd);
 
+/* A registration of a descriptor in one of the program's epoll sets. */
+struct s5_epoll_at {
+	int epfd;
+	uint32_t events;
+	uint64_t data;
+};
+
+/* The registrations of fd (under that number) in the epoll instances the
+ * program made, up to max into at: how many, or -1 when a set cannot be
+ * read or there are more. */
+int s5_epoll_regs(int fd, struct s5_epoll_at *at, int max);
+
 /* Removes fd (still open) from every epoll instance the program made, as
  * the kernel does when the last descriptor of a file closes: for a file
  * that the library keeps open under another number (kind_bind.c). */
