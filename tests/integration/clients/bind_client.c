@@ -14,7 +14,8 @@
  *   --bind WHAT          any (the wildcard, default), loopback (127.0.0.1
  *                        or ::1), control (the address getsockname() shows
  *                        for the first control connection; controlN for
- *                        the N-th, from 1), none (no bind() at all)
+ *                        the N-th, from 1), none (no bind() at all), or
+ *                        a literal address of the listener's family
  *   --port N             the port to bind (default 0)
  *   --nonblocking        the listener is O_NONBLOCK
  *   --rcvtimeo MS        SO_RCVTIMEO on the listener
@@ -375,12 +376,16 @@ static bool bind_address(const struct opts *o, const int *controls,
 		s6->sin6_family = AF_INET6;
 		if (strcmp(o->bind, "loopback") == 0)
 			s6->sin6_addr = in6addr_loopback;
+		else if (strcmp(o->bind, "any") != 0)
+			inet_pton(AF_INET6, o->bind, &s6->sin6_addr);
 	} else {
 		struct sockaddr_in *s4 = (void *)ss;
 
 		s4->sin_family = AF_INET;
 		if (strcmp(o->bind, "loopback") == 0)
 			s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		else if (strcmp(o->bind, "any") != 0)
+			inet_pton(AF_INET, o->bind, &s4->sin_addr);
 	}
 	if (ss->ss_family == AF_INET6) {
 		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)o->port);

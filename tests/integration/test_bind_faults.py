@@ -1,0 +1,522 @@
+"""SOCKS5 BIND (listen() through the proxy) against socks_script.py in mode
+bind, which plays the proxy's part exactly and misbehaves on demand: the
+contract is /work/bind/spec.md, the program clients/bind_client.c.
+
+- the BIND request: CMD 2, DST the control connection's destination, by
+  name when that was by name; the most recent one for the wildcard, the
+  one whose shown address the socket is bound to otherwise; 0.0.0.0:0
+  under SOCKS5WRAP_BIND=all without a proxied connection;
+- what the program sees: getsockname() = the first reply's BND (the
+  proxy's own address for 0.0.0.0, IPv4-mapped on an AF_INET6 socket),
+  readiness only with the second reply, accept() with the second reply's
+  address as peer, data both ways, one connection per BIND;
+- faults: every REP on either reply, garbage, a bad ATYP, truncation, a
+  hang-up, a proxy that never sends the second reply (EAGAIN for a
+  non-blocking accept or after SO_RCVTIMEO, EINTR for a signal);
+- policy: off, auto (loopback, fixed ports, no proxied connection stay
+  local and keep working for local clients), all.
+
+Every test runs under the leak capture of conftest.py: nothing but the
+SOCKS traffic to the scripted server may leave the client namespace.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+import topo
+from harness import PYTHON
+
+CLIENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients")
+FAST = {"SOCKS5WRAP_TIMEOUT": "2"}
+
+CONTROL = "%s:80" % topo.TARGET4             # the control connection
+BND = ["198.51.100.9", 8080]                 # socks_script.py's defaults
+PEER = ["203.0.113.7", 20]
+PEER_DATA = "data from peer"
+CTL_SHOWN = ["198.51.100.10", 5000]          # first CONNECT's BND there
+CLIENT_DATA = "data from client"
+LOCAL_HELLO = "local hello"
+
+# src/proto/rep.c
+REP_ERRNO = {1: "ECONNREFUSED", 2: "EACCES", 3: "ENETUNREACH",
+             4: "EHOSTUNREACH", 5: "ECONNREFUSED", 6: "ETIMEDOUT",
+             7: "EOPNOTSUPP", 8: "EAFNOSUPPORT"}
+MALFORMED = ["garbage", "badatyp", "truncated", "close"]
+
+
+@pytest.fixture(scope="module")
+def prog(tmp_path_factory):
+    cc = shutil.which("cc")
+    assert cc, "no C compiler (cc) to build clients/bind_client.c"
+    out = str(tmp_path_factory.mktemp("bind-cc") / "bind_client")
+    cp = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
+                         "-o", out, os.path.join(CLIENTS, "bind_client.c")],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    return out
+
+
+def steps_of(text):
+    """{step: its JSON object} from bind_client's lines; "poll" and
+    "control" map to the list of them."""
+    steps = {"poll": [], "control": []}
+    for line in text.splitlines():
+        if not line.startswith("{"):
+            continue
+        obj = json.loads(line)
+        if obj["step"] in ("poll", "control"):
+            steps[obj["step"]].append(obj)
+        else:
+            steps[obj["step"]] = obj
+    return steps
+
+
+def run(client, prog, sp, args, env=None, opts=(), proxy=None):
+    """bind_client ARGS under the launcher, with the scripted server sp as
+    the proxy; (steps, Result). It must have ended by itself."""
+    r = client.run_wrapped([prog, "--watchdog", "5"] + [str(a) for a in args],
+                           proxy=proxy or sp.url, opts=opts,
+                           env=dict(FAST, **(env or {})), timeout=30)
+    steps = steps_of(r.stdout)
+    assert "stuck" not in steps, r
+    assert r.rc == 0 and "end" in steps, r
+    return steps, r
+
+
+def addr_bytes(host, port):
+    if ":" in host:
+        a = b"\x04" + socket.inet_pton(socket.AF_INET6, host)
+    else:
+        a = b"\x01" + socket.inet_aton(host)
+    return a + port.to_bytes(2, "big")
+
+
+def name_bytes(name, port):
+    return b"\x03" + bytes([len(name)]) + name.encode() + \
+        port.to_bytes(2, "big")
+
+
+def bind_requests(sp):
+    return [d for k, d in sp.records() if k == "request" and d[1] == 2]
+
+
+def stderr_lines(r):
+    return [l for l in r.stderr.splitlines() if l.strip()]
+
+
+def assert_bound_through_proxy(steps, r, bnd=BND, peer=PEER):
+    assert steps["listen"]["result"] == "ok", r
+    assert steps["sockname"]["addr"] == bnd, r
+    acc = steps["accept"]
+    assert acc["result"] == "ok", r
+    assert acc["peer"] == peer, r
+    assert acc["sockname"] == bnd, r
+
+
+def assert_data_both_ways(sp, steps, r):
+    assert steps["read"] == {"step": "read", "result": "ok",
+                             "received": PEER_DATA}, r
+    assert steps["echo"] == {"step": "echo", "result": "ok",
+                             "received": CLIENT_DATA}, r
+    sent = b"".join(d for k, d in sp.records() if k == "from-client")
+    assert sent == CLIENT_DATA.encode(), (sp.records(), r)
+
+
+def assert_local_listener(sp, steps, r, host="0.0.0.0", port=None):
+    """A plain listener of the kernel's: no BIND went out, the program's
+    own client reached it on loopback and talked."""
+    assert bind_requests(sp) == [], sp.records()
+    assert steps["listen"]["result"] == "ok", r
+    shown = steps["sockname"]["addr"]
+    assert shown[0] == host and shown != BND, r
+    if port is not None:
+        assert shown[1] == port, r
+    assert steps["local-connect"]["result"] == "ok", r
+    assert steps["accept"]["result"] == "ok", r
+    assert steps["accept"]["peer"][0] in ("127.0.0.1", "::1"), r
+    assert steps["read"]["received"] == LOCAL_HELLO, r
+    assert steps["echo"]["received"] == LOCAL_HELLO, r
+
+
+FULL = ["--read", len(PEER_DATA), "--send", CLIENT_DATA]
+
+
+# ---- 1. the request ---------------------------------------------------------
+
+def test_bind_request_names_the_control_connections_destination(
+        client, scripted, prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL)
+    assert steps["control"][0]["echo"] == "ctl", r
+    assert bind_requests(sp) == [
+        b"\x05\x02\x00" + addr_bytes(topo.TARGET4, 80)], sp.records()
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+    assert client.target_peers() == []
+
+
+def test_bind_request_is_by_name_when_the_control_connection_was(
+        client, scripted, prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", "www.test:21"] + FULL)
+    assert steps["control"][0]["result"] == "ok", r
+    connects = [d for k, d in sp.records() if k == "request" and d[1] == 1]
+    assert connects == [b"\x05\x01\x00" + name_bytes("www.test", 21)]
+    assert bind_requests(sp) == [
+        b"\x05\x02\x00" + name_bytes("www.test", 21)], sp.records()
+    assert_bound_through_proxy(steps, r)
+
+
+def test_wildcard_listener_binds_towards_the_latest_control_connection(
+        client, scripted, prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL,
+                                      "--control", "www.test:21"] + FULL)
+    assert bind_requests(sp) == [
+        b"\x05\x02\x00" + name_bytes("www.test", 21)], sp.records()
+    assert_bound_through_proxy(steps, r)
+
+
+@pytest.mark.parametrize("which", [1, 2])
+def test_listener_bound_to_a_control_connections_shown_address_binds_towards_it(
+        client, scripted, prog, which):
+    # The scripted server shows 198.51.100.10 for the first control
+    # connection, .11 for the second: binding to one of those (port 0)
+    # picks that connection's destination.
+    sp = scripted("bind")
+    dsts = [(topo.TARGET4, 80), ("www.test", 21)]
+    steps, r = run(client, prog, sp, [
+        "--control", CONTROL, "--control", "www.test:21",
+        "--bind", "control%d" % which] + FULL)
+    # getsockname() of a proxied connection shows its CONNECT reply's BND.
+    assert [c["sockname"] for c in steps["control"]] == [
+        CTL_SHOWN, ["198.51.100.11", 5000]], r
+    assert steps["bind"]["result"] == "ok", r
+    assert steps["bind"]["addr"] == ["198.51.100.%d" % (9 + which), 0], r
+    host, port = dsts[which - 1]
+    dst = addr_bytes(host, port) if which == 1 else name_bytes(host, port)
+    assert bind_requests(sp) == [b"\x05\x02\x00" + dst], sp.records()
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+def test_listener_bound_to_a_control_connections_real_address_binds_too(
+        client, scripted, prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL,
+                                      "--bind", topo.CLIENT4] + FULL)
+    assert steps["bind"]["result"] == "ok", r
+    assert bind_requests(sp) == [
+        b"\x05\x02\x00" + addr_bytes(topo.TARGET4, 80)], sp.records()
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+def test_never_bound_socket_is_bound_through_the_proxy(client, scripted,
+                                                       prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--bind", "none"]
+                   + FULL)
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+# ---- 2. what the program sees -----------------------------------------------
+
+ACCEPT_STYLES = {
+    "blocking": [],
+    "nonblocking": ["--nonblocking"],
+    "accept4": ["--accept4", "both"],
+    "nonblocking-accept4": ["--nonblocking", "--accept4", "both"],
+}
+
+
+@pytest.mark.parametrize("style", sorted(ACCEPT_STYLES))
+def test_accepted_connection_carries_the_peers_data(client, scripted, prog,
+                                                    style):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL +
+                   ACCEPT_STYLES[style])
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+    flags = "accept4" in style
+    assert steps["accept"]["nonblock"] is flags, r
+    assert steps["accept"]["cloexec"] is flags, r
+    assert client.target_peers() == []
+
+
+def test_unspecified_bnd_means_the_proxys_address(client, scripted, prog):
+    sp = scripted("bind:bnd=0.0.0.0:4321")
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL)
+    assert_bound_through_proxy(steps, r, bnd=[topo.PROXY4_C, 4321])
+    assert_data_both_ways(sp, steps, r)
+
+
+def test_ipv6_listener_shows_an_ipv4_bnd_mapped(client, scripted, prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--family", 6]
+                   + FULL)
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert_bound_through_proxy(steps, r, bnd=["::ffff:198.51.100.9", 8080],
+                               peer=["::ffff:203.0.113.7", 20])
+    assert_data_both_ways(sp, steps, r)
+
+
+def test_ipv6_listener_shows_an_ipv6_bnd(client, scripted, prog):
+    sp = scripted("bind:bnd=[2001:db8::9]:8080,peer=[2001:db8::7]:20")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--family", 6]
+                   + FULL)
+    assert_bound_through_proxy(steps, r, bnd=["2001:db8::9", 8080],
+                               peer=["2001:db8::7", 20])
+    assert_data_both_ways(sp, steps, r)
+
+
+@pytest.mark.parametrize("waiter", ["poll", "select", "epoll"])
+def test_listener_becomes_readable_only_with_the_second_reply(
+        client, scripted, prog, waiter):
+    sp = scripted("bind:wait=1000")
+    steps, r = run(client, prog, sp, [
+        "--control", CONTROL, "--nonblocking", "--waiter", waiter,
+        "--poll", 300, "--poll", 5000, "--accept", "now"] + FULL)
+    early, late = steps["poll"]
+    assert early["ready"] is False and early["elapsed"] >= 0.25, r
+    assert late["ready"] is True and late["elapsed"] < 3.0, r
+    # Both waits together cover the delay of the second reply.
+    assert early["elapsed"] + late["elapsed"] >= 0.8, r
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+@pytest.mark.parametrize("nonblocking", [False, True])
+def test_one_bind_serves_one_connection(client, scripted, prog, nonblocking):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--accept2"] +
+                   FULL + (["--nonblocking"] if nonblocking else []))
+    assert_bound_through_proxy(steps, r)
+    second = steps["accept2"]
+    assert second["result"] == ("EAGAIN" if nonblocking else "EINVAL"), r
+    assert second["elapsed"] < 1.0, r
+    assert len(bind_requests(sp)) == 1, sp.records()
+
+
+# ---- 3. faults on the first reply -------------------------------------------
+
+@pytest.mark.parametrize("rep,errname", sorted(REP_ERRNO.items()))
+def test_first_reply_code_fails_listen(client, scripted, prog, rep, errname):
+    sp = scripted("bind:first=%d" % rep)
+    steps, r = run(client, prog, sp, ["--control", CONTROL])
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert steps["listen"]["result"] == errname, r
+    assert steps["listen"]["elapsed"] < 1.5, r
+    assert "sockname" not in steps and "accept" not in steps, r
+    assert len(stderr_lines(r)) == 1, r
+    assert client.target_peers() == []
+
+
+@pytest.mark.parametrize("fault", MALFORMED)
+def test_malformed_or_missing_first_reply_fails_listen_with_eproto(
+        client, scripted, prog, fault):
+    sp = scripted("bind:first=%s" % fault)
+    steps, r = run(client, prog, sp, ["--control", CONTROL])
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert steps["listen"]["result"] == "EPROTO", r
+    assert steps["listen"]["elapsed"] < 1.5, r
+    assert len(stderr_lines(r)) == 1, r
+
+
+def test_silent_first_reply_times_listen_out(client, scripted, prog):
+    sp = scripted("bind:first=stall")
+    steps, r = run(client, prog, sp, ["--control", CONTROL],
+                   env={"SOCKS5WRAP_TIMEOUT": "1"})
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert steps["listen"]["result"] == "ETIMEDOUT", r
+    assert 0.8 <= steps["listen"]["elapsed"] <= 4.0, r
+
+
+def test_unreachable_proxy_fails_listen_with_econnrefused(client, prog):
+    # Nothing listens on 192.0.2.1:1999 (conftest): the proxy host resets.
+    steps, r = run(client, prog, None, [], proxy="192.0.2.1:1999",
+                   env={"SOCKS5WRAP_BIND": "all"})
+    assert steps["listen"]["result"] == "ECONNREFUSED", r
+    assert steps["listen"]["elapsed"] < 1.0, r
+    assert len(stderr_lines(r)) == 1, r
+
+
+# ---- 4. faults on the second reply ------------------------------------------
+
+@pytest.mark.parametrize("rep,errname", sorted(REP_ERRNO.items()))
+def test_second_reply_code_fails_accept(client, scripted, prog, rep,
+                                        errname):
+    sp = scripted("bind:second=%d" % rep)
+    steps, r = run(client, prog, sp, ["--control", CONTROL])
+    assert steps["listen"]["result"] == "ok", r
+    assert steps["sockname"]["addr"] == BND, r
+    assert steps["accept"]["result"] == errname, r
+    assert steps["accept"]["elapsed"] < 1.5, r
+
+
+@pytest.mark.parametrize("fault", MALFORMED)
+def test_malformed_or_missing_second_reply_fails_accept_with_eproto(
+        client, scripted, prog, fault):
+    sp = scripted("bind:second=%s,wait=200" % fault)
+    steps, r = run(client, prog, sp, ["--control", CONTROL])
+    assert steps["listen"]["result"] == "ok", r
+    assert steps["accept"]["result"] == "EPROTO", r
+    assert steps["accept"]["elapsed"] < 1.5, r
+
+
+@pytest.mark.parametrize("fault", ["5", "garbage"])
+def test_failed_second_reply_wakes_a_waiting_program(client, scripted, prog,
+                                                     fault):
+    # The failure is news: the listener becomes readable and accept()
+    # reports it.
+    sp = scripted("bind:second=%s,wait=300" % fault)
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--nonblocking",
+                                      "--accept-wait", 3000])
+    want = "ECONNREFUSED" if fault == "5" else "EPROTO"
+    assert steps["accept"]["result"] == want, r
+    assert steps["accept"]["elapsed"] < 2.0, r
+
+
+def test_missing_second_reply_nonblocking_accept_is_eagain(client, scripted,
+                                                           prog):
+    sp = scripted("bind:second=stall")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--nonblocking",
+                                      "--poll", 200, "--accept", "now"])
+    assert steps["sockname"]["addr"] == BND, r
+    assert steps["poll"][0]["ready"] is False, r
+    assert steps["accept"]["result"] == "EAGAIN", r
+    assert steps["accept"]["elapsed"] < 0.5, r
+
+
+def test_missing_second_reply_blocking_accept_ends_at_so_rcvtimeo(
+        client, scripted, prog):
+    # SOCKS5WRAP_TIMEOUT (1 s) bounds the first reply only: the accept
+    # waits as long as the program asked (1.8 s).
+    sp = scripted("bind:second=stall")
+    steps, r = run(client, prog, sp, ["--control", CONTROL,
+                                      "--rcvtimeo", 1800],
+                   env={"SOCKS5WRAP_TIMEOUT": "1"})
+    assert steps["sockname"]["addr"] == BND, r
+    assert steps["accept"]["result"] == "EAGAIN", r
+    assert 1.6 <= steps["accept"]["elapsed"] <= 4.0, r
+    assert len(bind_requests(sp)) == 1, sp.records()
+
+
+def test_missing_second_reply_blocking_accept_ends_with_a_signal(
+        client, scripted, prog):
+    sp = scripted("bind:second=stall")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--alarm", 1800],
+                   env={"SOCKS5WRAP_TIMEOUT": "1"})
+    assert steps["sockname"]["addr"] == BND, r
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert steps["accept"]["result"] == "EINTR", r
+    assert steps["accept"].get("alarm") is True, r
+    assert 1.6 <= steps["accept"]["elapsed"] <= 4.0, r
+
+
+# ---- 5. policy --------------------------------------------------------------
+
+LOCAL = ["--local", "--nonblocking", "--accept-wait", 2000]
+
+
+@pytest.mark.parametrize("how", ["env", "launcher"])
+def test_bind_off_keeps_a_plain_local_listener(client, scripted, prog, how):
+    sp = scripted("bind")
+    env, opts = ({"SOCKS5WRAP_BIND": "off"}, ()) if how == "env" else \
+        ({}, ["--bind", "off"])
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + LOCAL,
+                   env=env, opts=opts)
+    assert steps["control"][0]["result"] == "ok", r
+    assert_local_listener(sp, steps, r)
+
+
+def test_auto_without_a_proxied_connection_listens_locally(client, scripted,
+                                                          prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, LOCAL)
+    assert sp.records() == [], sp.records()
+    assert_local_listener(sp, steps, r)
+
+
+def test_auto_keeps_a_loopback_listener_local(client, scripted, prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--bind",
+                                      "loopback"] + LOCAL)
+    assert_local_listener(sp, steps, r, host="127.0.0.1")
+
+
+def test_auto_keeps_a_fixed_port_on_the_wildcard_local(client, scripted,
+                                                       prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--port", 47301]
+                   + LOCAL)
+    assert_local_listener(sp, steps, r, port=47301)
+
+
+def test_fixed_port_server_answers_another_program_meanwhile(client,
+                                                             scripted, prog):
+    # A program with a proxied connection serves on a fixed port; a second,
+    # unwrapped program in the same namespace connects to it.
+    sp = scripted("bind")
+    port = 47302
+    p = client.start_wrapped(
+        [prog, "--control", CONTROL, "--port", str(port), "--read", "7",
+         "--send", "reply"], proxy=sp.url, env=FAST, lifetime=20)
+    try:
+        seen = {}
+        for _ in range(4):
+            obj = p.reply(timeout=10)
+            seen[obj["step"]] = obj
+            if obj["step"] in ("sockname", "end"):
+                break
+        assert seen.get("sockname", {}).get("addr") == ["0.0.0.0", port], \
+            p.finish()
+        other = client.run_direct([PYTHON, "-c", (
+            "import socket\n"
+            "s = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"
+            "s.sendall(b'outside')\n"
+            "d = b''\n"
+            "while len(d) < 5:\n"
+            "    c = s.recv(5 - len(d))\n"
+            "    if not c: break\n"
+            "    d += c\n"
+            "s.sendall(d)\n"
+            "print(d.decode())\n") % port], timeout=15)
+        assert other.rc == 0 and other.stdout.strip() == "reply", other
+    finally:
+        res = p.finish(timeout=10)
+    # The transcript ("< " + line) holds what reply() read, then the rest.
+    steps = steps_of("\n".join(l[2:] if l.startswith("< ") else l
+                               for l in res.stdout.splitlines()))
+    assert steps["accept"]["result"] == "ok", res
+    assert steps["read"]["received"] == "outside", res
+    assert steps["echo"]["received"] == "reply", res
+    assert bind_requests(sp) == [], sp.records()
+
+
+def test_all_binds_without_a_proxied_connection(client, scripted, prog):
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, FULL, env={"SOCKS5WRAP_BIND": "all"})
+    assert bind_requests(sp) == [
+        b"\x05\x02\x00" + addr_bytes("0.0.0.0", 0)], sp.records()
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+@pytest.mark.parametrize("how", ["env", "launcher"])
+def test_all_binds_a_fixed_port_too(client, scripted, prog, how):
+    sp = scripted("bind")
+    env, opts = ({"SOCKS5WRAP_BIND": "all"}, ()) if how == "env" else \
+        ({}, ["--bind", "all"])
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--port", 47303]
+                   + FULL, env=env, opts=opts)
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
