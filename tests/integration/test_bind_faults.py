@@ -115,6 +115,7 @@ def assert_bound_through_proxy(steps, r, bnd=BND, peer=PEER):
     acc = steps["accept"]
     assert acc["result"] == "ok", r
     assert acc["peer"] == peer, r
+    assert acc["from"] == peer, r
     assert acc["sockname"] == bnd, r
 
 

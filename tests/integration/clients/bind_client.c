@@ -47,7 +47,8 @@
  * and "result" ("ok" or an errno name): control, socket, bind, listen
  * (with "elapsed" seconds), sockname (the listener's getsockname(), as
  * "addr": [host, port]), poll (one per --poll: "timeout", "ready",
- * "elapsed"), local-connect, accept ("elapsed", "peer", "sockname",
+ * "elapsed"), local-connect, accept ("elapsed", "from" (the address
+ * accept() filled in), "peer", "sockname",
  * "nonblock", "cloexec", "alarm" when the alarm fired), read
  * ("received"), echo ("received"), accept2, end. The watchdog prints
  * {"step": "stuck", "in": STEP} and exits 3. Exit 0 otherwise, whatever
@@ -453,6 +454,8 @@ static int local_connect(const struct opts *o, int lfd)
 static int do_accept(const struct opts *o, int lfd)
 {
 	bool wait = strcmp(o->accept_how, "wait") == 0;
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof(from);
 	double t0;
 	int fd, e = 0, w = 1;
 
@@ -468,9 +471,12 @@ static int do_accept(const struct opts *o, int lfd)
 			e = ETIMEDOUT;
 	}
 	fd = -1;
+	memset(&from, 0, sizeof(from));
 	if (!e) {
-		fd = o->use_accept4 ? accept4(lfd, NULL, NULL, o->accept4_flags)
-				    : accept(lfd, NULL, NULL);
+		fd = o->use_accept4 ? accept4(lfd, (struct sockaddr *)&from,
+					      &fromlen, o->accept4_flags)
+				    : accept(lfd, (struct sockaddr *)&from,
+					     &fromlen);
 		if (fd < 0)
 			e = errno;
 	}
@@ -483,6 +489,7 @@ static int do_accept(const struct opts *o, int lfd)
 	if (alarm_fired)
 		printf(", \"alarm\": true");
 	if (fd >= 0) {
+		print_addr("from", &from);
 		print_name("peer", fd, true);
 		print_name("sockname", fd, false);
 		printf(", \"nonblock\": %s, \"cloexec\": %s",
