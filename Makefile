@@ -50,6 +50,10 @@ CPPFLAGS_ALL := -D_GNU_SOURCE -Iinclude -DS5_VERSION_STR='"$(VERSION)"' \
 CFLAGS_ALL := -std=c11 $(WARN) -fPIC -fvisibility=hidden \
 	-fno-strict-aliasing $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
+# The library must not link with a symbol left undefined (a missing
+# function would fail only when a program loads it); sanitizer builds
+# take their runtime from the program, so they cannot say that.
+LIB_DEFS := $(if $(SANFLAGS),,-Wl,-z,defs)
 
 CORE_SRC := $(sort $(wildcard src/proto/*.c src/log/*.c src/config/*.c \
 	src/net/*.c src/dns/*.c src/udp/*.c))
@@ -86,7 +90,7 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
 
 $(LIB): $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(MAPFILE)
 	$(CC) -shared -o $@ $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(LDFLAGS_ALL) \
-		-Wl,--version-script=$(MAPFILE) -ldl -lpthread
+		$(LIB_DEFS) -Wl,--version-script=$(MAPFILE) -ldl -lpthread
 
 $(LAUNCHER): $(CORE_OBJ) $(LAUNCHER_OBJ)
 	$(CC) -o $@ $(LAUNCHER_OBJ) $(CORE_OBJ) $(LDFLAGS_ALL)

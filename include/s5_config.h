@@ -104,6 +104,8 @@ bool s5_exclude_match_name(const struct s5_exclude *ex, const char *name,
 
 enum s5_dns_mode { S5_DNS_REMOTE = 0, S5_DNS_LOCAL = 1 };
 enum s5_udp_mode { S5_UDP_PROXY = 0, S5_UDP_BLOCK = 1 };
+/* SOCKS5WRAP_BIND: when listen() becomes a SOCKS5 BIND (kind_bind.c). */
+enum s5_bind_mode { S5_BIND_AUTO = 0, S5_BIND_OFF = 1, S5_BIND_ALL = 2 };
 
 struct s5_config {
 	/* false: proxying is impossible; every connection that should be
@@ -130,6 +132,7 @@ struct s5_config {
 	const char *log_file; /* points into the environment, or NULL */
 	enum s5_dns_mode dns;
 	enum s5_udp_mode udp; /* SOCKS5WRAP_UDP */
+	enum s5_bind_mode bind; /* SOCKS5WRAP_BIND */
 	bool pipeline;        /* SOCKS5WRAP_PIPELINE=1 (or OPTIMISTIC) */
 	bool optimistic;      /* SOCKS5WRAP_OPTIMISTIC=1: connect() is done
 				 once the request left; the first read
@@ -143,7 +146,7 @@ typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);
 /* Reads SOCKS5_PROXY, SOCKS5_USER, SOCKS5_PASSWORD, SOCKS5WRAP_NO_PROXY,
  * SOCKS5WRAP_TIMEOUT, SOCKS5WRAP_LOG, SOCKS5WRAP_LOG_FILE, SOCKS5WRAP_DNS,
  * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6, SOCKS5WRAP_UDP,
- * SOCKS5WRAP_PIPELINE through get. Always fills *c completely: on a bad value c->usable is
+ * SOCKS5WRAP_BIND, SOCKS5WRAP_PIPELINE, SOCKS5WRAP_OPTIMISTIC through get. Always fills *c completely: on a bad value c->usable is
  * false and c->error names the variable; the exclusion list then falls
  * back to S5_DEFAULT_NO_PROXY if its own value was the bad one, the log
  * level to error, and a fake range to its default (a range that overlaps

@@ -45,6 +45,7 @@ enum s5_hs_state {
 	S5HS_RECV_AUTH,
 	S5HS_SEND_REQUEST,
 	S5HS_RECV_REPLY,
+	S5HS_RECV_PEER, /* BIND's second reply (s5_hs_await_peer) */
 	S5HS_DONE,
 	S5HS_FAILED,
 };
@@ -76,6 +77,8 @@ struct s5_hs {
 	short want;            /* POLLIN or POLLOUT after -EAGAIN */
 	bool connecting;       /* the TCP connect to the proxy is under way
 				  (s5_proxy_start); the first step checks it */
+	bool give_eintr;       /* reads return -EINTR instead of retrying
+				  (a blocking accept() a signal must end) */
 };
 
 /* Prepares a handshake. cmd is S5_CMD_CONNECT, S5_CMD_UDP_ASSOCIATE, or 0
@@ -115,6 +118,15 @@ int s5_hs_expire(struct s5_hs *hs);
 /* True once a pipelined handshake has sent everything it will send: only
  * the replies are missing. */
 bool s5_hs_sent_all(const struct s5_hs *hs);
+
+/* BIND (RFC 1928 section 4) sends two replies: the first when the proxy
+ * listens for the peer (the handshake ends DONE with it), the second when
+ * the peer connected. This sets a DONE handshake to read the second:
+ * s5_hs_step then ends DONE again with hs->reply holding it, or FAILED
+ * for a failure code (its errno), bytes that are not a reply, or a proxy
+ * that closed first (EPROTO). Reads stop at its end: what the peer sends
+ * after it stays in the socket. */
+void s5_hs_await_peer(struct s5_hs *hs);
 
 /* Wipes the buffers that held credentials. Call when done, also on error. */
 void s5_hs_wipe(struct s5_hs *hs);

@@ -255,6 +255,27 @@ static void load_udp(struct loader *ld)
 				" is not proxy or block");
 }
 
+static void load_bind(struct loader *ld)
+{
+	static const char *const names[] = {
+		[S5_BIND_AUTO] = "auto",
+		[S5_BIND_OFF] = "off",
+		[S5_BIND_ALL] = "all",
+	};
+	const char *v = env_opt(ld, "SOCKS5WRAP_BIND");
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(v) == strlen(names[i]) &&
+		    s5_ascii_caseeq(v, names[i], strlen(v))) {
+			ld->c->bind = (enum s5_bind_mode)i;
+			return;
+		}
+	add_value_error(ld, "SOCKS5WRAP_BIND", v, " is not auto, off or all");
+}
+
 /* A 0 or 1 switch: *out set for 1, left for 0 or unset. */
 static void load_switch(struct loader *ld, const char *var, bool *out)
 {
@@ -346,6 +367,7 @@ int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,
 	load_log(&ld);
 	load_dns(&ld);
 	load_udp(&ld);
+	load_bind(&ld);
 	load_pipeline(&ld);
 	load_fake_net(&ld, "SOCKS5WRAP_FAKE_NET", AF_INET, S5_DEFAULT_FAKE_NET,
 		      &c->fake4);

@@ -22,7 +22,8 @@
 struct s5l_opts {
 	/* Values given on the command line, NULL when not given. They point
 	 * into argv. */
-	const char *proxy, *user, *no_proxy, *timeout, *log_file, *dns, *udp;
+	const char *proxy, *user, *no_proxy, *timeout, *log_file, *dns, *udp,
+		*bind;
 	const char *pipeline; /* "1" with --pipeline */
 	const char *optimistic; /* "1" with --optimistic */
 	const char *log_level; /* from -v / -q: "info", "debug", "none" */

@@ -17,6 +17,7 @@ enum {
 	OPT_LOG_FILE,
 	OPT_DNS,
 	OPT_UDP,
+	OPT_BIND,
 	OPT_PIPELINE,
 	OPT_OPTIMISTIC,
 };
@@ -37,6 +38,7 @@ static const struct option long_opts[] = {
 	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 	{ "dns", required_argument, NULL, OPT_DNS },
 	{ "udp", required_argument, NULL, OPT_UDP },
+	{ "bind", required_argument, NULL, OPT_BIND },
 	{ "pipeline", no_argument, NULL, OPT_PIPELINE },
 	{ "optimistic", no_argument, NULL, OPT_OPTIMISTIC },
 	{ "help", no_argument, NULL, 'h' },
@@ -63,6 +65,12 @@ static const char help_text[] =
 	"                          here (SOCKS5WRAP_DNS)\n"
 	"      --udp=proxy|block   UDP through the proxy's relay (the default)\n"
 	"                          or refused (SOCKS5WRAP_UDP)\n"
+	"      --bind=auto|off|all when listen() asks the proxy to listen\n"
+	"                          for a peer instead (SOCKS5 BIND, active\n"
+	"                          FTP): auto (the default) for ephemeral\n"
+	"                          ports next to a proxied connection, off\n"
+	"                          never, all for every TCP listener\n"
+	"                          (SOCKS5WRAP_BIND)\n"
 	"      --pipeline          send greeting, authentication and request\n"
 	"                          in one write: one round trip less; not every\n"
 	"                          proxy accepts it (SOCKS5WRAP_PIPELINE=1)\n"
@@ -188,16 +196,23 @@ static int check_timeout(const char *name, const char *v)
 }
 
 /* A value that must be one of two words. */
+/* v must be one of a, b and (unless NULL) c. */
 static int check_choice(const char *name, const char *v, const char *a,
-			const char *b)
+			const char *b, const char *c)
 {
-	if (strcmp(v, a) != 0 && strcmp(v, b) != 0) {
+	if (strcmp(v, a) == 0 || strcmp(v, b) == 0 ||
+	    (c != NULL && strcmp(v, c) == 0))
+		return 0;
+	if (c != NULL)
+		fprintf(stderr,
+			"socks5wrap: %s: must be '%s', '%s' or '%s', not "
+			"'%s'\n",
+			name, a, b, c, v);
+	else
 		fprintf(stderr,
 			"socks5wrap: %s: must be '%s' or '%s', not '%s'\n",
 			name, a, b, v);
-		return S5L_EXIT_OWN;
-	}
-	return 0;
+	return S5L_EXIT_OWN;
 }
 
 static int check_log_file(const char *name, const char *v)
@@ -228,10 +243,13 @@ static int take_value(struct s5l_opts *o, int c, const char *name,
 		return check_timeout(name, v);
 	case OPT_DNS:
 		o->dns = v;
-		return check_choice(name, v, "remote", "local");
+		return check_choice(name, v, "remote", "local", NULL);
 	case OPT_UDP:
 		o->udp = v;
-		return check_choice(name, v, "proxy", "block");
+		return check_choice(name, v, "proxy", "block", NULL);
+	case OPT_BIND:
+		o->bind = v;
+		return check_choice(name, v, "auto", "off", "all");
 	default: /* OPT_LOG_FILE */
 		o->log_file = v;
 		return check_log_file(name, v);
@@ -384,6 +402,7 @@ int s5l_export_opts(const struct s5l_opts *o)
 		{ "SOCKS5WRAP_LOG_FILE", o->log_file },
 		{ "SOCKS5WRAP_DNS", o->dns },
 		{ "SOCKS5WRAP_UDP", o->udp },
+		{ "SOCKS5WRAP_BIND", o->bind },
 		{ "SOCKS5WRAP_PIPELINE", o->pipeline },
 		{ "SOCKS5WRAP_OPTIMISTIC", o->optimistic },
 	};

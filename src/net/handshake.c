@@ -57,6 +57,12 @@ static const struct phase phases[S5HS_FAILED + 1] = {
 		.eof_why = "proxy closed the connection before its reply was complete",
 		.bad_why = "proxy sent a malformed reply",
 	},
+	[S5HS_RECV_PEER] = {
+		.io_why = "could not read the proxy's second BIND reply",
+		.eof_why = "proxy closed the connection before the peer "
+			   "connected",
+		.bad_why = "proxy sent a malformed second BIND reply",
+	},
 };
 
 int s5_hs_fail(struct s5_hs *hs, int err, const char *why)
@@ -327,8 +333,10 @@ static int fill_in(struct s5_hs *hs, int fd, const struct s5_io *io)
 			return closed(hs);
 		if (n > 0)
 			return s5_hs_fail(hs, -EIO, ph->io_why);
-		if (errno == EINTR)
+		if (errno == EINTR && !hs->give_eintr)
 			continue;
+		if (errno == EINTR)
+			return -EINTR;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			hs->want = POLLIN;
 			return -EAGAIN;
@@ -456,6 +464,15 @@ int s5_hs_expire(struct s5_hs *hs)
 				  "this proxy may not accept pipelining "
 				  "(unset SOCKS5WRAP_PIPELINE)");
 	return s5_hs_fail(hs, -ETIMEDOUT, "proxy did not answer in time");
+}
+
+void s5_hs_await_peer(struct s5_hs *hs)
+{
+	if (hs->state != S5HS_DONE)
+		return;
+	hs->state = S5HS_RECV_PEER;
+	hs->in_len = 0;
+	memset(&hs->reply, 0, sizeof(hs->reply));
 }
 
 void s5_hs_wipe(struct s5_hs *hs)

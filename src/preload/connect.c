@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "hook.h"
+#include "kind_bind.h"
 #include "kind_conn.h"
 #include "kind_tcp.h"
 #include "route.h"
@@ -72,6 +73,12 @@ static int connect_policy(int fd, const struct sockaddr *sa, socklen_t len)
 	case S5FD_TCP:
 		if (s5_tcp_connected(fd))
 			return -EISCONN;
+		break;
+	case S5FD_BIND:
+		/* Bound, and now connecting: it will never listen (one that
+		 * listens through the proxy is connected: EISCONN). */
+		if (!s5_bind_listening(fd))
+			s5_fd_clear(fd);
 		break;
 	default:
 		break;

@@ -31,6 +31,8 @@ enum s5_fd_kind {
 			      handshake running or just ended (kind_conn.c) */
 	S5FD_EPOLL = 5,    /* an epoll instance the program made
 			      (kind_conn.c looks into it) */
+	S5FD_BIND = 6,     /* bound to an ephemeral port, or listening
+			      through the proxy (kind_bind.c) */
 };
 
 struct s5_obj;

@@ -52,10 +52,7 @@ S5_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	default:
 		return r;
 	}
-	/* Same contract as the kernel's: copy at most the room the caller
-	 * gave (the real call above already overwrote *len), report the full
-	 * length. */
-	memcpy(sa, &peer, plen < room ? plen : room);
-	*len = plen;
+	/* The real call above already overwrote *len. */
+	s5_give_addr(sa, len, room, &peer, plen);
 	return 0;
 }

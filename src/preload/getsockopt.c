@@ -2,7 +2,8 @@
  * on (kind_conn.h) advances the handshake and answers as the kernel would
  * for a direct connect in the same state: 0 while it runs and after
  * success, the failure's errno once. TCP_NODELAY shows the program's own
- * value while optimistic data holds it on. Every other option, and every
+ * value while optimistic data holds it on. SO_ACCEPTCONN is 1 on a listener
+ * through the proxy (kind_bind.h). Every other option, and every
  * other descriptor, is the kernel's. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -10,6 +11,7 @@
 
 #include "fd.h"
 #include "hook.h"
+#include "kind_bind.h"
 #include "kind_conn.h"
 
 static __attribute__((noinline)) int
@@ -26,10 +28,17 @@ getsockopt_slow(int fd, int level, int name, void *val, socklen_t *len)
 		break;
 	}
 	/* A short or missing buffer gets the kernel's own answer. */
-	if (val == NULL || len == NULL || *len < (socklen_t)sizeof(int) ||
-	    s5_fd_kind(fd) != S5FD_CONN)
+	if (val == NULL || len == NULL || *len < (socklen_t)sizeof(int))
 		return real.getsockopt(fd, level, name, val, len);
-	if (level == SOL_SOCKET && name == SO_ERROR) {
+	if (s5_fd_kind(fd) == S5FD_BIND) {
+		/* A listener through the proxy is connected to it. */
+		if (level != SOL_SOCKET || name != SO_ACCEPTCONN ||
+		    !s5_bind_listening(fd))
+			return real.getsockopt(fd, level, name, val, len);
+		err = 1;
+	} else if (s5_fd_kind(fd) != S5FD_CONN) {
+		return real.getsockopt(fd, level, name, val, len);
+	} else if (level == SOL_SOCKET && name == SO_ERROR) {
 		if (s5_conn_so_error(fd, &err) == S5_PASS)
 			return real.getsockopt(fd, level, name, val, len);
 	} else if (level == IPPROTO_TCP && name == TCP_NODELAY) {

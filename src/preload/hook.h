@@ -10,6 +10,7 @@
 #define S5_HOOK_H
 
 #include <errno.h>
+#include <string.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -89,6 +90,18 @@ S5_SELF_DECL(setsockopt);
 S5_SELF_DECL(getsockopt);
 S5_SELF_DECL(close);
 S5_SELF_DECL(close_range);
+
+/* Hands an address out as the kernel's get*name calls do: at most the
+ * room the caller gave (*len before the call) is copied, the full length
+ * is reported. */
+static inline void s5_give_addr(struct sockaddr *sa, socklen_t *len,
+				socklen_t room,
+				const struct sockaddr_storage *addr,
+				socklen_t alen)
+{
+	memcpy(sa, addr, alen < room ? alen : room);
+	*len = alen;
+}
 
 /* Hook epilogue: r < 0 sets errno and gives -1; otherwise restores the
  * errno the program had (a successful call leaves errno untouched). */

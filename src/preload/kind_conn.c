@@ -88,6 +88,7 @@ struct s5_conn {
 	bool inherited;         /* a fork child's copy: not ours to drive */
 	bool optimistic;        /* C_OPT once the request left */
 	bool started;           /* the TCP connect to the proxy began */
+	bool show_bnd;          /* getsockname shows the reply's BND */
 	/* Optimistic data: TCP_NODELAY is on until the replies came, so the
 	 * program's first write does not wait behind the request for its
 	 * acknowledgement (Nagle); the program sees and sets its own value. */
@@ -700,7 +701,7 @@ static int wait_started(struct s5_conn *c, int fd)
 
 int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		  const struct sockaddr *dst, socklen_t dlen,
-		  const struct s5_hs *hs, bool optimistic)
+		  const struct s5_hs *hs, bool optimistic, bool show_bnd)
 {
 	const struct s5_config *cfg = &s5_cfg;
 	int flags = real.fcntl(fd, F_GETFL);
@@ -738,6 +739,7 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	if (copy < 0)
 		return abandon(c, false);
 	c->optimistic = optimistic;
+	c->show_bnd = show_bnd;
 	atomic_store(&c->ifd, s5_internal_adopt(copy, &c->obj));
 	word_started();
 	/* The table's entry holds one reference; this call keeps its own. */
@@ -796,7 +798,11 @@ void s5_conn_put(struct s5_conn *c)
  * on (its other copies change when they are next used). */
 static void became_tcp(struct s5_conn *c, int fd)
 {
-	(void)s5_tcp_mark(fd, (struct sockaddr *)&c->dst, c->dlen);
+	(void)s5_tcp_mark(fd, (struct sockaddr *)&c->dst, c->dlen,
+			  c->show_bnd && c->hs.state == S5HS_DONE
+				  ? &c->hs.reply.bound
+				  : NULL,
+			  0);
 }
 
 /* Reports the failure once; the kernel's own error (ECONNRESET from the

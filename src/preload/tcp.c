@@ -20,10 +20,8 @@
 #define IPPROTO_MPTCP 262
 #endif
 
-/* The proxy address this socket can reach: its own family, or for an
- * IPv6 socket the IPv4-mapped form of an IPv4 proxy. */
-static int pick_proxy(int fd, int domain, struct sockaddr_storage *out,
-		      socklen_t *len)
+int s5_pick_proxy(int fd, int domain, struct sockaddr_storage *out,
+		  socklen_t *len)
 {
 	const struct s5_config *c = &s5_cfg;
 
@@ -113,6 +111,24 @@ void s5_tcp_log_outcome(const struct s5_addr *dst,
 	s5log_end(&l);
 }
 
+/* A socket the program bound to an address of its choosing keeps showing
+ * that address; one the kernel bound at connect shows the proxy's side
+ * (kind_tcp.h). */
+static bool bound_by_program(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint16_t port = 0;
+
+	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	if (ss.ss_family == AF_INET)
+		port = ((struct sockaddr_in *)&ss)->sin_port;
+	else if (ss.ss_family == AF_INET6)
+		port = ((struct sockaddr_in6 *)&ss)->sin6_port;
+	return port != 0;
+}
+
 static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 			 socklen_t dlen, const struct s5_addr *target,
 			 bool async)
@@ -121,20 +137,22 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 	struct sockaddr_storage proxy;
 	struct s5_hs hs;
 	socklen_t plen;
+	bool show_bnd;
 	int64_t t0;
 	int r;
 
-	if (pick_proxy(fd, domain, &proxy, &plen) < 0) {
+	if (s5_pick_proxy(fd, domain, &proxy, &plen) < 0) {
 		log_no_route(dst, dlen, domain);
 		return -EAFNOSUPPORT;
 	}
+	show_bnd = !bound_by_program(fd);
 	s5_hs_init(&hs, S5_CMD_CONNECT, target, c->auth, c->user,
 		   c->user_len, c->pass, c->pass_len);
 	if (c->pipeline)
 		s5_hs_pipeline(&hs);
 	if (async) {
 		r = s5_conn_start(fd, (struct sockaddr *)&proxy, plen, dst,
-				  dlen, &hs, c->optimistic);
+				  dlen, &hs, c->optimistic, show_bnd);
 		if (r != S5_PASS) {
 			s5_hs_wipe(&hs);
 			return r;
@@ -156,7 +174,10 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 	}
 	/* Without the entry, getpeername shows the proxy; nothing else
 	 * depends on it. */
-	(void)s5_tcp_mark(fd, dst, dlen);
+	(void)s5_tcp_mark(fd, dst, dlen,
+			  show_bnd && hs.state == S5HS_DONE ? &hs.reply.bound
+							    : NULL,
+			  0);
 	return 0;
 }
 

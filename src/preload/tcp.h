@@ -16,6 +16,12 @@ extern struct s5_io s5_io_real;
 extern struct s5_io s5_io_real_nb;
 void s5_io_real_init(void);
 
+/* The proxy address a socket of this domain can reach: its own family,
+ * or for an IPv6 socket that is not IPV6_V6ONLY the IPv4-mapped form of an
+ * IPv4 proxy. Returns 0 or -EAFNOSUPPORT. */
+int s5_pick_proxy(int fd, int domain, struct sockaddr_storage *out,
+		  socklen_t *len);
+
 /* A stream socket (si) towards dst, an address s5_dst_read() gave:
  * S5_PASS (let libc connect), 0 (connected through the proxy) or -errno.
  * getpeername() then shows dst. With async, a non-blocking socket gets

@@ -495,6 +495,133 @@ static void would_block_recv_returns_eagain_and_wants_pollin(void **state)
 	assert_int_equal(hs.state, S5HS_DONE);
 }
 
+
+/* ---- BIND: the second reply ---- */
+
+/* The peer 203.0.113.7:20 connected. */
+static const uint8_t PEER_V4[] = { 5, 0, 0, 1, 203, 0, 113, 7, 0, 20 };
+
+static void bind_runs_to_the_first_reply(struct s5_hs *hs)
+{
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	init_plain(hs, S5_CMD_BIND);
+	assert_int_equal(s5_hs_step(hs, 3, &fake_io), 0);
+	assert_int_equal(hs->state, S5HS_DONE);
+	assert_int_equal(F.sent[sizeof(GREETING_NONE) + 1], S5_CMD_BIND);
+	assert_int_equal(hs->reply.bound.port, 8080);
+	s5_hs_await_peer(hs);
+	assert_int_equal(hs->state, S5HS_RECV_PEER);
+}
+
+static void bind_second_reply_names_the_peer_and_leaves_its_data(
+	void **state)
+{
+	static const uint8_t data[] = "from the peer";
+	struct s5_hs hs;
+
+	(void)state;
+	bind_runs_to_the_first_reply(&hs);
+	srv_msg(PEER_V4, sizeof(PEER_V4));
+	srv_after(data, sizeof(data));
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(hs.state, S5HS_DONE);
+	assert_int_equal(hs.reply.rep, 0);
+	assert_int_equal(hs.reply.bound.atyp, S5_ATYP_IPV4);
+	assert_int_equal(hs.reply.bound.u.v4[0], 203);
+	assert_int_equal(hs.reply.bound.u.v4[3], 7);
+	assert_int_equal(hs.reply.bound.port, 20);
+	/* not one byte of the peer's stream was taken */
+	assert_int_equal(F.srv_pos, F.srv_len - sizeof(data));
+}
+
+static void bind_second_reply_waits_without_blocking(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	bind_runs_to_the_first_reply(&hs);
+	srv_msg(PEER_V4, sizeof(PEER_V4));
+	/* the script was empty so far: what follows is for the second */
+	push(&F.rx, ACT_ERR, 0, EAGAIN);
+	push(&F.rx, ACT_DATA, 3, 0);
+	push(&F.rx, ACT_ERR, 0, EAGAIN);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EAGAIN);
+	assert_int_equal(hs.want, POLLIN);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EAGAIN);
+	assert_int_equal(hs.in_len, 3);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(hs.reply.bound.port, 20);
+}
+
+static void bind_second_reply_gives_eintr_when_asked(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	bind_runs_to_the_first_reply(&hs);
+	srv_msg(PEER_V4, sizeof(PEER_V4));
+	hs.give_eintr = true;
+	push(&F.rx, ACT_ERR, 0, EINTR);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EINTR);
+	assert_int_equal(hs.state, S5HS_RECV_PEER);
+	assert_int_equal(hs.err, 0);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(hs.reply.bound.port, 20);
+}
+
+static void bind_second_reply_failure_code_is_its_errno(void **state)
+{
+	static const uint8_t refused[] = { 5, 5, 0, 1, 0, 0, 0, 0, 0, 0 };
+	struct s5_hs hs;
+	int r;
+
+	(void)state;
+	bind_runs_to_the_first_reply(&hs);
+	srv_msg(refused, sizeof(refused));
+	r = s5_hs_step(&hs, 3, &fake_io);
+	assert_failed(&hs, r, -ECONNREFUSED);
+	assert_int_equal(hs.reply.rep, 5);
+}
+
+static void bind_proxy_closing_before_the_peer_is_eproto(void **state)
+{
+	struct s5_hs hs;
+	int r;
+
+	(void)state;
+	bind_runs_to_the_first_reply(&hs);
+	srv_msg(PEER_V4, sizeof(PEER_V4));
+	push(&F.rx, ACT_EOF, 0, 0);
+	r = s5_hs_step(&hs, 3, &fake_io);
+	assert_failed(&hs, r, -EPROTO);
+	assert_non_null(strstr(hs.why, "before the peer connected"));
+}
+
+static void bind_garbage_second_reply_is_eproto(void **state)
+{
+	static const uint8_t junk[] = { 'H', 'T', 'T', 'P', '/', '1',
+					'.', '1', ' ', '2' };
+	struct s5_hs hs;
+	int r;
+
+	(void)state;
+	bind_runs_to_the_first_reply(&hs);
+	srv_msg(junk, sizeof(junk));
+	r = s5_hs_step(&hs, 3, &fake_io);
+	assert_failed(&hs, r, -EPROTO);
+}
+
+static void await_peer_leaves_an_unfinished_handshake_alone(void **state)
+{
+	struct s5_hs hs;
+
+	(void)state;
+	init_plain(&hs, S5_CMD_BIND);
+	s5_hs_await_peer(&hs);
+	assert_int_equal(hs.state, S5HS_SEND_GREETING);
+}
+
 static void would_block_send_returns_eagain_and_wants_pollout(void **state)
 {
 	struct s5_hs hs;
@@ -1865,6 +1992,13 @@ int main(void)
 		T(eintr_before_every_recv_and_send_is_retried),
 		T(partial_sends_continue_from_where_they_stopped),
 		T(would_block_recv_returns_eagain_and_wants_pollin),
+		T(bind_second_reply_names_the_peer_and_leaves_its_data),
+		T(bind_second_reply_waits_without_blocking),
+		T(bind_second_reply_gives_eintr_when_asked),
+		T(bind_second_reply_failure_code_is_its_errno),
+		T(bind_proxy_closing_before_the_peer_is_eproto),
+		T(bind_garbage_second_reply_is_eproto),
+		T(await_peer_leaves_an_unfinished_handshake_alone),
 		T(would_block_send_returns_eagain_and_wants_pollout),
 		T(method_reply_that_is_not_socks5_is_eproto),
 		T(method_ff_is_eacces_because_no_method_is_acceptable),

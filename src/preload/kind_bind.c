@@ -1,0 +1,523 @@
+/* S5FD_BIND (kind_bind.h): listeners through the proxy, SOCKS5 BIND.
+ *
+ * Which listeners (SOCKS5WRAP_BIND=auto, the default): a TCP socket with
+ * an ephemeral port (never bound, or bound to port 0), bound to the
+ * wildcard address or to the address of a live proxied connection, in a
+ * process that has a live proxied connection. Loopback, a fixed port, or
+ * no proxied connection: a local listener, as always. `all` takes every
+ * TCP listener, `off` none.
+ *
+ * listen() runs the BIND handshake on the program's own socket, which is
+ * then connected to the proxy: the program's descriptor is the one the
+ * second reply arrives on, so poll, select and epoll see it turn readable
+ * with no help from the library. The request names the destination of
+ * the proxied connection the listener belongs to (the one whose address
+ * it is bound to; for the wildcard, the last one made), by name when the
+ * program connected by name, with port 0: the peer connects from a port
+ * of its own choosing (FTP's 20, or any).
+ *
+ * accept() reads the second reply, never past its end, and returns a
+ * duplicate of the descriptor: one BIND gives one connection, and the
+ * stream after the reply is the peer's. The duplicate shares the file
+ * status flags with the listener (one open file), so accept4's
+ * SOCK_NONBLOCK sets them for both; the listener takes no further
+ * connection (EAGAIN when non-blocking, EINVAL when blocking). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "conf.h"
+#include "fd.h"
+#include "fork.h"
+#include "hook.h"
+#include "kind_bind.h"
+#include "kind_tcp.h"
+#include "route.h"
+#include "s5_log.h"
+#include "slab.h"
+#include "tcp.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+enum bind_state {
+	B_BOUND,     /* bound to an ephemeral port, not listening yet */
+	B_LISTENING, /* the first reply came: waiting for the second */
+	B_ACCEPTED,  /* the one connection went to the program */
+	B_FAILED,    /* the handshake or the second reply failed */
+};
+
+struct s5_bind {
+	struct s5_obj obj; /* first */
+	pthread_mutex_t lock; /* over hs and the state's changes */
+	_Atomic int state;    /* enum bind_state */
+	int err;              /* B_FAILED: its -errno */
+	bool was_nonblock;    /* B_ACCEPTED: the listener was non-blocking */
+	bool conn_bound;      /* B_BOUND to the address of a proxied
+				 connection: its address will be announced */
+	/* Set before state becomes B_LISTENING, then never changed. */
+	socklen_t local_len;
+	struct sockaddr_storage local; /* where the proxy listens */
+	struct s5_addr bound;          /* the same, as the first reply said */
+	struct s5_addr dst;            /* what the request named */
+	struct s5_hs hs;               /* reads the second reply */
+};
+
+static struct s5_slab slab = S5_SLAB_INIT(struct s5_bind);
+
+static void release(struct s5_obj *o)
+{
+	struct s5_bind *b = (struct s5_bind *)o;
+
+	s5_hs_wipe(&b->hs);
+	pthread_mutex_destroy(&b->lock);
+	s5_slab_free(&slab, o);
+}
+
+static const struct s5_obj_ops bind_ops = { .release = release };
+
+__attribute__((constructor)) static void register_fork(void)
+{
+	s5_fork_lock(S5_FORK_SLAB_BIND, &slab.lock, NULL);
+}
+
+static struct s5_bind *bind_get(int fd)
+{
+	return (struct s5_bind *)s5_fd_get(fd, S5FD_BIND);
+}
+
+static void bind_put(struct s5_bind *b)
+{
+	s5_obj_put(&b->obj);
+}
+
+/* A TCP socket of an internet family. */
+static bool tcp_socket(int fd, struct s5_sock_info *si)
+{
+	return s5_sock_info(fd, si) == 0 &&
+	       (si->domain == AF_INET || si->domain == AF_INET6) &&
+	       si->type == SOCK_STREAM &&
+	       (si->protocol == IPPROTO_TCP || si->protocol == IPPROTO_MPTCP);
+}
+
+/* The port of an AF_INET / AF_INET6 address long enough to hold one;
+ * false for anything else. */
+static bool port_of(const struct sockaddr *sa, socklen_t len, uint16_t *port)
+{
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/* 1: the wildcard address; 2: loopback; 0: another. IPv4-mapped IPv6
+ * counts as IPv4. */
+static int addr_class(const struct sockaddr *sa, socklen_t len)
+{
+	struct s5_addr a;
+	static const uint8_t zero[16];
+	static const uint8_t one6[16] = { [15] = 1 };
+
+	if (s5_addr_from_sockaddr(&a, sa, len) < 0)
+		return 0;
+	if (a.atyp == S5_ATYP_IPV4)
+		return memcmp(a.u.v4, zero, 4) == 0 ? 1 : a.u.v4[0] == 127 ? 2 : 0;
+	return memcmp(a.u.v6, zero, 16) == 0	 ? 1
+	       : memcmp(a.u.v6, one6, 16) == 0 ? 2
+					       : 0;
+}
+
+static int through_proxy(int fd, bool early);
+
+/* Records that fd is bound to an ephemeral port. */
+static void remember_bound(int fd, bool conn_bound)
+{
+	struct s5_bind *b = s5_slab_alloc(&slab);
+
+	if (b == NULL)
+		return; /* listen() then sees a fixed port: a local listener */
+	pthread_mutex_init(&b->lock, NULL);
+	atomic_store(&b->state, B_BOUND);
+	b->conn_bound = conn_bound;
+	s5_obj_init(&b->obj, &bind_ops);
+	(void)s5_fd_attach(fd, S5FD_BIND, &b->obj);
+}
+
+int s5_bind_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage mine;
+	struct s5_sock_info si;
+	struct s5_tcp_live live;
+	const struct sockaddr *use = sa;
+	socklen_t ulen = len;
+	struct s5_addr a;
+	bool conn_bound = false;
+	uint16_t port;
+	int n;
+
+	if (s5_cfg.bind == S5_BIND_OFF || sa == NULL ||
+	    len < sizeof(sa_family_t) || !port_of(sa, len, &port) ||
+	    !tcp_socket(fd, &si) || si.domain != sa->sa_family)
+		return S5_PASS;
+	/* dante's client shows a proxied connection's address as the proxy
+	 * gave it (what the peer sees), and so does this library; a program
+	 * that binds its listener to that address (curl --ftp-port -)
+	 * means the connection's own side. */
+	if (addr_class(sa, len) == 0 && s5_tcp_find_live(sa, len, &live) &&
+	    s5_addr_from_sockaddr(&a, (struct sockaddr *)&live.real_local,
+				  live.real_len) == 0) {
+		conn_bound = true;
+		a.port = port;
+		n = s5_addr_to_sockaddr(&a, si.domain, &mine);
+		if (n > 0) {
+			use = (struct sockaddr *)&mine;
+			ulen = (socklen_t)n;
+		}
+	}
+	if (real.bind(fd, use, ulen) < 0)
+		return -errno;
+	if (port == 0)
+		remember_bound(fd, conn_bound);
+	return 0;
+}
+
+bool s5_bind_local(int fd, struct sockaddr_storage *out, socklen_t *len)
+{
+	struct s5_bind *b;
+	bool ok;
+
+	(void)through_proxy(fd, true);
+	b = bind_get(fd);
+	if (b == NULL)
+		return false;
+	ok = atomic_load(&b->state) == B_LISTENING ||
+	     atomic_load(&b->state) == B_ACCEPTED;
+	if (ok) {
+		memcpy(out, &b->local, b->local_len);
+		*len = b->local_len;
+	}
+	bind_put(b);
+	return ok;
+}
+
+bool s5_bind_listening(int fd)
+{
+	struct s5_bind *b = bind_get(fd);
+	int st;
+
+	if (b == NULL)
+		return false;
+	st = atomic_load(&b->state);
+	bind_put(b);
+	return st == B_LISTENING || st == B_ACCEPTED;
+}
+
+/* What listen() does with fd: true for BIND, with *live the proxied
+ * connection it belongs to (live->fd -1 for none). */
+static bool wants_bind(int fd, bool ephemeral, struct s5_tcp_live *live)
+{
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	uint16_t port;
+	int cls;
+
+	live->fd = -1;
+	if (real.getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    real.getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
+		return false; /* the kernel answers (EINVAL when connected) */
+	cls = addr_class((struct sockaddr *)&local, llen);
+	if (cls == 1)
+		(void)s5_tcp_find_live(NULL, 0, live);
+	else if (cls == 0)
+		(void)s5_tcp_find_live((struct sockaddr *)&local, llen, live);
+	if (s5_cfg.bind == S5_BIND_ALL)
+		return true;
+	/* A socket never bound has port 0 here. */
+	if (port_of((struct sockaddr *)&local, llen, &port) && port == 0)
+		ephemeral = true;
+	return ephemeral && cls != 2 && live->fd >= 0;
+}
+
+/* The request's destination: the connection's peer as the program named
+ * it (a fake address becomes its name again), port 0. */
+static void request_dst(const struct s5_tcp_live *live, struct s5_addr *dst)
+{
+	bool fake;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->atyp = S5_ATYP_IPV4;
+	if (live->fd < 0)
+		return;
+	if (s5_route_dst((struct sockaddr *)&live->peer, live->plen, dst,
+			 &fake) != 0 &&
+	    s5_addr_from_sockaddr(dst, (struct sockaddr *)&live->peer,
+				  live->plen) < 0) {
+		memset(dst, 0, sizeof(*dst));
+		dst->atyp = S5_ATYP_IPV4;
+	}
+	dst->port = 0;
+}
+
+static void log_listen(const struct s5_bind *b, const struct sockaddr *proxy,
+		       socklen_t plen, int r, int64_t ms)
+{
+	enum s5log_level lvl = r < 0 ? S5LOG_ERROR : S5LOG_INFO;
+	struct s5log_line l;
+
+	if (!s5log_enabled(lvl))
+		return;
+	s5log_begin(&l, lvl);
+	s5log_str(&l, "listen: BIND for ");
+	s5log_s5addr(&l, &b->dst);
+	s5log_str(&l, " via ");
+	s5log_sockaddr(&l, proxy, plen);
+	if (r == 0) {
+		s5log_str(&l, ": the proxy listens at ");
+		s5log_sockaddr(&l, (const struct sockaddr *)&b->local,
+			       b->local_len);
+	} else if (b->hs.state == S5HS_DONE) {
+		s5log_str(&l, ": the address the proxy listens at cannot be "
+			      "shown on this socket (");
+		s5log_errno(&l, -r);
+		s5log_str(&l, ")");
+	} else {
+		s5_log_hs_result(&l, &b->hs, r);
+	}
+	s5log_str(&l, " in ");
+	s5log_int(&l, (long long)ms);
+	s5log_str(&l, " ms");
+	s5log_end(&l);
+}
+
+/* The BIND handshake on fd, up to the first reply. b->lock held. */
+static int run_bind(struct s5_bind *b, int fd, int domain,
+		    const struct s5_tcp_live *live)
+{
+	const struct s5_config *c = &s5_cfg;
+	struct sockaddr_storage proxy;
+	socklen_t plen;
+	int64_t t0 = s5_now_ms();
+	int r;
+
+	request_dst(live, &b->dst);
+	if (!s5_proxy_ready()) {
+		s5_report_config_error();
+		return -ECONNREFUSED;
+	}
+	if (s5_pick_proxy(fd, domain, &proxy, &plen) < 0) {
+		s5log_msg(S5LOG_ERROR, "listen: the proxy has no address this "
+				       "socket's family can reach",
+			  (const char *)NULL);
+		return -EAFNOSUPPORT;
+	}
+	s5_hs_init(&b->hs, S5_CMD_BIND, &b->dst, c->auth, c->user,
+		   c->user_len, c->pass, c->pass_len);
+	if (c->pipeline)
+		s5_hs_pipeline(&b->hs);
+	r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &b->hs,
+			     &s5_io_real, c->timeout_ms);
+	s5_hs_wipe(&b->hs);
+	if (r == 0) {
+		b->bound = b->hs.reply.bound;
+		r = s5_bnd_sockaddr(fd, domain, &b->bound, &b->local);
+		if (r > 0) {
+			b->local_len = (socklen_t)r;
+			r = 0;
+		}
+	}
+	log_listen(b, (struct sockaddr *)&proxy, plen, r, s5_now_ms() - t0);
+	if (r < 0)
+		return r;
+	s5_hs_await_peer(&b->hs);
+	b->hs.give_eintr = true;
+	return 0;
+}
+
+/* listen(), or (early) getsockname() before listen() on a socket bound
+ * to a proxied connection's address: curl asks for the port it will
+ * announce before it listens. S5_PASS: a local listener (or, early, not
+ * yet known). */
+static int through_proxy(int fd, bool early)
+{
+	struct s5_tcp_live live;
+	struct s5_sock_info si;
+	struct s5_bind *b;
+	int r = 0, st;
+
+	if (s5_cfg.bind == S5_BIND_OFF || !tcp_socket(fd, &si))
+		return S5_PASS;
+	b = bind_get(fd);
+	if (early && (b == NULL || !b->conn_bound ||
+		      atomic_load(&b->state) != B_BOUND)) {
+		if (b != NULL)
+			bind_put(b);
+		return S5_PASS;
+	}
+	st = b != NULL ? atomic_load(&b->state) : B_BOUND;
+	if (st == B_LISTENING || st == B_ACCEPTED) {
+		bind_put(b); /* listen() again: only the backlog changes */
+		return 0;
+	}
+	if (st == B_FAILED) {
+		r = b->err; /* never a local listener after a failed BIND */
+		bind_put(b);
+		return r;
+	}
+	if (!wants_bind(fd, b != NULL, &live)) {
+		if (b != NULL)
+			bind_put(b);
+		return S5_PASS;
+	}
+	if (b == NULL) {
+		remember_bound(fd, false);
+		b = bind_get(fd);
+		if (b == NULL)
+			return -ENOMEM;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (atomic_load(&b->state) == B_BOUND) {
+		r = run_bind(b, fd, si.domain, &live);
+		if (r < 0) {
+			/* Nothing half done may reach the proxy as data. */
+			real.shutdown(fd, SHUT_RDWR);
+			b->err = r;
+		}
+		atomic_store(&b->state, r < 0 ? B_FAILED : B_LISTENING);
+	} else if (atomic_load(&b->state) == B_FAILED) {
+		r = b->err;
+	}
+	pthread_mutex_unlock(&b->lock);
+	bind_put(b);
+	return r;
+}
+
+int s5_bind_listen(int fd)
+{
+	return through_proxy(fd, false);
+}
+
+static void log_accept(const struct s5_bind *b, const struct sockaddr *peer,
+		       socklen_t plen, int r)
+{
+	enum s5log_level lvl = r < 0 && b->hs.reply.rep == S5_REP_SUCCEEDED
+				       ? S5LOG_ERROR
+				       : S5LOG_INFO;
+	struct s5log_line l;
+
+	if (!s5log_enabled(lvl))
+		return;
+	s5log_begin(&l, lvl);
+	s5log_str(&l, "accept: BIND for ");
+	s5log_s5addr(&l, &b->dst);
+	if (r >= 0) {
+		s5log_str(&l, ": ");
+		s5log_sockaddr(&l, peer, plen);
+		s5log_str(&l, " connected");
+	} else {
+		s5_log_hs_result(&l, &b->hs, r);
+	}
+	s5log_end(&l);
+}
+
+/* The connection, once the second reply came: a new descriptor for the
+ * socket, with accept4's flags. b->lock held. */
+static int take_connection(struct s5_bind *b, int fd, int domain,
+			   struct sockaddr *sa, socklen_t *len, int flags)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen, room = len != NULL ? *len : 0;
+	int nfd, fl, n;
+
+	n = s5_addr_to_sockaddr(&b->hs.reply.bound, domain, &peer);
+	if (n < 0) { /* a name, or IPv6 on an IPv4 socket: unspecified */
+		memset(&peer, 0, sizeof(peer));
+		peer.ss_family = (sa_family_t)domain;
+		n = domain == AF_INET ? (int)sizeof(struct sockaddr_in)
+				      : (int)sizeof(struct sockaddr_in6);
+	}
+	plen = (socklen_t)n;
+	nfd = real.fcntl(fd, (flags & SOCK_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD,
+			 0);
+	if (nfd < 0)
+		return -errno; /* EMFILE: the reply is in; accept may retry */
+	fl = real.fcntl(fd, F_GETFL);
+	if (fl >= 0) {
+		b->was_nonblock = (fl & O_NONBLOCK) != 0;
+		fl = (flags & SOCK_NONBLOCK) ? fl | O_NONBLOCK
+					     : fl & ~O_NONBLOCK;
+		(void)real.fcntl(fd, F_SETFL, fl);
+	}
+	(void)s5_tcp_mark(nfd, (struct sockaddr *)&peer, plen, &b->bound,
+			  S5_TCP_ACCEPTED);
+	atomic_store(&b->state, B_ACCEPTED);
+	log_accept(b, (struct sockaddr *)&peer, plen, nfd);
+	if (sa != NULL && len != NULL) {
+		memcpy(sa, &peer, plen < room ? plen : room);
+		*len = plen;
+	}
+	return nfd;
+}
+
+int s5_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags)
+{
+	struct s5_bind *b = bind_get(fd);
+	struct s5_sock_info si;
+	bool nonblock;
+	int r, fl;
+
+	if (b == NULL)
+		return S5_PASS;
+	if (atomic_load(&b->state) == B_BOUND || !tcp_socket(fd, &si)) {
+		bind_put(b);
+		return S5_PASS; /* not listening: the kernel's EINVAL */
+	}
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+		bind_put(b);
+		return -EINVAL;
+	}
+	fl = real.fcntl(fd, F_GETFL);
+	nonblock = fl >= 0 && (fl & O_NONBLOCK);
+	if (nonblock ? pthread_mutex_trylock(&b->lock) != 0
+		     : pthread_mutex_lock(&b->lock) != 0) {
+		bind_put(b);
+		return -EAGAIN; /* another thread is taking it */
+	}
+	switch (atomic_load(&b->state)) {
+	case B_LISTENING:
+		r = s5_hs_step(&b->hs, fd,
+			       nonblock ? &s5_io_real_nb : &s5_io_real);
+		/* -EAGAIN: not yet (or SO_RCVTIMEO ran out); -EINTR: a
+		 * signal; both leave what was read for the next call. */
+		if (r == 0) {
+			r = take_connection(b, fd, si.domain, sa, len, flags);
+		} else if (r != -EAGAIN && r != -EINTR) {
+			b->err = r;
+			atomic_store(&b->state, B_FAILED);
+			log_accept(b, NULL, 0, r);
+			real.shutdown(fd, SHUT_RDWR);
+		}
+		break;
+	case B_ACCEPTED:
+		r = b->was_nonblock || nonblock ? -EAGAIN : -EINVAL;
+		if (r == -EINVAL)
+			s5log_msg(S5LOG_ERROR, "accept: a listener through the "
+					       "proxy takes one connection",
+				  (const char *)NULL);
+		break;
+	default: /* B_FAILED: reported once, by the call that failed */
+		r = -EINVAL;
+		break;
+	}
+	pthread_mutex_unlock(&b->lock);
+	bind_put(b);
+	return r;
+}
