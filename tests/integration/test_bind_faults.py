@@ -2,10 +2,12 @@
 bind, which plays the proxy's part exactly and misbehaves on demand: the
 contract is /work/bind/spec.md, the program clients/bind_client.c.
 
-- the BIND request: CMD 2, DST the control connection's destination, by
-  name when that was by name; the most recent one for the wildcard, the
-  one whose shown address the socket is bound to otherwise; 0.0.0.0:0
-  under SOCKS5WRAP_BIND=all without a proxied connection;
+- the BIND request: CMD 2, DST the control connection's destination
+  address, by name when that was by name, with port 0 (the peer connects
+  from a port of its own choosing, FTP's 20 or any: kind_bind.c); the
+  most recent connection for the wildcard, the one whose address the
+  socket is bound to otherwise; 0.0.0.0:0 under SOCKS5WRAP_BIND=all
+  without a proxied connection;
 - what the program sees: getsockname() = the first reply's BND (the
   proxy's own address for 0.0.0.0, IPv4-mapped on an AF_INET6 socket),
   readiness only with the second reply, accept() with the second reply's
@@ -101,6 +103,15 @@ def name_bytes(name, port):
         port.to_bytes(2, "big")
 
 
+def bind_request(host):
+    """The BIND request towards host (an address or a name), port 0."""
+    if any(c.isalpha() for c in host) and ":" not in host:
+        dst = name_bytes(host, 0)
+    else:
+        dst = addr_bytes(host, 0)
+    return b"\x05\x02\x00" + dst
+
+
 def bind_requests(sp):
     return [d for k, d in sp.records() if k == "request" and d[1] == 2]
 
@@ -154,8 +165,7 @@ def test_bind_request_names_the_control_connections_destination(
     sp = scripted("bind")
     steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL)
     assert steps["control"][0]["echo"] == "ctl", r
-    assert bind_requests(sp) == [
-        b"\x05\x02\x00" + addr_bytes(topo.TARGET4, 80)], sp.records()
+    assert bind_requests(sp) == [bind_request(topo.TARGET4)], sp.records()
     assert_bound_through_proxy(steps, r)
     assert_data_both_ways(sp, steps, r)
     assert client.target_peers() == []
@@ -168,8 +178,7 @@ def test_bind_request_is_by_name_when_the_control_connection_was(
     assert steps["control"][0]["result"] == "ok", r
     connects = [d for k, d in sp.records() if k == "request" and d[1] == 1]
     assert connects == [b"\x05\x01\x00" + name_bytes("www.test", 21)]
-    assert bind_requests(sp) == [
-        b"\x05\x02\x00" + name_bytes("www.test", 21)], sp.records()
+    assert bind_requests(sp) == [bind_request("www.test")], sp.records()
     assert_bound_through_proxy(steps, r)
 
 
@@ -178,8 +187,7 @@ def test_wildcard_listener_binds_towards_the_latest_control_connection(
     sp = scripted("bind")
     steps, r = run(client, prog, sp, ["--control", CONTROL,
                                       "--control", "www.test:21"] + FULL)
-    assert bind_requests(sp) == [
-        b"\x05\x02\x00" + name_bytes("www.test", 21)], sp.records()
+    assert bind_requests(sp) == [bind_request("www.test")], sp.records()
     assert_bound_through_proxy(steps, r)
 
 
@@ -190,7 +198,7 @@ def test_listener_bound_to_a_control_connections_shown_address_binds_towards_it(
     # connection, .11 for the second: binding to one of those (port 0)
     # picks that connection's destination.
     sp = scripted("bind")
-    dsts = [(topo.TARGET4, 80), ("www.test", 21)]
+    dsts = [topo.TARGET4, "www.test"]
     steps, r = run(client, prog, sp, [
         "--control", CONTROL, "--control", "www.test:21",
         "--bind", "control%d" % which] + FULL)
@@ -199,9 +207,8 @@ def test_listener_bound_to_a_control_connections_shown_address_binds_towards_it(
         CTL_SHOWN, ["198.51.100.11", 5000]], r
     assert steps["bind"]["result"] == "ok", r
     assert steps["bind"]["addr"] == ["198.51.100.%d" % (9 + which), 0], r
-    host, port = dsts[which - 1]
-    dst = addr_bytes(host, port) if which == 1 else name_bytes(host, port)
-    assert bind_requests(sp) == [b"\x05\x02\x00" + dst], sp.records()
+    assert bind_requests(sp) == [bind_request(dsts[which - 1])], \
+        sp.records()
     assert_bound_through_proxy(steps, r)
     assert_data_both_ways(sp, steps, r)
 
@@ -212,8 +219,7 @@ def test_listener_bound_to_a_control_connections_real_address_binds_too(
     steps, r = run(client, prog, sp, ["--control", CONTROL,
                                       "--bind", topo.CLIENT4] + FULL)
     assert steps["bind"]["result"] == "ok", r
-    assert bind_requests(sp) == [
-        b"\x05\x02\x00" + addr_bytes(topo.TARGET4, 80)], sp.records()
+    assert bind_requests(sp) == [bind_request(topo.TARGET4)], sp.records()
     assert_bound_through_proxy(steps, r)
     assert_data_both_ways(sp, steps, r)
 
@@ -505,8 +511,7 @@ def test_fixed_port_server_answers_another_program_meanwhile(client,
 def test_all_binds_without_a_proxied_connection(client, scripted, prog):
     sp = scripted("bind")
     steps, r = run(client, prog, sp, FULL, env={"SOCKS5WRAP_BIND": "all"})
-    assert bind_requests(sp) == [
-        b"\x05\x02\x00" + addr_bytes("0.0.0.0", 0)], sp.records()
+    assert bind_requests(sp) == [bind_request("0.0.0.0")], sp.records()
     assert_bound_through_proxy(steps, r)
     assert_data_both_ways(sp, steps, r)
 
