@@ -54,7 +54,8 @@ BIND parameters (mode "bind:first=3", "bind:wait=1500,second=garbage", ...)
                   lifetime ends)
 After a successful second reply the server sends PEER_DATA in the same
 write, as the peer's first bytes, then echoes whatever the client writes
-(each piece recorded as "from-client HEX") until the client closes, then
+(each piece recorded as "from-client HEX") until the client closes (then
+"eof HEX": the CLOCK_MONOTONIC seconds when the end came, as text), then
 closes. Notes go to --record as "note HEX" (text), e.g. "second-sent".
 """
 
@@ -316,6 +317,8 @@ class Script:
         for _ in range(100000):
             data = conn.recv(65536)
             if not data:
+                if record:
+                    self.record("eof", b"%.3f" % time.monotonic())
                 return
             if record:
                 self.record("from-client", data)

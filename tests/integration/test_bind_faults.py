@@ -312,6 +312,49 @@ def test_one_bind_serves_one_connection(client, scripted, prog, nonblocking):
     assert len(bind_requests(sp)) == 1, sp.records()
 
 
+def test_closing_the_listener_keeps_the_accepted_connection(client,
+                                                             scripted, prog):
+    # ftplib and curl close the listening socket right after accept().
+    sp = scripted("bind:wait=200")
+    steps, r = run(client, prog, sp, ["--control", CONTROL,
+                                      "--close-listener"] + FULL)
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+def test_closing_the_accepted_connection_ends_it_while_the_listener_stays(
+        client, scripted, prog):
+    # The peer sees the end when the program closes the connection
+    # accept() gave it, not only once it closes the listener as well.
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--linger", 800]
+                   + FULL)
+    assert_data_both_ways(sp, steps, r)
+    linger = steps["linger"]
+    eof = [float(d.decode()) for k, d in sp.records() if k == "eof"]
+    assert len(eof) == 1, (sp.records(), r)
+    assert eof[0] < linger["listener_closed_at"] - 0.3, (eof, r)
+    # Nothing more is pending on the listener: it must not wake a loop.
+    assert linger["listener_ready"] is False, r
+
+
+@pytest.mark.parametrize("after", ["unread-data", "peer-ended"])
+def test_listener_is_quiet_after_its_connection_was_taken(client, scripted,
+                                                         prog, after):
+    # An event loop keeps polling its listener: once the one connection is
+    # accepted, what happens on that connection (the peer's data not read
+    # yet, or the peer's end) is no new connection to accept, and a
+    # level-triggered loop that saw the listener readable would spin.
+    sp = scripted("bind")
+    extra = [] if after == "unread-data" else FULL + ["--half-close"]
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--nonblocking",
+                                      "--linger", 300] + extra)
+    assert steps["accept"]["result"] == "ok", r
+    if after == "peer-ended":
+        assert steps["drain"]["eof"] is True, r
+    assert steps["linger"]["listener_ready"] is False, r
+
+
 # ---- 3. faults on the first reply -------------------------------------------
 
 @pytest.mark.parametrize("rep,errname", sorted(REP_ERRNO.items()))

@@ -38,6 +38,15 @@
  *                        is that one; "local hello" travels both ways
  *   --read N             read N bytes from the accepted connection
  *   --send TEXT          then write TEXT and read as many bytes back
+ *   --close-listener     close the listener as soon as accept() returned
+ *                        (ftplib and curl do), before the data step
+ *   --half-close         after the data step shut the accepted connection
+ *                        down for writing and read until the peer's end
+ *                        (step "drain": "eof" true when it came)
+ *   --linger MS          after the data step close the accepted connection
+ *                        but keep the listener open MS longer, waiting for
+ *                        it to become readable; report at what time
+ *                        (CLOCK_MONOTONIC seconds) each was closed
  *   --accept2            finally accept() once more on the listener
  *                        (a blocking one is cut by an alarm after 3 s:
  *                        EINTR then means "it waited")
@@ -50,7 +59,8 @@
  * "elapsed"), local-connect, accept ("elapsed", "from" (the address
  * accept() filled in), "peer", "sockname",
  * "nonblock", "cloexec", "alarm" when the alarm fired), read
- * ("received"), echo ("received"), accept2, end. The watchdog prints
+ * ("received"), echo ("received"), linger ("closed_at",
+ * "listener_ready", "listener_closed_at"), accept2, end. The watchdog prints
  * {"step": "stuck", "in": STEP} and exits 3. Exit 0 otherwise, whatever
  * failed: the test reads the steps.
  */
@@ -101,6 +111,9 @@ struct opts {
 	int read_n;
 	const char *send;
 	bool accept2;
+	bool close_listener;
+	bool half_close;
+	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
 };
@@ -547,6 +560,57 @@ static void talk(const struct opts *o, int fd, int local_fd)
 	}
 }
 
+/* Half-closes fd and reads until the peer's end (each wait bounded). */
+static void drain(int fd)
+{
+	char buf[4096];
+	ssize_t n = -1;
+	size_t extra = 0;
+	int e = 0;
+
+	stage = "drain";
+	if (shutdown(fd, SHUT_WR) < 0)
+		e = errno;
+	while (!e) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, IO_WAIT_MS) <= 0) {
+			e = ETIMEDOUT;
+			break;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			e = n < 0 ? errno : 0;
+			break;
+		}
+		extra += (size_t)n;
+	}
+	begin("drain", e);
+	printf(", \"eof\": %s, \"extra\": %zu", n == 0 ? "true" : "false",
+	       extra);
+	end_line();
+}
+
+/* The accepted connection was just closed: keep the listener open for
+ * --linger, watching it, then close it. */
+static void linger(const struct opts *o, int lfd)
+{
+	double closed = now_s(), lclosed;
+	int r;
+
+	stage = "linger";
+	r = wait_readable(o->waiter, lfd, o->linger_ms);
+	lclosed = now_s();
+	close(lfd);
+	begin("linger", r < 0 ? -r : 0);
+	printf(", \"closed_at\": %.3f, \"listener_ready\": %s, "
+	       "\"listener_closed_at\": %.3f",
+	       closed, r > 0 ? "true" : "false", lclosed);
+	end_line();
+}
+
 static void accept_again(const struct opts *o, int lfd)
 {
 	int fd, e = 0;
@@ -593,6 +657,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--half-close") == 0) {
+			o->half_close = true;
+			continue;
+		}
+		if (strcmp(a, "--close-listener") == 0) {
+			o->close_listener = true;
+			continue;
+		}
 		if (v == NULL)
 			return -1;
 		i++;
@@ -625,6 +697,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->read_n = atoi(v);
 		else if (strcmp(a, "--send") == 0)
 			o->send = v;
+		else if (strcmp(a, "--linger") == 0)
+			o->linger_ms = atoi(v);
 		else if (strcmp(a, "--accept-wait") == 0)
 			o->accept_wait_ms = atoi(v);
 		else if (strcmp(a, "--watchdog") == 0)
@@ -714,16 +788,27 @@ int main(int argc, char **argv)
 	if (o.local)
 		local_fd = local_connect(&o, lfd);
 	afd = do_accept(&o, lfd);
+	if (afd >= 0 && o.close_listener) {
+		close(lfd);
+		lfd = -1;
+	}
 	if (afd >= 0) {
 		talk(&o, afd, local_fd);
+		if (o.half_close)
+			drain(afd);
 		close(afd);
+		if (o.linger_ms > 0 && lfd >= 0) {
+			linger(&o, lfd);
+			lfd = -1;
+		}
 	}
-	if (o.accept2)
+	if (o.accept2 && lfd >= 0)
 		accept_again(&o, lfd);
 out:
 	if (local_fd >= 0)
 		close(local_fd);
-	close(lfd);
+	if (lfd >= 0)
+		close(lfd);
 	for (i = 0; i < o.ncontrol; i++)
 		if (controls[i] >= 0)
 			close(controls[i]);
