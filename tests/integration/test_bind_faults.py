@@ -255,6 +255,11 @@ def test_accepted_connection_carries_the_peers_data(client, scripted, prog,
     flags = "accept4" in style
     assert steps["accept"]["nonblock"] is flags, r
     assert steps["accept"]["cloexec"] is flags, r
+    # The listener's own flags are the program's: accept4 sets the new
+    # descriptor's, and accept() on a non-blocking listener gives a
+    # blocking connection without making the listener blocking.
+    listener_nb = "--nonblocking" in ACCEPT_STYLES[style]
+    assert steps["accept"]["listener_nonblock"] is listener_nb, r
     assert client.target_peers() == []
 
 
@@ -300,14 +305,18 @@ def test_listener_becomes_readable_only_with_the_second_reply(
     assert_data_both_ways(sp, steps, r)
 
 
-@pytest.mark.parametrize("nonblocking", [False, True])
-def test_one_bind_serves_one_connection(client, scripted, prog, nonblocking):
+@pytest.mark.parametrize("style", ["blocking", "nonblocking",
+                                   "accept4"])
+def test_one_bind_serves_one_connection(client, scripted, prog, style):
+    # accept4: a blocking listener that handed out a non-blocking
+    # connection is still a blocking listener.
     sp = scripted("bind")
     steps, r = run(client, prog, sp, ["--control", CONTROL, "--accept2"] +
-                   FULL + (["--nonblocking"] if nonblocking else []))
+                   FULL + ACCEPT_STYLES[style])
     assert_bound_through_proxy(steps, r)
     second = steps["accept2"]
-    assert second["result"] == ("EAGAIN" if nonblocking else "EINVAL"), r
+    want = "EAGAIN" if style == "nonblocking" else "EINVAL"
+    assert second["result"] == want, r
     assert second["elapsed"] < 1.0, r
     assert len(bind_requests(sp)) == 1, sp.records()
 

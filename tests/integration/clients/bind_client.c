@@ -57,7 +57,8 @@
  * (with "elapsed" seconds), sockname (the listener's getsockname(), as
  * "addr": [host, port]), poll (one per --poll: "timeout", "ready",
  * "elapsed"), local-connect, accept ("elapsed", "from" (the address
- * accept() filled in), "peer", "sockname",
+ * accept() filled in), "peer", "sockname", "listener_nonblock" (the
+ * listener's O_NONBLOCK after the accept),
  * "nonblock", "cloexec", "alarm" when the alarm fired), read
  * ("received"), echo ("received"), linger ("closed_at",
  * "listener_ready", "listener_closed_at"), accept2, end. The watchdog prints
@@ -505,9 +506,11 @@ static int do_accept(const struct opts *o, int lfd)
 		print_addr("from", &from);
 		print_name("peer", fd, true);
 		print_name("sockname", fd, false);
-		printf(", \"nonblock\": %s, \"cloexec\": %s",
+		printf(", \"nonblock\": %s, \"cloexec\": %s, "
+		       "\"listener_nonblock\": %s",
 		       (fcntl(fd, F_GETFL) & O_NONBLOCK) ? "true" : "false",
-		       (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? "true" : "false");
+		       (fcntl(fd, F_GETFD) & FD_CLOEXEC) ? "true" : "false",
+		       (fcntl(lfd, F_GETFL) & O_NONBLOCK) ? "true" : "false");
 	}
 	end_line();
 	return fd;
