@@ -40,7 +40,10 @@ BIND parameters (mode "bind:first=3", "bind:wait=1500,second=garbage", ...)
   bnd=ADDR:PORT   BND of the first reply (default 198.51.100.9:8080);
                   [V6ADDR]:PORT for an IPv6 one, 0.0.0.0:PORT for "the
                   proxy's own address"
-  peer=ADDR:PORT  address of the second reply (default 203.0.113.7:20)
+  peer=ADDR:PORT  address of the second reply (default 203.0.113.7:20);
+                  a name (NAME:PORT) goes as ATYP 3, in bnd= too
+  split=MS        send each successful reply as its first 4 bytes, then
+                  the rest MS later (default 0: in one piece)
   wait=MS         delay between the first and the second reply (default 0:
                   the first reply, a successful second one and the peer's
                   data go in one write)
@@ -72,7 +75,7 @@ GARBAGE = b"\x04\x5a\x00\x00garbage!"
 PEER_DATA = b"data from peer"
 CMD_CONNECT, CMD_BIND = 1, 2
 BIND_DEFAULTS = {"bnd": "198.51.100.9:8080", "peer": "203.0.113.7:20",
-                 "wait": "0", "first": "0", "second": "0"}
+                 "wait": "0", "split": "0", "first": "0", "second": "0"}
 BIND_FAULTS = ("garbage", "badatyp", "truncated", "close", "stall")
 SUCCESS_V4 = b"\x05\x00\x00\x01" + bytes([198, 51, 100, 9]) + b"\x1f\x90"
 RELAY_CONNECT_TIMEOUT = 5.0
@@ -146,18 +149,31 @@ def success_reply(sock):
     return b"\x05\x00\x00" + bnd + addr[1].to_bytes(2, "big")
 
 
+def is_name(host):
+    return ":" not in host and any(c.isalpha() for c in host)
+
+
 def parse_hostport(text):
-    """("198.51.100.9", 8080) from "198.51.100.9:8080" or "[2001:db8::9]:80"."""
+    """("198.51.100.9", 8080) from "198.51.100.9:8080", "[2001:db8::9]:80"
+    or "peer.example:20" (a name)."""
     host, _, port = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    if is_name(host):
+        if not 0 < len(host) < 256:
+            raise ValueError("bad name %r" % host)
+    else:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                         host)
     return host, int(port)
 
 
 def reply_bytes(rep, host, port):
-    """A SOCKS5 reply with REP rep naming host:port (ATYP 1 or 4)."""
-    if ":" in host:
+    """A SOCKS5 reply with REP rep naming host:port (ATYP 1, 4, or 3 for a
+    name)."""
+    if is_name(host):
+        bnd = b"\x03" + bytes([len(host)]) + host.encode()
+    elif ":" in host:
         bnd = b"\x04" + socket.inet_pton(socket.AF_INET6, host)
     else:
         bnd = b"\x01" + socket.inet_aton(host)
@@ -179,8 +195,8 @@ def parse_mode(text):
         params[key] = value
     parse_hostport(params["bnd"])
     parse_hostport(params["peer"])
-    if int(params["wait"]) < 0:
-        raise ValueError("wait must be >= 0")
+    if int(params["wait"]) < 0 or int(params["split"]) < 0:
+        raise ValueError("wait and split must be >= 0")
     for key in ("first", "second"):
         what = params[key]
         if what not in BIND_FAULTS and not (what.isdigit() and
@@ -341,21 +357,33 @@ class Script:
         first = reply_bytes(0, *parse_hostport(p["bnd"]))
         second = reply_bytes(0, *parse_hostport(p["peer"])) + PEER_DATA
         wait = int(p["wait"]) / 1000.0
-        if wait == 0 and p["second"] == "0":
+        split = int(p["split"]) / 1000.0
+        if wait == 0 and split == 0 and p["second"] == "0":
             # One write: a client must take the first reply and leave the
             # rest where it belongs.
             conn.sendall(first + second)
             self.record("note", b"first-sent")
         else:
-            conn.sendall(first)
+            self.send_split(conn, first, split)
             self.record("note", b"first-sent")
             if not self.quiet(conn, wait):
                 raise Hangup("client closed before the second reply")
             if self.fault(conn, p["second"], p["peer"]):
                 return
-            conn.sendall(second)
+            self.send_split(conn, second, split)
         self.record("note", b"second-sent")
         self.echo(conn, record=True)
+
+    def send_split(self, conn, data, pause):
+        """data in one write, or with pause > 0 its first 4 bytes, then the
+        rest pause seconds later."""
+        if pause <= 0:
+            conn.sendall(data)
+            return
+        conn.sendall(data[:4])
+        if not self.quiet(conn, pause):
+            raise Hangup("client closed inside a reply")
+        conn.sendall(data[4:])
 
     def fault(self, conn, what, addr):
         """Play fault WHAT instead of a reply naming addr; False for 0

@@ -289,6 +289,40 @@ def test_ipv6_listener_shows_an_ipv6_bnd(client, scripted, prog):
     assert_data_both_ways(sp, steps, r)
 
 
+@pytest.mark.parametrize("nonblocking", [False, True])
+def test_listen_returns_when_the_first_reply_comes(client, scripted, prog,
+                                                   nonblocking):
+    # The proxy takes 400 ms to answer (CONNECT and BIND alike): listen()
+    # waits for it, on a non-blocking socket too, within the timeout.
+    sp = scripted("bind", delay_ms=400)
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL +
+                   (["--nonblocking"] if nonblocking else []))
+    assert steps["listen"]["result"] == "ok", r
+    assert 0.35 <= steps["listen"]["elapsed"] < 1.5, r
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+def test_replies_that_come_in_pieces(client, scripted, prog):
+    # Each reply arrives as 4 bytes, then the rest 300 ms later.
+    sp = scripted("bind:split=300")
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL)
+    assert 0.25 <= steps["listen"]["elapsed"] < 1.5, r
+    assert 0.25 <= steps["accept"]["elapsed"] < 1.5, r
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
+def test_second_reply_naming_the_peer_by_name(client, scripted, prog):
+    # RFC 1928 allows a domain name (ATYP 3) in a reply: the connection
+    # works and the peer's bytes are all the program's.
+    sp = scripted("bind:peer=peer.example:20")
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL)
+    assert steps["accept"]["result"] == "ok", r
+    assert steps["accept"]["sockname"] == BND, r
+    assert_data_both_ways(sp, steps, r)
+
+
 @pytest.mark.parametrize("waiter", ["poll", "select", "epoll"])
 def test_listener_becomes_readable_only_with_the_second_reply(
         client, scripted, prog, waiter):
