@@ -16,6 +16,7 @@
 
 #include "fd.h"
 #include "hook.h"
+#include "kind_bind.h"
 
 /* close() once the prologue said the call is ours. */
 static int close_ours(int fd)
@@ -30,6 +31,10 @@ static int close_ours(int fd)
 			return 0;
 		break;
 	case S5FD_NONE:
+		break;
+	case S5FD_BIND:
+		s5_bind_closing(fd);
+		s5_fd_clear(fd);
 		break;
 	default:
 		/* Before the real close: afterwards another thread may

@@ -14,7 +14,15 @@
  * the proxied connection the listener belongs to (the one whose address
  * it is bound to; for the wildcard, the last one made), by name when the
  * program connected by name, with port 0: the peer connects from a port
- * of its own choosing (FTP's 20, or any).
+ * of its own choosing (FTP's 20, or any). A socket bound to a proxied
+ * connection's address sends BIND at the first getsockname() already:
+ * curl asks for the port to announce between bind() and listen().
+ *
+ * getsockname() on a proxied connection shows the address the proxy
+ * connected from (kind_tcp.c), which is what the peer sees and what a
+ * program announcing "my address" must name; bind() to that address binds
+ * the connection's real local address instead, and marks the socket as
+ * belonging to that connection.
  *
  * accept() reads the second reply, never past its end, and returns a
  * duplicate of the descriptor: one BIND gives one connection, and the
@@ -34,6 +42,7 @@
 #include "fork.h"
 #include "hook.h"
 #include "kind_bind.h"
+#include "kind_conn.h"
 #include "kind_tcp.h"
 #include "route.h"
 #include "s5_log.h"
@@ -207,6 +216,27 @@ bool s5_bind_local(int fd, struct sockaddr_storage *out, socklen_t *len)
 	}
 	bind_put(b);
 	return ok;
+}
+
+void s5_bind_closing(int fd)
+{
+	struct s5_bind *b = bind_get(fd);
+	struct s5_obj *other;
+
+	if (b == NULL)
+		return;
+	/* The connection the listener gave holds the same file open, so the
+	 * kernel will not drop the listener's epoll registrations: events of
+	 * the connection would come with the listener's data after its
+	 * close. Unless another copy of the listener stays. */
+	if (atomic_load(&b->state) == B_ACCEPTED) {
+		other = s5_fd_find_same(fd, S5FD_BIND);
+		if (other != NULL)
+			s5_obj_put(other);
+		else
+			s5_epoll_forget(fd);
+	}
+	bind_put(b);
 }
 
 bool s5_bind_listening(int fd)

@@ -35,6 +35,9 @@ int s5_bind_accept(int fd, struct sockaddr *sa, socklen_t *len, int flags);
  * listens on; false for any other socket. */
 bool s5_bind_local(int fd, struct sockaddr_storage *out, socklen_t *len);
 
+/* close() of fd, before the real one. */
+void s5_bind_closing(int fd);
+
 /* getsockopt(SO_ACCEPTCONN): true for a listener through the proxy. */
 bool s5_bind_listening(int fd);
 

@@ -342,14 +342,14 @@ static int found_reg(void *ctx, const struct s5_epoll_reg *r)
 	return 0;
 }
 
-/* Adds the registrations of the socket (inode ino) listed in epfd's
- * fdinfo. -1 when it cannot be read or there are too many; 0 when epfd
- * was closed meanwhile (its registrations went with it). */
-static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
-		       uint64_t ino)
+/* Hands fn each registration listed in epfd's fdinfo (read by its path:
+ * the descriptor itself, which another thread may be closing, is not
+ * touched). -1 when it cannot be read or fn stopped; 0 when epfd was
+ * closed meanwhile (its registrations went with it). */
+static int read_fdinfo(int epfd,
+		       int (*fn)(void *ctx, const struct s5_epoll_reg *r),
+		       void *ctx)
 {
-	struct found f = { .c = c, .epfd = epfd, .serial = serial,
-			   .ino = ino };
 	struct s5_fdinfo info;
 	char path[48], buf[4096];
 	ssize_t n;
@@ -369,8 +369,8 @@ static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
 			r = errno == ENOENT ? 0 : -1;
 			break;
 		}
-		if (s5_fdinfo_feed(&info, buf, (size_t)n, n == 0, found_reg,
-				   &f) < 0) {
+		if (s5_fdinfo_feed(&info, buf, (size_t)n, n == 0, fn, ctx) <
+		    0) {
 			r = -1;
 			break;
 		}
@@ -386,6 +386,7 @@ static int read_fdinfo(struct s5_conn *c, int epfd, uint64_t serial,
 static int find_regs(struct s5_conn *c, int fd)
 {
 	uint64_t seen[EPOLL_SEEN], serial;
+	struct found f;
 	struct stat st;
 	int epfd, nseen = 0, i;
 
@@ -403,10 +404,46 @@ static int find_regs(struct s5_conn *c, int fd)
 		if (nseen == EPOLL_SEEN)
 			return -1;
 		seen[nseen++] = serial;
-		if (read_fdinfo(c, epfd, serial, (uint64_t)st.st_ino) < 0)
+		f = (struct found){ .c = c, .epfd = epfd, .serial = serial,
+				    .ino = (uint64_t)st.st_ino };
+		if (read_fdinfo(epfd, found_reg, &f) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* What s5_epoll_forget looks for. */
+struct listed {
+	int fd;
+	uint64_t ino;
+	bool found;
+};
+
+static int listed_reg(void *ctx, const struct s5_epoll_reg *r)
+{
+	struct listed *l = ctx;
+
+	if (r->tfd == l->fd && r->ino == l->ino)
+		l->found = true;
+	return 0;
+}
+
+void s5_epoll_forget(int fd)
+{
+	struct listed l = { .fd = fd };
+	struct stat st;
+	int epfd;
+
+	if (fstat(fd, &st) != 0)
+		return;
+	l.ino = (uint64_t)st.st_ino;
+	for (epfd = s5_fd_next(0, S5FD_EPOLL); epfd >= 0;
+	     epfd = s5_fd_next((unsigned int)epfd + 1, S5FD_EPOLL)) {
+		l.found = false;
+		if (epoll_serial_of(epfd) != 0 &&
+		    read_fdinfo(epfd, listed_reg, &l) == 0 && l.found)
+			(void)real.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	}
 }
 
 /* Installs ev for registration g: MOD, or DEL and ADD where the old or

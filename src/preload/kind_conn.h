@@ -132,4 +132,9 @@ int s5_conn_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 /* A new epoll instance of the program's (epoll_create*). */
 void s5_epoll_track(int epfd);
 
+/* Removes fd (still open) from every epoll instance the program made, as
+ * the kernel does when the last descriptor of a file closes: for a file
+ * that the library keeps open under another number (kind_bind.c). */
+void s5_epoll_forget(int fd);
+
 #endif

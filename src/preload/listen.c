@@ -73,25 +73,8 @@ S5_EXPORT int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags)
 	return (int)s5_result(r, saved);
 }
 
+/* accept() is accept4() with no flags, in the kernel too. */
 S5_EXPORT int accept(int fd, struct sockaddr *sa, socklen_t *len)
 {
-	int saved = errno;
-	int r;
-
-	switch (s5_hook_begin(accept, S5_STAGE_SYMBOLS)) {
-	case S5_HOOK_FAIL:
-		return (int)s5_result(-ENOSYS, saved);
-	case S5_HOOK_LIBC:
-		return real.accept(fd, sa, len);
-	case S5_HOOK_OURS:
-		break;
-	}
-	if (!s5_fd_maybe_ours(fd) || s5_fd_kind(fd) != S5FD_BIND)
-		return real.accept(fd, sa, len);
-	r = s5_bind_accept(fd, sa, len, 0);
-	if (r == S5_PASS) {
-		errno = saved;
-		return real.accept(fd, sa, len);
-	}
-	return (int)s5_result(r, saved);
+	return accept4(fd, sa, len, 0);
 }

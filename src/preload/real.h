@@ -26,7 +26,6 @@ struct __res_state; /* resolv.h */
 	X(socket, int, (int, int, int))                                       \
 	X(bind, int, (int, const struct sockaddr *, socklen_t))               \
 	X(listen, int, (int, int))                                            \
-	X(accept, int, (int, struct sockaddr *, socklen_t *))                 \
 	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))           \
 	X(getsockname, int, (int, struct sockaddr *, socklen_t *))            \
 	X(connect, int, (int, const struct sockaddr *, socklen_t))            \

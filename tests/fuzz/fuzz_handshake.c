@@ -7,6 +7,7 @@
  *           BIND), bit 2 auth, bits 3-4 destination (IPv4, IPv6, name,
  *           255-byte name or, with bit 5, one that cannot be encoded),
  *           bit 6 drive with s5_hs_run instead of s5_hs_step;
+ *           after a BIND's first reply, its second from the same script;
  *   byte 1, 2: user and password lengths (auth only).
  * Each recv/send/poll takes one control byte: below 0xf8 it moves
  * (c % 64) + 1 bytes at most (recv then copies that many script bytes),
@@ -53,7 +54,7 @@ static struct {
 	int64_t now;
 	uint8_t sent[LOG_MAX];
 	size_t sent_len;
-	uint8_t got[S5_REPLY_MAX + 4];
+	uint8_t got[2 * S5_REPLY_MAX + 4]; /* with BIND's second reply */
 	size_t got_len;
 } sc;
 
@@ -87,6 +88,7 @@ static size_t msg_bound(const struct s5_hs *hs)
 	case S5HS_RECV_AUTH:
 		return 2;
 	case S5HS_RECV_REPLY:
+	case S5HS_RECV_PEER:
 		/* VER REP RSV ATYP ADDR PORT; the shortest has a one-byte
 		 * name: 3 + 1 + 1 + 1 + 2. */
 		if (hs->in_len < 4)
@@ -391,6 +393,36 @@ static int drive_steps(struct s5_hs *hs, size_t bound)
 	__builtin_trap(); /* more waits than script bytes: a loop */
 }
 
+/* BIND: after the first reply, the second from what the script has
+ * left; read to its end and not a byte further, or failed with a why. */
+static void second_reply(struct s5_hs *hs, size_t bound)
+{
+	size_t before = sc.got_len, need;
+	struct s5_reply rep;
+	ssize_t n;
+	int r;
+
+	s5_hs_await_peer(hs);
+	if (hs->state != S5HS_RECV_PEER)
+		__builtin_trap();
+	r = drive_steps(hs, bound);
+	if (r == -EAGAIN || r > 0)
+		__builtin_trap();
+	if (r != 0) {
+		if (hs->state != S5HS_FAILED || hs->err != r || !hs->why)
+			__builtin_trap();
+		return;
+	}
+	memset(&rep, 0, sizeof(rep));
+	n = s5_parse_reply(sc.got + before, sc.got_len - before, &need, &rep);
+	if (hs->state != S5HS_DONE || n <= 0 ||
+	    (size_t)n != sc.got_len - before ||
+	    rep.rep != S5_REP_SUCCEEDED || hs->reply.rep != rep.rep ||
+	    hs->reply.bound.atyp != rep.bound.atyp ||
+	    hs->reply.bound.port != rep.bound.port)
+		__builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t cmds[4] = { S5_CMD_CONNECT, S5_CMD_UDP_ASSOCIATE,
@@ -465,6 +497,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sc.sent_len != elen)
 			__builtin_trap();
 		check_done(hs, cmd);
+		if (cmd == S5_CMD_BIND)
+			second_reply(hs, size + 8);
 	}
 	s5_hs_wipe(hs);
 	if (!all_zero(hs->out, sizeof(hs->out)) ||

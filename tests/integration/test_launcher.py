@@ -161,6 +161,7 @@ def test_bad_option_exits_125_naming_it(launcher, args, word):
     (["-u", "", "/bin/true"], "socks5wrap: -u: "),
     (["--dns=nearby", "/bin/true"], "socks5wrap: --dns: "),
     (["--udp=drop", "/bin/true"], "socks5wrap: --udp: "),
+    (["--bind=some", "/bin/true"], "socks5wrap: --bind: "),
     (["--log-file=", "/bin/true"], "socks5wrap: --log-file: "),
 ])
 def test_bad_value_exits_125_naming_the_option(launcher, libs, args, prefix):
@@ -287,7 +288,8 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     proxy = "socks5://127.0.0.1:1081"
     r = run(["-p", proxy, "-u", "alice", "-n", "10.0.0.0/8,.corp",
              "-t", "2.5", "-vv", "--log-file", log, "--dns=local",
-             "--udp=block", "--pipeline", "--optimistic", "/usr/bin/env"],
+             "--udp=block", "--bind=all", "--pipeline", "--optimistic",
+             "/usr/bin/env"],
             prog_env(libs))
     assert r.returncode == 0, r.stderr
     env = env_lines(r.stdout)
@@ -299,6 +301,7 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     assert env["SOCKS5WRAP_LOG_FILE"] == log
     assert env["SOCKS5WRAP_DNS"] == "local"
     assert env["SOCKS5WRAP_UDP"] == "block"
+    assert env["SOCKS5WRAP_BIND"] == "all"
     assert env["SOCKS5WRAP_PIPELINE"] == "1"
     assert env["SOCKS5WRAP_OPTIMISTIC"] == "1"
 

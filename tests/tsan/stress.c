@@ -20,7 +20,9 @@
  * getnameinfo on them, UDP through the relay on sockets shared by every
  * thread (one of them connected and disconnected meanwhile) and on
  * sockets of one thread, dup/dup2/dup3/fcntl(F_DUPFD)/close/close_range
- * of copies of sockets that other threads are using meanwhile, and fork
+ * of copies of sockets that other threads are using meanwhile, listeners
+ * through the proxy (BIND) next to each thread's proxied connection, and
+ * fork
  * (the child looks a name up, connects to it and leaves with _exit).
  *
  * Exit status: 0, 1 when a check failed (each failure says what), or
@@ -100,7 +102,7 @@ static atomic_int child_tsan; /* a forked child exited with TSan's status */
 
 /* Server side counts, checked at the end. */
 static atomic_long srv_connect_ip, srv_connect_name, srv_assoc, srv_dgrams;
-static atomic_long srv_bad;
+static atomic_long srv_bad, srv_bind;
 static atomic_int srv_live; /* server threads still running */
 
 static int64_t now_ms(void)
@@ -191,6 +193,8 @@ static bool read_line(int fd, char *buf, size_t cap)
 	}
 	return false;
 }
+
+static void pause_ms(int ms);
 
 /* ---- the SOCKS5 server ---------------------------------------------- */
 
@@ -335,6 +339,31 @@ static void serve_associate(int ctl)
 	close(u);
 }
 
+/* BIND: the first reply says where the "proxy" listens (BIND_BND, a
+ * port of its own), the second, a moment later, that BIND_PEER
+ * connected; then a line, then the echo. */
+static const uint8_t BIND_BND[4] = { 192, 0, 2, 250 };
+static const uint8_t BIND_PEER[4] = { 192, 0, 2, 251 };
+#define BIND_PEER_PORT 20
+
+static void serve_bind(int fd)
+{
+	uint8_t first[10] = { 5, 0, 0, 1 }, second[10] = { 5, 0, 0, 1 };
+	long k = atomic_fetch_add(&srv_bind, 1);
+
+	memcpy(first + 4, BIND_BND, 4);
+	first[8] = (uint8_t)((1024 + k % 60000) >> 8);
+	first[9] = (uint8_t)(1024 + k % 60000);
+	memcpy(second + 4, BIND_PEER, 4);
+	second[9] = BIND_PEER_PORT;
+	if (!write_all(fd, first, sizeof(first)))
+		return;
+	pause_ms(1 + (int)(k % 5));
+	if (write_all(fd, second, sizeof(second)) &&
+	    write_all(fd, "peer\n", 5))
+		serve_connect(fd);
+}
+
 static void *serve_conn(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -364,6 +393,13 @@ static void *serve_conn(void *arg)
 		goto bad;
 	if (hdr[1] == 3) {
 		serve_associate(fd);
+		goto out;
+	}
+	if (hdr[1] == 2) {
+		if (parse_dst(req, sizeof(req), 0, text, sizeof(text),
+			      &by_name) == 0)
+			goto bad;
+		serve_bind(fd);
 		goto out;
 	}
 	if (hdr[1] != 1 || parse_dst(req, sizeof(req), TCP_PORT, text,
@@ -923,11 +959,71 @@ out:
 	return ok;
 }
 
+/* A listener through the proxy (SOCKS5 BIND) next to a proxied
+ * connection of this thread, while the other threads make and close
+ * theirs: listen() finds a live connection among all of them. */
+static bool op_bind(int tid, int i)
+{
+	struct sockaddr_in dst, any = { .sin_family = AF_INET }, sa;
+	struct pollfd p = { .events = POLLIN };
+	socklen_t len = sizeof(sa);
+	char what[64], line[16];
+	bool ok = false;
+	int ctl, fd, conn = -1;
+
+	test_net_dst(&dst, 1 + (unsigned int)(tid * 7 + i) % 200, TCP_PORT);
+	snprintf(what, sizeof(what), "bind t%d i%d", tid, i);
+	ctl = connect_to((struct sockaddr *)&dst, sizeof(dst), what);
+	if (ctl < 0)
+		return false;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0 ||
+	    listen(fd, 1) < 0) {
+		fail("%s: listen: %s", what, strerror(errno));
+		goto out;
+	}
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ||
+	    sa.sin_family != AF_INET ||
+	    memcmp(&sa.sin_addr, BIND_BND, 4) != 0) {
+		fail("%s: getsockname is not where the proxy listens", what);
+		goto out;
+	}
+	p.fd = fd;
+	if (poll(&p, 1, 5000) != 1) {
+		fail("%s: the listener never turned readable", what);
+		goto out;
+	}
+	len = sizeof(sa);
+	conn = accept4(fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+	if (conn < 0 || memcmp(&sa.sin_addr, BIND_PEER, 4) != 0 ||
+	    ntohs(sa.sin_port) != BIND_PEER_PORT) {
+		fail("%s: accept: %s", what,
+		     conn < 0 ? strerror(errno) : "not the peer");
+		goto out;
+	}
+	set_timeout(conn, 10000);
+	if (!read_line(conn, line, sizeof(line)) || strcmp(line, "peer")) {
+		fail("%s: no line from the peer", what);
+		goto out;
+	}
+	ok = write_all(conn, "b\n", 2) && read_line(conn, line, sizeof(line))
+	     && strcmp(line, "b") == 0;
+	if (!ok)
+		fail("%s: echo failed", what);
+out:
+	if (conn >= 0)
+		close(conn);
+	if (fd >= 0)
+		close(fd);
+	close(ctl);
+	return ok;
+}
+
 typedef bool (*op_fn)(int tid, int i);
 static const op_fn ops[] = {
 	op_tcp_addr, op_tcp_name, op_udp_shared, op_udp_own,
 	op_dup,      op_udp_shared, op_race_use, op_tcp_name,
-	op_tcp_async, op_tcp_async,
+	op_tcp_async, op_tcp_async, op_bind,
 };
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
 
@@ -1249,15 +1345,16 @@ int main(int argc, char **argv)
 
 	printf("stress: %.1f s; tcp by address %ld, by name %ld; udp "
 	       "associations %ld, datagrams %ld (replies %ld, unanswered "
-	       "%ld); forks %ld\n",
+	       "%ld); binds %ld; forks %ld\n",
 	       (double)(now_ms() - start) / 1000, atomic_load(&srv_connect_ip),
 	       atomic_load(&srv_connect_name), atomic_load(&srv_assoc),
 	       atomic_load(&srv_dgrams), atomic_load(&n_udp_replies),
-	       atomic_load(&n_udp_timeouts), atomic_load(&n_forks));
+	       atomic_load(&n_udp_timeouts), atomic_load(&srv_bind),
+	       atomic_load(&n_forks));
 	if (atomic_load(&srv_live) > 0)
 		fail("server threads still running at the end");
 	if (atomic_load(&srv_connect_name) == 0 ||
-	    atomic_load(&srv_assoc) == 0 || atomic_load(&n_udp_replies) == 0 ||
+	    atomic_load(&srv_bind) == 0 || atomic_load(&srv_assoc) == 0 || atomic_load(&n_udp_replies) == 0 ||
 	    atomic_load(&n_forks) == 0)
 		fail("some kind of traffic never happened");
 	printf("stress: %ld passed, %ld failed\n", atomic_load(&n_ok),

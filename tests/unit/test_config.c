@@ -419,6 +419,28 @@ static void udp_mode_is_proxy_or_block(void **state)
 	load_bad("SOCKS5WRAP_UDP: 'drop' is not proxy or block");
 }
 
+static void bind_mode_is_auto_off_or_all(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "10.0.0.1");
+	load_ok();
+	assert_int_equal(cfg.bind, S5_BIND_AUTO);
+	set("SOCKS5WRAP_BIND", "off");
+	load_ok();
+	assert_int_equal(cfg.bind, S5_BIND_OFF);
+	fenv.value[1] = "ALL";
+	load_ok();
+	assert_int_equal(cfg.bind, S5_BIND_ALL);
+	fenv.value[1] = "auto";
+	load_ok();
+	assert_int_equal(cfg.bind, S5_BIND_AUTO);
+	fenv.value[1] = "al";
+	load_bad("SOCKS5WRAP_BIND: 'al' is not auto, off or all");
+	fenv.value[1] = ""; /* empty: unset, as for every variable */
+	load_ok();
+	assert_int_equal(cfg.bind, S5_BIND_AUTO);
+}
+
 static void fake_ranges_default_to_198_18_and_a_unique_local_64(void **state)
 {
 	static const uint8_t want6[16] = { 0xfd, 0x53, 0x53, 0x57 };
@@ -1028,6 +1050,7 @@ int main(void)
 		T(log_level_and_file_are_read),
 		T(dns_mode_is_remote_or_local),
 		T(udp_mode_is_proxy_or_block),
+		T(bind_mode_is_auto_off_or_all),
 		T(pipelining_is_off_unless_set_to_1),
 		T(optimistic_data_is_off_unless_set_and_implies_pipelining),
 		T(fake_ranges_default_to_198_18_and_a_unique_local_64),
