@@ -224,6 +224,19 @@ def test_listener_bound_to_a_control_connections_real_address_binds_too(
     assert_data_both_ways(sp, steps, r)
 
 
+def test_getsockname_before_listen_already_shows_the_proxys_port(
+        client, scripted, prog):
+    # curl binds to the control connection's address, asks getsockname()
+    # for the port to announce, and only then listens (kind_bind.c).
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--bind",
+                                      "control", "--early-sockname"] + FULL)
+    assert steps["early-sockname"]["addr"] == BND, r
+    assert bind_requests(sp) == [bind_request(topo.TARGET4)], sp.records()
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
 def test_never_bound_socket_is_bound_through_the_proxy(client, scripted,
                                                        prog):
     sp = scripted("bind")
@@ -420,6 +433,17 @@ def test_malformed_or_missing_first_reply_fails_listen_with_eproto(
     assert len(bind_requests(sp)) == 1, sp.records()
     assert steps["listen"]["result"] == "EPROTO", r
     assert steps["listen"]["elapsed"] < 1.5, r
+    assert len(stderr_lines(r)) == 1, r
+
+
+@pytest.mark.parametrize("fault,errname", [("5", "ECONNREFUSED"),
+                                           ("garbage", "EPROTO")])
+def test_first_reply_failure_on_a_nonblocking_socket(client, scripted, prog,
+                                                     fault, errname):
+    sp = scripted("bind:first=%s" % fault)
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--nonblocking"])
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert steps["listen"]["result"] == errname, r
     assert len(stderr_lines(r)) == 1, r
 
 

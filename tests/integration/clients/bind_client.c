@@ -17,6 +17,8 @@
  *                        the N-th, from 1), none (no bind() at all), or
  *                        a literal address of the listener's family
  *   --port N             the port to bind (default 0)
+ *   --early-sockname     getsockname() between bind() and listen(), as
+ *                        curl does to learn the port it will announce
  *   --nonblocking        the listener is O_NONBLOCK
  *   --rcvtimeo MS        SO_RCVTIMEO on the listener
  *   --accept HOW         block (accept() at once on a blocking listener),
@@ -53,7 +55,8 @@
  *   --watchdog S         give up after S seconds (default 8)
  *
  * Output, unbuffered: one JSON object per line and step, each with "step"
- * and "result" ("ok" or an errno name): control, socket, bind, listen
+ * and "result" ("ok" or an errno name): control, socket, bind,
+ * early-sockname ("addr": [host, port] or an errno name), listen
  * (with "elapsed" seconds), sockname (the listener's getsockname(), as
  * "addr": [host, port]), poll (one per --poll: "timeout", "ready",
  * "elapsed"), local-connect, accept ("elapsed", "from" (the address
@@ -114,6 +117,7 @@ struct opts {
 	bool accept2;
 	bool close_listener;
 	bool half_close;
+	bool early_sockname;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -660,6 +664,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--early-sockname") == 0) {
+			o->early_sockname = true;
+			continue;
+		}
 		if (strcmp(a, "--half-close") == 0) {
 			o->half_close = true;
 			continue;
@@ -753,6 +761,12 @@ int main(int argc, char **argv)
 		e = bind(lfd, (struct sockaddr *)&ss, len) < 0 ? errno : 0;
 		begin("bind", e);
 		print_addr("addr", &ss);
+		end_line();
+	}
+	if (o.early_sockname) {
+		stage = "early-sockname";
+		begin("early-sockname", 0);
+		print_name("addr", lfd, false);
 		end_line();
 	}
 	if (o.rcvtimeo_ms > 0) {
