@@ -1,6 +1,7 @@
 """SOCKS5 BIND (listen() through the proxy) against socks_script.py in mode
-bind, which plays the proxy's part exactly and misbehaves on demand: the
-contract is /work/bind/spec.md, the program clients/bind_client.c.
+bind, which plays the proxy's part exactly and misbehaves on demand (the
+behaviour is the one socks5wrap(1) describes under --bind; the program is
+clients/bind_client.c).
 
 - the BIND request: CMD 2, DST the control connection's destination
   address, by name when that was by name, with port 0 (the peer connects
@@ -192,7 +193,7 @@ def test_wildcard_listener_binds_towards_the_latest_control_connection(
 
 
 @pytest.mark.parametrize("which", [1, 2])
-def test_listener_bound_to_a_control_connections_shown_address_binds_towards_it(
+def test_listener_bound_to_a_connections_shown_address_binds_towards_it(
         client, scripted, prog, which):
     # The scripted server shows 198.51.100.10 for the first control
     # connection, .11 for the second: binding to one of those (port 0)
