@@ -379,6 +379,19 @@ def test_closing_the_listener_keeps_the_accepted_connection(client,
     assert_data_both_ways(sp, steps, r)
 
 
+def test_closed_listener_leaves_no_epoll_registration(client, scripted, prog):
+    # The kernel drops a closed listener from an epoll set: the connection
+    # accept() gave (the peer's data not read yet) must not show up there
+    # under the listener's name.
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--nonblocking",
+                                      "--epoll-listener", "--close-listener"]
+                   + FULL)
+    assert steps["accept"]["result"] == "ok", r
+    assert steps["epoll-after"]["events"] == 0, r
+    assert_data_both_ways(sp, steps, r)
+
+
 def test_closing_the_accepted_connection_ends_it_while_the_listener_stays(
         client, scripted, prog):
     # The peer sees the end when the program closes the connection

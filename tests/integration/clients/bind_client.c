@@ -42,6 +42,11 @@
  *   --send TEXT          then write TEXT and read as many bytes back
  *   --close-listener     close the listener as soon as accept() returned
  *                        (ftplib and curl do), before the data step
+ *   --epoll-listener     register the listener in an epoll set right after
+ *                        listen(); after the accept (and --close-listener)
+ *                        wait 300 ms on that set, before the data step,
+ *                        and report what it gave (step "epoll-after":
+ *                        "events", "fd": the descriptor an event named)
  *   --half-close         after the data step shut the accepted connection
  *                        down for writing and read until the peer's end
  *                        (step "drain": "eof" true when it came)
@@ -118,6 +123,7 @@ struct opts {
 	bool close_listener;
 	bool half_close;
 	bool early_sockname;
+	bool epoll_listener;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -664,6 +670,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--epoll-listener") == 0) {
+			o->epoll_listener = true;
+			continue;
+		}
 		if (strcmp(a, "--early-sockname") == 0) {
 			o->early_sockname = true;
 			continue;
@@ -728,7 +738,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	pthread_t wd;
 	int controls[MAX_CONTROLS];
-	int i, lfd, afd, local_fd = -1, e;
+	int i, lfd, afd, local_fd = -1, ep = -1, e;
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	double t0;
@@ -791,6 +801,16 @@ int main(int argc, char **argv)
 	print_name("addr", lfd, false);
 	end_line();
 
+	if (o.epoll_listener) {
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		ev.data.fd = lfd;
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0) {
+			close(ep);
+			ep = -1;
+		}
+	}
 	for (i = 0; i < o.npoll; i++) {
 		int r;
 
@@ -809,6 +829,20 @@ int main(int argc, char **argv)
 		close(lfd);
 		lfd = -1;
 	}
+	if (afd >= 0 && ep >= 0) {
+		struct epoll_event got[4];
+		int n, k;
+
+		stage = "epoll-after";
+		n = epoll_wait(ep, got, 4, 300);
+		begin("epoll-after", n < 0 ? errno : 0);
+		printf(", \"events\": %d", n < 0 ? 0 : n);
+		for (k = 0; k < n; k++)
+			printf(", \"fd\": %d", got[k].data.fd);
+		end_line();
+	}
+	if (ep >= 0)
+		close(ep);
 	if (afd >= 0) {
 		talk(&o, afd, local_fd);
 		if (o.half_close)
