@@ -145,6 +145,8 @@ def assert_local_listener(sp, steps, r, host="0.0.0.0", port=None):
     own client reached it on loopback and talked."""
     assert bind_requests(sp) == [], sp.records()
     assert steps["listen"]["result"] == "ok", r
+    assert steps["listener"]["acceptconn"] == 1, r
+    assert steps["listener"]["peer"] == "ENOTCONN", r
     shown = steps["sockname"]["addr"]
     assert shown[0] == host and shown != BND, r
     if port is not None:
@@ -301,6 +303,19 @@ def test_ipv6_listener_shows_an_ipv6_bnd(client, scripted, prog):
     assert_bound_through_proxy(steps, r, bnd=["2001:db8::9", 8080],
                                peer=["2001:db8::7", 20])
     assert_data_both_ways(sp, steps, r)
+
+
+def test_listener_through_the_proxy_answers_like_a_listener(client,
+                                                            scripted, prog):
+    # Under the hood it is a connection to the proxy; to the program it
+    # is a listening socket: SO_ACCEPTCONN 1, and no peer (the kernel's
+    # ENOTCONN), not the proxy's address.
+    sp = scripted("bind:wait=300")
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL)
+    assert steps["sockname"]["addr"] == BND, r
+    assert steps["listener"]["acceptconn"] == 1, r
+    assert steps["listener"]["peer"] == "ENOTCONN", r
+    assert_bound_through_proxy(steps, r)
 
 
 @pytest.mark.parametrize("nonblocking", [False, True])

@@ -63,7 +63,8 @@
  * and "result" ("ok" or an errno name): control, socket, bind,
  * early-sockname ("addr": [host, port] or an errno name), listen
  * (with "elapsed" seconds), sockname (the listener's getsockname(), as
- * "addr": [host, port]), poll (one per --poll: "timeout", "ready",
+ * "addr": [host, port]), listener (SO_ACCEPTCONN as "acceptconn", and
+ * getpeername() as "peer": an address or an errno name), poll (one per --poll: "timeout", "ready",
  * "elapsed"), local-connect, accept ("elapsed", "from" (the address
  * accept() filled in), "peer", "sockname", "listener_nonblock" (the
  * listener's O_NONBLOCK after the accept),
@@ -800,6 +801,18 @@ int main(int argc, char **argv)
 	begin("sockname", 0);
 	print_name("addr", lfd, false);
 	end_line();
+	stage = "listener";
+	{
+		int acc = -1;
+		socklen_t alen = sizeof(acc);
+
+		e = getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0
+			    ? errno : 0;
+		begin("listener", e);
+		printf(", \"acceptconn\": %d", acc);
+		print_name("peer", lfd, true);
+		end_line();
+	}
 
 	if (o.epoll_listener) {
 		struct epoll_event ev = { .events = EPOLLIN };
