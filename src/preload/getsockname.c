@@ -1,8 +1,10 @@
 /* getsockname(): a proxied TCP connection shows the address the proxy
- * connected from (what the peer sees), a listener through the proxy the
- * address the proxy listens at; everything else is the kernel's. */
+ * connected from (what the peer sees; not with SOCKS5WRAP_BIND=off), a
+ * listener through the proxy the address the proxy listens at; everything
+ * else is the kernel's. */
 #include <errno.h>
 
+#include "conf.h"
 #include "fd.h"
 #include "hook.h"
 #include "kind_bind.h"
@@ -31,7 +33,10 @@ S5_EXPORT int getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 		return r;
 	switch (s5_fd_kind(fd)) {
 	case S5FD_TCP:
-		ours = s5_tcp_local(fd, &local, &llen);
+		/* With BIND off nothing of the proxy's is announced: the
+		 * program sees its own address, as before BIND existed. */
+		ours = s5_cfg.bind != S5_BIND_OFF &&
+		       s5_tcp_local(fd, &local, &llen);
 		break;
 	case S5FD_BIND:
 		ours = s5_bind_local(fd, &local, &llen);

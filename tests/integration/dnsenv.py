@@ -11,6 +11,8 @@
               www.test     A 203.0.113.7, AAAA fd00:5357:3::7
               v6only.test  AAAA fd00:5357:3::7
               git.test     A 203.0.113.7
+              ftp.test     A 203.0.113.7 (IPv4 only: the proxy reaches
+                           it over IPv4, which a PORT command can name)
               www.test     MX 10 mail.test (res_query tests)
               txt.test     TXT "socks5wrap txt"
               big.test     TXT of 3 x 200 bytes: too big for a 512-byte
@@ -119,6 +121,7 @@ class DnsLab:
             "--host-record=www.test,203.0.113.7,fd00:5357:3::7",
             "--host-record=v6only.test,fd00:5357:3::7",
             "--host-record=git.test,203.0.113.7",
+            "--host-record=ftp.test,203.0.113.7",
             "--mx-host=www.test,mail.test,10",
             "--txt-record=txt.test,%s" % TXT_TEXT,
             "--txt-record=big.test,%s" % ",".join(BIG_TXT)],

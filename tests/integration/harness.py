@@ -62,6 +62,10 @@ NO_ASAN_PRELOAD = {
     "wget": "hangs in setlocale(): p11-kit's constructor (loaded through "
             "GnuTLS) runs under the preloaded ASan runtime and waits on a "
             "lock forever",
+    "lftp": "hangs in setlocale(): p11-kit's constructor (loaded through "
+            "GnuTLS) runs under the preloaded ASan runtime and waits on a "
+            "lock forever (a five-line program linked with libp11-kit "
+            "does the same)",
 }
 # The probe: PROGRAM --version with libasan preloaded. A program that
 # sleeps for PROBE_STALL_S without using any CPU time is hung (a lock that
