@@ -271,12 +271,32 @@ def test_accepted_connection_carries_the_peers_data(client, scripted, prog,
     flags = "accept4" in style
     assert steps["accept"]["nonblock"] is flags, r
     assert steps["accept"]["cloexec"] is flags, r
-    # The listener's own flags are the program's: accept4 sets the new
-    # descriptor's, and accept() on a non-blocking listener gives a
-    # blocking connection without making the listener blocking.
+    assert client.target_peers() == []
+
+
+# The listener and the connection accept() gives are one socket in the
+# library (the proxy sends the peer's stream over the BIND connection).
+# What the kernel would show differently, and README ("Limitations") says:
+SAME_SOCKET = pytest.mark.xfail(
+    strict=True, reason="README, Limitations: a listener through the proxy is the "
+    "same socket as the connection its accept() returns (shared file status "
+    "flags; a listener kept after its accept turns readable with the "
+    "connection)")
+
+
+@SAME_SOCKET
+@pytest.mark.parametrize("style", ["nonblocking", "accept4"])
+def test_accept_leaves_the_listeners_flags_alone(client, scripted, prog,
+                                                 style):
+    # accept4 sets the new descriptor's flags only, and accept() on a
+    # non-blocking listener gives a blocking connection without making
+    # the listener blocking.
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL +
+                   ACCEPT_STYLES[style])
+    assert_bound_through_proxy(steps, r)
     listener_nb = "--nonblocking" in ACCEPT_STYLES[style]
     assert steps["accept"]["listener_nonblock"] is listener_nb, r
-    assert client.target_peers() == []
 
 
 def test_unspecified_bnd_means_the_proxys_address(client, scripted, prog):
@@ -368,8 +388,8 @@ def test_listener_becomes_readable_only_with_the_second_reply(
     assert_data_both_ways(sp, steps, r)
 
 
-@pytest.mark.parametrize("style", ["blocking", "nonblocking",
-                                   "accept4"])
+@pytest.mark.parametrize("style", [
+    "blocking", "nonblocking", pytest.param("accept4", marks=SAME_SOCKET)])
 def test_one_bind_serves_one_connection(client, scripted, prog, style):
     # accept4: a blocking listener that handed out a non-blocking
     # connection is still a blocking listener.
@@ -423,6 +443,7 @@ def test_closing_the_accepted_connection_ends_it_while_the_listener_stays(
     assert linger["listener_ready"] is False, r
 
 
+@SAME_SOCKET
 @pytest.mark.parametrize("after", ["unread-data", "peer-ended"])
 def test_listener_is_quiet_after_its_connection_was_taken(client, scripted,
                                                          prog, after):
