@@ -278,9 +278,9 @@ def test_accepted_connection_carries_the_peers_data(client, scripted, prog,
 # library (the proxy sends the peer's stream over the BIND connection).
 # What the kernel would show differently, and README ("Limitations") says:
 SAME_SOCKET = pytest.mark.xfail(
-    strict=True, reason="README, Limitations: a listener through the proxy is the "
-    "same socket as the connection its accept() returns (shared file status "
-    "flags; a listener kept after its accept turns readable with the "
+    strict=True, reason="README, Limitations: a listener through the proxy "
+    "is the same socket as the connection its accept() returns (shared file "
+    "status flags; a listener kept after its accept turns readable with the "
     "connection)")
 
 
