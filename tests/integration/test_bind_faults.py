@@ -497,6 +497,18 @@ def test_first_reply_failure_on_a_nonblocking_socket(client, scripted, prog,
     assert len(stderr_lines(r)) == 1, r
 
 
+@pytest.mark.parametrize("fault,errname", [("7", "EOPNOTSUPP"),
+                                           ("truncated", "EPROTO")])
+def test_failed_bind_stays_failed(client, scripted, prog, fault, errname):
+    # README: a listener whose BIND failed never becomes a local one.
+    sp = scripted("bind:first=%s" % fault)
+    steps, r = run(client, prog, sp, ["--control", CONTROL,
+                                      "--listen-twice"])
+    assert steps["listen"]["result"] == errname, r
+    assert steps["listen2"]["result"] == errname, r
+    assert len(bind_requests(sp)) == 1, sp.records()
+
+
 def test_silent_first_reply_times_listen_out(client, scripted, prog):
     sp = scripted("bind:first=stall")
     steps, r = run(client, prog, sp, ["--control", CONTROL],

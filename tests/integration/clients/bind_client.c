@@ -47,6 +47,8 @@
  *                        wait 300 ms on that set, before the data step,
  *                        and report what it gave (step "epoll-after":
  *                        "events", "fd": the descriptor an event named)
+ *   --listen-twice       when listen() fails, call it once more (step
+ *                        "listen2")
  *   --half-close         after the data step shut the accepted connection
  *                        down for writing and read until the peer's end
  *                        (step "drain": "eof" true when it came)
@@ -125,6 +127,7 @@ struct opts {
 	bool half_close;
 	bool early_sockname;
 	bool epoll_listener;
+	bool listen_twice;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -671,6 +674,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--listen-twice") == 0) {
+			o->listen_twice = true;
+			continue;
+		}
 		if (strcmp(a, "--epoll-listener") == 0) {
 			o->epoll_listener = true;
 			continue;
@@ -795,6 +802,11 @@ int main(int argc, char **argv)
 	begin("listen", e);
 	printf(", \"elapsed\": %.3f", now_s() - t0);
 	end_line();
+	if (e && o.listen_twice) {
+		stage = "listen2";
+		begin("listen2", listen(lfd, 8) < 0 ? errno : 0);
+		end_line();
+	}
 	if (e)
 		goto out;
 	stage = "sockname";
