@@ -372,6 +372,26 @@ def test_second_reply_naming_the_peer_by_name(client, scripted, prog):
     assert_data_both_ways(sp, steps, r)
 
 
+def test_ipv4_listener_cannot_show_an_ipv6_bnd(client, scripted, prog):
+    # README: an IPv4 socket cannot announce a proxy that listens on IPv6.
+    sp = scripted("bind:bnd=[2001:db8::9]:8080")
+    steps, r = run(client, prog, sp, ["--control", CONTROL])
+    assert len(bind_requests(sp)) == 1, sp.records()
+    assert steps["listen"]["result"] == "EAFNOSUPPORT", r
+    assert len(stderr_lines(r)) == 1, r
+
+
+def test_v6only_listener_needs_an_ipv6_proxy(client, scripted, prog):
+    # README: an IPV6_V6ONLY listener connects to the proxy itself, and
+    # the proxy here has an IPv4 address only.
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--family", 6,
+                                      "--v6only"])
+    assert steps["listen"]["result"] == "EAFNOSUPPORT", r
+    assert len(stderr_lines(r)) == 1, r
+    assert bind_requests(sp) == [], sp.records()
+
+
 @pytest.mark.parametrize("waiter", ["poll", "select", "epoll"])
 def test_listener_becomes_readable_only_with_the_second_reply(
         client, scripted, prog, waiter):

@@ -17,6 +17,7 @@
  *                        the N-th, from 1), none (no bind() at all), or
  *                        a literal address of the listener's family
  *   --port N             the port to bind (default 0)
+ *   --v6only             IPV6_V6ONLY on the (AF_INET6) listener
  *   --early-sockname     getsockname() between bind() and listen(), as
  *                        curl does to learn the port it will announce
  *   --nonblocking        the listener is O_NONBLOCK
@@ -128,6 +129,7 @@ struct opts {
 	bool early_sockname;
 	bool epoll_listener;
 	bool listen_twice;
+	bool v6only;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -674,6 +676,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--v6only") == 0) {
+			o->v6only = true;
+			continue;
+		}
 		if (strcmp(a, "--listen-twice") == 0) {
 			o->listen_twice = true;
 			continue;
@@ -773,6 +779,11 @@ int main(int argc, char **argv)
 		begin("socket", errno);
 		end_line();
 		return 0;
+	}
+	if (o.v6only) {
+		int one = 1;
+
+		setsockopt(lfd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
 	if (bind_address(&o, controls, &ss, &len)) {
 		stage = "bind";
