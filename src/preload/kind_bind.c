@@ -78,6 +78,8 @@ struct s5_bind {
 				 own again (quiet_listener) */
 	bool conn_bound;      /* B_BOUND to the address of a proxied
 				 connection: its address will be announced */
+	socklen_t as_len;     /* conn_bound: the address the program gave */
+	struct sockaddr_storage bound_as;
 	/* Set before state becomes B_LISTENING, then never changed. */
 	socklen_t local_len;
 	struct sockaddr_storage local; /* where the proxy listens */
@@ -158,7 +160,8 @@ static int addr_class(const struct sockaddr *sa, socklen_t len)
 static int through_proxy(int fd, bool early);
 
 /* Records that fd is bound to an ephemeral port. */
-static void remember_bound(int fd, bool conn_bound)
+static void remember_bound(int fd, const struct sockaddr *as,
+			   socklen_t as_len)
 {
 	struct s5_bind *b = s5_slab_alloc(&slab);
 
@@ -166,7 +169,12 @@ static void remember_bound(int fd, bool conn_bound)
 		return; /* listen() then sees a fixed port: a local listener */
 	pthread_mutex_init(&b->lock, NULL);
 	atomic_store(&b->state, B_BOUND);
-	b->conn_bound = conn_bound;
+	b->conn_bound = as != NULL;
+	b->as_len = 0;
+	if (as != NULL && as_len <= sizeof(b->bound_as)) {
+		memcpy(&b->bound_as, as, as_len);
+		b->as_len = as_len;
+	}
 	s5_obj_init(&b->obj, &bind_ops);
 	(void)s5_fd_attach(fd, S5FD_BIND, &b->obj);
 }
@@ -205,7 +213,7 @@ int s5_bind_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	if (real.bind(fd, use, ulen) < 0)
 		return -errno;
 	if (port == 0)
-		remember_bound(fd, conn_bound);
+		remember_bound(fd, conn_bound ? sa : NULL, len);
 	return 0;
 }
 
@@ -263,10 +271,12 @@ bool s5_bind_listening(int fd)
 
 /* What listen() does with fd: true for BIND, with *live the proxied
  * connection it belongs to (live->fd -1 for none). */
-static bool wants_bind(int fd, bool ephemeral, struct s5_tcp_live *live)
+static bool wants_bind(int fd, const struct s5_bind *b,
+		       struct s5_tcp_live *live)
 {
 	struct sockaddr_storage local, peer;
 	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	bool ephemeral = b != NULL;
 	uint16_t port;
 	int cls;
 
@@ -275,7 +285,13 @@ static bool wants_bind(int fd, bool ephemeral, struct s5_tcp_live *live)
 	    real.getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
 		return false; /* the kernel answers (EINVAL when connected) */
 	cls = addr_class((struct sockaddr *)&local, llen);
-	if (cls == 1)
+	/* Bound to the address one connection shows: that one, even when
+	 * several share the real local address. */
+	if (b != NULL && b->as_len > 0 &&
+	    s5_tcp_find_live((const struct sockaddr *)&b->bound_as, b->as_len,
+			     live))
+		cls = 0;
+	else if (cls == 1)
 		(void)s5_tcp_find_live(NULL, 0, live);
 	else if (cls == 0)
 		(void)s5_tcp_find_live((struct sockaddr *)&local, llen, live);
@@ -412,13 +428,13 @@ static int through_proxy(int fd, bool early)
 		bind_put(b);
 		return r;
 	}
-	if (!wants_bind(fd, b != NULL, &live)) {
+	if (!wants_bind(fd, b, &live)) {
 		if (b != NULL)
 			bind_put(b);
 		return S5_PASS;
 	}
 	if (b == NULL) {
-		remember_bound(fd, false);
+		remember_bound(fd, NULL, 0);
 		b = bind_get(fd);
 		if (b == NULL)
 			return -ENOMEM;

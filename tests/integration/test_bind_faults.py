@@ -274,17 +274,6 @@ def test_accepted_connection_carries_the_peers_data(client, scripted, prog,
     assert client.target_peers() == []
 
 
-# The listener and the connection accept() gives are one socket in the
-# library (the proxy sends the peer's stream over the BIND connection).
-# What the kernel would show differently, and README ("Limitations") says:
-SAME_SOCKET = pytest.mark.xfail(
-    strict=True, reason="README, Limitations: a listener through the proxy "
-    "is the same socket as the connection its accept() returns (shared file "
-    "status flags; a listener kept after its accept turns readable with the "
-    "connection)")
-
-
-@SAME_SOCKET
 @pytest.mark.parametrize("style", ["nonblocking", "accept4"])
 def test_accept_leaves_the_listeners_flags_alone(client, scripted, prog,
                                                  style):
@@ -409,7 +398,7 @@ def test_listener_becomes_readable_only_with_the_second_reply(
 
 
 @pytest.mark.parametrize("style", [
-    "blocking", "nonblocking", pytest.param("accept4", marks=SAME_SOCKET)])
+    "blocking", "nonblocking", "accept4"])
 def test_one_bind_serves_one_connection(client, scripted, prog, style):
     # accept4: a blocking listener that handed out a non-blocking
     # connection is still a blocking listener.
@@ -463,7 +452,6 @@ def test_closing_the_accepted_connection_ends_it_while_the_listener_stays(
     assert linger["listener_ready"] is False, r
 
 
-@SAME_SOCKET
 @pytest.mark.parametrize("after", ["unread-data", "peer-ended"])
 def test_listener_is_quiet_after_its_connection_was_taken(client, scripted,
                                                          prog, after):
