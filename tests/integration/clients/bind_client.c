@@ -66,12 +66,14 @@
  * and "result" ("ok" or an errno name): control, socket, bind,
  * early-sockname ("addr": [host, port] or an errno name), listen
  * (with "elapsed" seconds), sockname (the listener's getsockname(), as
- * "addr": [host, port]), listener (SO_ACCEPTCONN as "acceptconn", and
- * getpeername() as "peer": an address or an errno name), poll (one per --poll: "timeout", "ready",
+ * "addr": [host, port]), listener (SO_ACCEPTCONN as "acceptconn",
+ * getsockname() as "addr", getpeername() as "peer": an address or an
+ * errno name), poll (one per --poll: "timeout", "ready",
  * "elapsed"), local-connect, accept ("elapsed", "from" (the address
  * accept() filled in), "peer", "sockname", "listener_nonblock" (the
  * listener's O_NONBLOCK after the accept),
- * "nonblock", "cloexec", "alarm" when the alarm fired), read
+ * "nonblock", "cloexec", "alarm" when the alarm fired), listener-after
+ * (as listener, once accept() returned a connection), read
  * ("received"), echo ("received"), linger ("closed_at",
  * "listener_ready", "listener_closed_at"), accept2, end. The watchdog prints
  * {"step": "stuck", "in": STEP} and exits 3. Exit 0 otherwise, whatever
@@ -440,6 +442,22 @@ static int shown_port(int fd)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* What the listener answers: SO_ACCEPTCONN, getsockname, getpeername. */
+static void report_listener(const char *step, int lfd)
+{
+	int acc = -1, e;
+	socklen_t alen = sizeof(acc);
+
+	stage = step;
+	e = getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0
+		    ? errno : 0;
+	begin(step, e);
+	printf(", \"acceptconn\": %d", acc);
+	print_name("addr", lfd, false);
+	print_name("peer", lfd, true);
+	end_line();
 }
 
 static int local_connect(const struct opts *o, int lfd)
@@ -824,18 +842,7 @@ int main(int argc, char **argv)
 	begin("sockname", 0);
 	print_name("addr", lfd, false);
 	end_line();
-	stage = "listener";
-	{
-		int acc = -1;
-		socklen_t alen = sizeof(acc);
-
-		e = getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0
-			    ? errno : 0;
-		begin("listener", e);
-		printf(", \"acceptconn\": %d", acc);
-		print_name("peer", lfd, true);
-		end_line();
-	}
+	report_listener("listener", lfd);
 
 	if (o.epoll_listener) {
 		struct epoll_event ev = { .events = EPOLLIN };
@@ -861,6 +868,8 @@ int main(int argc, char **argv)
 	if (o.local)
 		local_fd = local_connect(&o, lfd);
 	afd = do_accept(&o, lfd);
+	if (afd >= 0)
+		report_listener("listener-after", lfd);
 	if (afd >= 0 && o.close_listener) {
 		close(lfd);
 		lfd = -1;
