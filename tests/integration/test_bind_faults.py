@@ -314,13 +314,16 @@ def test_ipv6_listener_shows_an_ipv6_bnd(client, scripted, prog):
     assert_data_both_ways(sp, steps, r)
 
 
-def test_listener_through_the_proxy_answers_like_a_listener(client,
-                                                            scripted, prog):
+@pytest.mark.parametrize("cloexec", [False, True])
+def test_listener_through_the_proxy_answers_like_a_listener(
+        client, scripted, prog, cloexec):
     # Under the hood it is a connection to the proxy; to the program it
     # is a listening socket: SO_ACCEPTCONN 1, and no peer (the kernel's
-    # ENOTCONN), not the proxy's address.
+    # ENOTCONN), not the proxy's address; its descriptor keeps the
+    # close-on-exec flag the program gave it.
     sp = scripted("bind:wait=300")
-    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL)
+    steps, r = run(client, prog, sp, ["--control", CONTROL] + FULL +
+                   (["--cloexec"] if cloexec else []))
     assert steps["sockname"]["addr"] == BND, r
     assert_bound_through_proxy(steps, r)
     # Before and after its accept: the listener keeps its address.
@@ -328,6 +331,7 @@ def test_listener_through_the_proxy_answers_like_a_listener(client,
         assert steps[step]["acceptconn"] == 1, (step, r)
         assert steps[step]["addr"] == BND, (step, r)
         assert steps[step]["peer"] == "ENOTCONN", (step, r)
+        assert steps[step]["cloexec"] is cloexec, (step, r)
 
 
 @pytest.mark.parametrize("nonblocking", [False, True])

@@ -18,6 +18,8 @@
  *                        a literal address of the listener's family
  *   --port N             the port to bind (default 0)
  *   --v6only             IPV6_V6ONLY on the (AF_INET6) listener
+ *   --cloexec            the listener is made with SOCK_CLOEXEC (python's
+ *                        sockets are)
  *   --early-sockname     getsockname() between bind() and listen(), as
  *                        curl does to learn the port it will announce
  *   --nonblocking        the listener is O_NONBLOCK
@@ -63,21 +65,30 @@
  *   --watchdog S         give up after S seconds (default 8)
  *
  * Output, unbuffered: one JSON object per line and step, each with "step"
- * and "result" ("ok" or an errno name): control, socket, bind,
- * early-sockname ("addr": [host, port] or an errno name), listen
- * (with "elapsed" seconds), sockname (the listener's getsockname(), as
- * "addr": [host, port]), listener (SO_ACCEPTCONN as "acceptconn",
- * getsockname() as "addr", getpeername() as "peer": an address or an
- * errno name), poll (one per --poll: "timeout", "ready",
- * "elapsed"), local-connect, accept ("elapsed", "from" (the address
- * accept() filled in), "peer", "sockname", "listener_nonblock" (the
- * listener's O_NONBLOCK after the accept),
- * "nonblock", "cloexec", "alarm" when the alarm fired), listener-after
- * (as listener, once accept() returned a connection), read
- * ("received"), echo ("received"), linger ("closed_at",
- * "listener_ready", "listener_closed_at"), accept2, end. The watchdog prints
- * {"step": "stuck", "in": STEP} and exits 3. Exit 0 otherwise, whatever
- * failed: the test reads the steps.
+ * and "result" ("ok" or an errno name):
+ *   control        "to", "sockname", "peer", "echo"
+ *   bind           "addr" (what was bound)
+ *   early-sockname "addr" ([host, port], or an errno name)
+ *   listen         "elapsed" (seconds); listen2 with --listen-twice
+ *   sockname       "addr": the listener's getsockname()
+ *   listener       "acceptconn" (SO_ACCEPTCONN), "cloexec" (FD_CLOEXEC),
+ *                  "addr" (getsockname), "peer" (getpeername; an address
+ *                  or an errno name)
+ *   poll           one per --poll: "timeout", "ready", "elapsed"
+ *   local-connect  "port"
+ *   accept         "elapsed", "from" (the address accept() filled in),
+ *                  "peer", "sockname", "nonblock", "cloexec",
+ *                  "listener_nonblock" (the listener's O_NONBLOCK after
+ *                  the accept), "alarm" when the alarm fired, "waited"
+ *   listener-after as listener, once accept() returned a connection
+ *   epoll-after    "events", "fd"
+ *   read, echo     "received"
+ *   drain          "eof", "extra"
+ *   linger         "closed_at", "listener_ready", "listener_closed_at"
+ *   accept2        "elapsed"
+ *   end
+ * The watchdog prints {"step": "stuck", "in": STEP} and exits 3. Exit 0
+ * otherwise, whatever failed: the test reads the steps.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -132,6 +143,7 @@ struct opts {
 	bool epoll_listener;
 	bool listen_twice;
 	bool v6only;
+	bool cloexec;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -454,7 +466,8 @@ static void report_listener(const char *step, int lfd)
 	e = getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) < 0
 		    ? errno : 0;
 	begin(step, e);
-	printf(", \"acceptconn\": %d", acc);
+	printf(", \"acceptconn\": %d, \"cloexec\": %s", acc,
+	       (fcntl(lfd, F_GETFD) & FD_CLOEXEC) ? "true" : "false");
 	print_name("addr", lfd, false);
 	print_name("peer", lfd, true);
 	end_line();
@@ -694,6 +707,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--cloexec") == 0) {
+			o->cloexec = true;
+			continue;
+		}
 		if (strcmp(a, "--v6only") == 0) {
 			o->v6only = true;
 			continue;
@@ -792,7 +809,8 @@ int main(int argc, char **argv)
 		do_control(o.control[i], &controls[i]);
 
 	stage = "socket";
-	lfd = socket(o.family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+	lfd = socket(o.family == 6 ? AF_INET6 : AF_INET,
+		     SOCK_STREAM | (o.cloexec ? SOCK_CLOEXEC : 0), 0);
 	if (lfd < 0) {
 		begin("socket", errno);
 		end_line();
