@@ -459,6 +459,26 @@ def test_closing_the_accepted_connection_ends_it_while_the_listener_stays(
     assert linger["listener_ready"] is False, r
 
 
+def test_a_duplicate_of_the_listener_is_the_listener_too(client, scripted,
+                                                        prog):
+    # The program dup()s its listener and keeps the copy after the accept
+    # (closing the original): the copy is the same listener, idle, and
+    # holds nothing of the connection (the peer sees its end at close).
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--dup-listener",
+                                      "--linger", 500] + FULL)
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+    after = steps["listener-after"]
+    assert after["acceptconn"] == 1 and after["addr"] == BND, r
+    assert after["peer"] == "ENOTCONN", r
+    linger = steps["linger"]
+    assert linger["listener_ready"] is False, r
+    eof = [float(d.decode()) for k, d in sp.records() if k == "eof"]
+    assert len(eof) == 1, (sp.records(), r)
+    assert eof[0] < linger["listener_closed_at"] - 0.2, (eof, r)
+
+
 @pytest.mark.parametrize("after", ["unread-data", "peer-ended"])
 def test_listener_is_quiet_after_its_connection_was_taken(client, scripted,
                                                          prog, after):

@@ -43,6 +43,9 @@
  *                        is that one; "local hello" travels both ways
  *   --read N             read N bytes from the accepted connection
  *   --send TEXT          then write TEXT and read as many bytes back
+ *   --dup-listener       dup() the listener right after listen(); once
+ *                        accept() returned, close the original and keep
+ *                        the duplicate as the listener from then on
  *   --close-listener     close the listener as soon as accept() returned
  *                        (ftplib and curl do), before the data step
  *   --epoll-listener     register the listener in an epoll set right after
@@ -144,6 +147,7 @@ struct opts {
 	bool listen_twice;
 	bool v6only;
 	bool cloexec;
+	bool dup_listener;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -707,6 +711,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--dup-listener") == 0) {
+			o->dup_listener = true;
+			continue;
+		}
 		if (strcmp(a, "--cloexec") == 0) {
 			o->cloexec = true;
 			continue;
@@ -787,7 +795,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	pthread_t wd;
 	int controls[MAX_CONTROLS];
-	int i, lfd, afd, local_fd = -1, ep = -1, e;
+	int i, lfd, afd, local_fd = -1, ep = -1, dfd = -1, e;
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	double t0;
@@ -861,6 +869,8 @@ int main(int argc, char **argv)
 	print_name("addr", lfd, false);
 	end_line();
 	report_listener("listener", lfd);
+	if (o.dup_listener)
+		dfd = dup(lfd);
 
 	if (o.epoll_listener) {
 		struct epoll_event ev = { .events = EPOLLIN };
@@ -886,6 +896,10 @@ int main(int argc, char **argv)
 	if (o.local)
 		local_fd = local_connect(&o, lfd);
 	afd = do_accept(&o, lfd);
+	if (dfd >= 0) {
+		close(lfd);
+		lfd = dfd;
+	}
 	if (afd >= 0)
 		report_listener("listener-after", lfd);
 	if (afd >= 0 && o.close_listener) {
