@@ -635,6 +635,21 @@ def test_missing_second_reply_blocking_accept_ends_with_a_signal(
     assert 1.1 <= steps["accept"]["elapsed"] <= 3.5, r
 
 
+def test_signal_with_sa_restart_does_not_end_a_blocking_accept(
+        client, scripted, prog):
+    # A handler installed with SA_RESTART (a SIGCHLD or SIGALRM handler of
+    # a C program): the kernel restarts accept(), which goes on waiting
+    # for the connection.
+    sp = scripted("bind:wait=800")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--alarm", 300,
+                                      "--restart"] + FULL)
+    assert steps["accept"]["result"] == "ok", r
+    assert steps["accept"].get("alarm") is True, r
+    assert steps["accept"]["elapsed"] >= 0.7, r
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
 # ---- 5. policy --------------------------------------------------------------
 
 LOCAL = ["--local", "--nonblocking", "--accept-wait", 2000]

@@ -33,6 +33,7 @@
  *                        none
  *   --alarm MS           a SIGALRM (handler installed without SA_RESTART)
  *                        MS after the accept begins
+ *   --restart            install that handler with SA_RESTART
  *   --poll MS            wait MS for the listener to become readable,
  *                        before the accept, and report; may repeat
  *   --waiter W           how --poll and --accept wait wait: poll (default),
@@ -148,6 +149,7 @@ struct opts {
 	bool v6only;
 	bool cloexec;
 	bool dup_listener;
+	bool restart;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -711,6 +713,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--restart") == 0) {
+			o->restart = true;
+			continue;
+		}
 		if (strcmp(a, "--dup-listener") == 0) {
 			o->dup_listener = true;
 			continue;
@@ -807,6 +813,8 @@ int main(int argc, char **argv)
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;          /* no SA_RESTART: EINTR */
+	if (o.restart)
+		sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
