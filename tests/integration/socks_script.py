@@ -44,6 +44,8 @@ BIND parameters (mode "bind:first=3", "bind:wait=1500,second=garbage", ...)
                   a name (NAME:PORT) goes as ATYP 3, in bnd= too
   split=MS        send each successful reply as its first 4 bytes, then
                   the rest MS later (default 0: in one piece)
+  firstwait=MS    delay before the first reply to BIND (--delay-ms holds
+                  every request, CONNECT too)
   wait=MS         delay between the first and the second reply (default 0:
                   the first reply, a successful second one and the peer's
                   data go in one write)
@@ -75,7 +77,8 @@ GARBAGE = b"\x04\x5a\x00\x00garbage!"
 PEER_DATA = b"data from peer"
 CMD_CONNECT, CMD_BIND = 1, 2
 BIND_DEFAULTS = {"bnd": "198.51.100.9:8080", "peer": "203.0.113.7:20",
-                 "wait": "0", "split": "0", "first": "0", "second": "0"}
+                 "wait": "0", "split": "0", "first": "0", "second": "0",
+                 "firstwait": "0"}
 BIND_FAULTS = ("garbage", "badatyp", "truncated", "close", "stall")
 SUCCESS_V4 = b"\x05\x00\x00\x01" + bytes([198, 51, 100, 9]) + b"\x1f\x90"
 RELAY_CONNECT_TIMEOUT = 5.0
@@ -195,8 +198,8 @@ def parse_mode(text):
         params[key] = value
     parse_hostport(params["bnd"])
     parse_hostport(params["peer"])
-    if int(params["wait"]) < 0 or int(params["split"]) < 0:
-        raise ValueError("wait and split must be >= 0")
+    if min(int(params[k]) for k in ("wait", "split", "firstwait")) < 0:
+        raise ValueError("wait, split and firstwait must be >= 0")
     for key in ("first", "second"):
         what = params[key]
         if what not in BIND_FAULTS and not (what.isdigit() and
@@ -352,6 +355,8 @@ class Script:
         if request[1] != CMD_BIND:
             conn.sendall(reply_bytes(7, "0.0.0.0", 0))
             return
+        if not self.quiet(conn, int(p["firstwait"]) / 1000.0):
+            raise Hangup("client closed before the first reply")
         if self.fault(conn, p["first"], p["bnd"]):
             return
         first = reply_bytes(0, *parse_hostport(p["bnd"]))

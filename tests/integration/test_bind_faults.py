@@ -348,6 +348,22 @@ def test_listen_returns_when_the_first_reply_comes(client, scripted, prog,
     assert_data_both_ways(sp, steps, r)
 
 
+@pytest.mark.parametrize("restart", [False, True])
+def test_signal_during_listen_does_not_fail_it(client, scripted, prog,
+                                               restart):
+    # listen() has no EINTR in its manual: a program does not retry it.
+    # A signal while it waits for the first reply leaves the wait going.
+    sp = scripted("bind:firstwait=600")
+    steps, r = run(client, prog, sp, ["--control", CONTROL,
+                                      "--listen-alarm", 200] + FULL +
+                   (["--restart"] if restart else []))
+    assert steps["listen"]["result"] == "ok", r
+    assert steps["listen"].get("alarm") is True, r
+    assert 0.55 <= steps["listen"]["elapsed"] < 2.0, r
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
 def test_replies_that_come_in_pieces(client, scripted, prog):
     # Each reply arrives as 4 bytes, then the rest 300 ms later.
     sp = scripted("bind:split=300")

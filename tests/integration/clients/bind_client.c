@@ -34,6 +34,7 @@
  *   --alarm MS           a SIGALRM (handler installed without SA_RESTART)
  *                        MS after the accept begins
  *   --restart            install that handler with SA_RESTART
+ *   --listen-alarm MS    the same SIGALRM MS after listen() begins
  *   --poll MS            wait MS for the listener to become readable,
  *                        before the accept, and report; may repeat
  *   --waiter W           how --poll and --accept wait wait: poll (default),
@@ -73,7 +74,8 @@
  *   control        "to", "sockname", "peer", "echo"
  *   bind           "addr" (what was bound)
  *   early-sockname "addr" ([host, port], or an errno name)
- *   listen         "elapsed" (seconds); listen2 with --listen-twice
+ *   listen         "elapsed" (seconds), "alarm" when the alarm fired;
+ *                  listen2 with --listen-twice
  *   sockname       "addr": the listener's getsockname()
  *   listener       "acceptconn" (SO_ACCEPTCONN), "cloexec" (FD_CLOEXEC),
  *                  "addr" (getsockname), "peer" (getpeername; an address
@@ -134,6 +136,7 @@ struct opts {
 	int accept4_flags;
 	bool use_accept4;
 	int alarm_ms;
+	int listen_alarm_ms;
 	int polls[MAX_POLLS];
 	int npoll;
 	const char *waiter;
@@ -773,6 +776,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					 ? SOCK_CLOEXEC : 0);
 		} else if (strcmp(a, "--alarm") == 0)
 			o->alarm_ms = atoi(v);
+		else if (strcmp(a, "--listen-alarm") == 0)
+			o->listen_alarm_ms = atoi(v);
 		else if (strcmp(a, "--poll") == 0 && o->npoll < MAX_POLLS)
 			o->polls[o->npoll++] = atoi(v);
 		else if (strcmp(a, "--waiter") == 0)
@@ -860,10 +865,16 @@ int main(int argc, char **argv)
 		fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 
 	stage = "listen";
+	if (o.listen_alarm_ms > 0)
+		arm_alarm(o.listen_alarm_ms);
 	t0 = now_s();
 	e = listen(lfd, 8) < 0 ? errno : 0;
+	disarm_alarm();
 	begin("listen", e);
 	printf(", \"elapsed\": %.3f", now_s() - t0);
+	if (alarm_fired)
+		printf(", \"alarm\": true");
+	alarm_fired = 0;
 	end_line();
 	if (e && o.listen_twice) {
 		stage = "listen2";
