@@ -353,13 +353,13 @@ def test_signal_during_listen_does_not_fail_it(client, scripted, prog,
                                                restart):
     # listen() has no EINTR in its manual: a program does not retry it.
     # A signal while it waits for the first reply leaves the wait going.
-    sp = scripted("bind:firstwait=600")
+    sp = scripted("bind:firstwait=400")
     steps, r = run(client, prog, sp, ["--control", CONTROL,
-                                      "--listen-alarm", 200] + FULL +
+                                      "--listen-alarm", 150] + FULL +
                    (["--restart"] if restart else []))
     assert steps["listen"]["result"] == "ok", r
     assert steps["listen"].get("alarm") is True, r
-    assert 0.55 <= steps["listen"]["elapsed"] < 2.0, r
+    assert 0.35 <= steps["listen"]["elapsed"] < 2.0, r
     assert_bound_through_proxy(steps, r)
     assert_data_both_ways(sp, steps, r)
 
@@ -656,12 +656,12 @@ def test_signal_with_sa_restart_does_not_end_a_blocking_accept(
     # A handler installed with SA_RESTART (a SIGCHLD or SIGALRM handler of
     # a C program): the kernel restarts accept(), which goes on waiting
     # for the connection.
-    sp = scripted("bind:wait=800")
-    steps, r = run(client, prog, sp, ["--control", CONTROL, "--alarm", 300,
+    sp = scripted("bind:wait=600")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--alarm", 200,
                                       "--restart"] + FULL)
     assert steps["accept"]["result"] == "ok", r
     assert steps["accept"].get("alarm") is True, r
-    assert steps["accept"]["elapsed"] >= 0.7, r
+    assert steps["accept"]["elapsed"] >= 0.5, r
     assert_bound_through_proxy(steps, r)
     assert_data_both_ways(sp, steps, r)
 
