@@ -60,6 +60,7 @@
 #endif
 
 #define QUIET_REGS 8 /* epoll registrations a listener's move takes */
+#define QUIET_NUMS 8 /* numbers of one listener (its copies) it takes */
 
 enum bind_state {
 	B_BOUND,     /* bound to an ephemeral port, not listening yet */
@@ -530,35 +531,73 @@ static int inert_listener(int domain)
  * would report the connection). Not done when a set cannot be read: the
  * listener then stays the connection's other descriptor. fl: the
  * listener's file status flags. b->lock held. */
+/* The program's numbers for the listener: fd, and the copies it made
+ * (dup and friends share the entry's object). */
+static int listener_numbers(struct s5_bind *b, int fd, int *nums)
+{
+	struct s5_obj *o;
+	int n = 1, x = -1;
+
+	nums[0] = fd;
+	while (n < QUIET_NUMS &&
+	       (x = s5_fd_next((unsigned int)(x + 1), S5FD_BIND)) >= 0) {
+		if (x == fd)
+			continue;
+		o = s5_fd_get(x, S5FD_BIND);
+		if (o == &b->obj)
+			nums[n++] = x;
+		if (o != NULL)
+			s5_obj_put(o);
+	}
+	return x >= 0 && n == QUIET_NUMS ? -1 : n;
+}
+
 static void quiet_listener(struct s5_bind *b, int fd, int domain, int fl)
 {
-	struct s5_epoll_at regs[QUIET_REGS];
+	struct s5_epoll_at regs[QUIET_NUMS][QUIET_REGS];
+	int nums[QUIET_NUMS], nregs[QUIET_NUMS], fdfl[QUIET_NUMS];
 	struct epoll_event ev;
-	int inert, fdfl, n, i;
+	int inert, n, i, k;
+	bool moved;
 
-	n = s5_epoll_regs(fd, regs, QUIET_REGS);
-	fdfl = real.fcntl(fd, F_GETFD);
-	if (n < 0 || fl < 0 || fdfl < 0)
-		return;
+	n = listener_numbers(b, fd, nums);
+	if (n < 0 || fl < 0)
+		return; /* too many copies: they stay the connection's */
+	for (i = 0; i < n; i++) {
+		nregs[i] = s5_epoll_regs(nums[i], regs[i], QUIET_REGS);
+		fdfl[i] = real.fcntl(nums[i], F_GETFD);
+		if (nregs[i] < 0 || fdfl[i] < 0)
+			return;
+	}
 	inert = inert_listener(domain);
 	if (inert < 0)
 		return;
-	if (real.fcntl(inert, F_SETFL, fl) < 0 || !s5_obj_ref(&b->obj)) {
+	if (real.fcntl(inert, F_SETFL, fl) < 0) {
 		real.close(inert);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		(void)real.epoll_ctl(regs[i].epfd, EPOLL_CTL_DEL, fd, NULL);
-	if (real.dup3(inert, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) == fd)
-		b->quiet = true;
-	real.close(inert);
 	for (i = 0; i < n; i++) {
-		ev.events = regs[i].events;
-		ev.data.u64 = regs[i].data;
-		(void)real.epoll_ctl(regs[i].epfd, EPOLL_CTL_ADD, fd, &ev);
+		for (k = 0; k < nregs[i]; k++)
+			(void)real.epoll_ctl(regs[i][k].epfd, EPOLL_CTL_DEL,
+					     nums[i], NULL);
+		/* On failure it stays the connection's, registered again. */
+		moved = real.dup3(inert, nums[i],
+				  (fdfl[i] & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0;
+		for (k = 0; k < nregs[i]; k++) {
+			ev.events = regs[i][k].events;
+			ev.data.u64 = regs[i][k].data;
+			(void)real.epoll_ctl(regs[i][k].epfd, EPOLL_CTL_ADD,
+					     nums[i], &ev);
+		}
+		if (!moved)
+			continue;
+		if (nums[i] == fd)
+			b->quiet = true;
+		/* The entry now stands for the new file. */
+		if (s5_obj_ref(&b->obj))
+			(void)s5_fd_attach(nums[i], S5FD_BIND, &b->obj);
 	}
-	/* The entry now stands for the new file. */
-	(void)s5_fd_attach(fd, S5FD_BIND, &b->obj);
+	real.close(inert);
 }
 
 /* The connection, once the second reply came: a new descriptor for the
