@@ -495,6 +495,21 @@ def test_a_duplicate_of_the_listener_is_the_listener_too(client, scripted,
     assert eof[0] < linger["listener_closed_at"] - 0.2, (eof, r)
 
 
+def test_a_child_holding_the_listener_does_not_hold_the_connection(
+        client, scripted, prog):
+    # A child forked after listen() (to run a helper) still holds the
+    # listener when the parent closes the connection it accepted: for
+    # the kernel the child holds a listener, so the peer sees the end.
+    sp = scripted("bind")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--fork-child",
+                                      1000, "--linger", 200] + FULL)
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+    eof = [float(d.decode()) for k, d in sp.records() if k == "eof"]
+    assert len(eof) == 1, (sp.records(), r)
+    assert eof[0] < steps["linger"]["closed_at"] + 0.3, (eof, r)
+
+
 @pytest.mark.parametrize("after", ["unread-data", "peer-ended"])
 def test_listener_is_quiet_after_its_connection_was_taken(client, scripted,
                                                          prog, after):

@@ -45,6 +45,10 @@
  *                        is that one; "local hello" travels both ways
  *   --read N             read N bytes from the accepted connection
  *   --send TEXT          then write TEXT and read as many bytes back
+ *   --fork-child MS      fork() right after listen(): the child holds the
+ *                        listener (as a child that runs a helper program
+ *                        does) for MS, then exits; the parent goes on and
+ *                        reaps it at the end
  *   --dup-listener       dup() the listener right after listen(); once
  *                        accept() returned, close the original and keep
  *                        the duplicate as the listener from then on
@@ -113,6 +117,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -137,6 +142,7 @@ struct opts {
 	bool use_accept4;
 	int alarm_ms;
 	int listen_alarm_ms;
+	int fork_child_ms;
 	int polls[MAX_POLLS];
 	int npoll;
 	const char *waiter;
@@ -776,6 +782,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					 ? SOCK_CLOEXEC : 0);
 		} else if (strcmp(a, "--alarm") == 0)
 			o->alarm_ms = atoi(v);
+		else if (strcmp(a, "--fork-child") == 0)
+			o->fork_child_ms = atoi(v);
 		else if (strcmp(a, "--listen-alarm") == 0)
 			o->listen_alarm_ms = atoi(v);
 		else if (strcmp(a, "--poll") == 0 && o->npoll < MAX_POLLS)
@@ -807,6 +815,7 @@ int main(int argc, char **argv)
 	pthread_t wd;
 	int controls[MAX_CONTROLS];
 	int i, lfd, afd, local_fd = -1, ep = -1, dfd = -1, e;
+	pid_t child = -1;
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	double t0;
@@ -888,6 +897,16 @@ int main(int argc, char **argv)
 	print_name("addr", lfd, false);
 	end_line();
 	report_listener("listener", lfd);
+	if (o.fork_child_ms > 0) {
+		child = fork();
+		if (child == 0) {
+			struct timespec ts = { o.fork_child_ms / 1000,
+					       (o.fork_child_ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			_exit(0);
+		}
+	}
 	if (o.dup_listener)
 		dfd = dup(lfd);
 
@@ -959,6 +978,8 @@ out:
 	for (i = 0; i < o.ncontrol; i++)
 		if (controls[i] >= 0)
 			close(controls[i]);
+	if (child > 0)
+		waitpid(child, NULL, 0);
 	begin("end", 0);
 	end_line();
 	return 0;
