@@ -77,6 +77,7 @@ struct s5_bind {
 	bool was_nonblock;    /* B_ACCEPTED: the listener was non-blocking */
 	bool quiet;           /* B_ACCEPTED: the listener is a socket of its
 				 own again (quiet_listener) */
+	bool forked_out;      /* a fork child's: the parent takes the peer */
 	bool conn_bound;      /* B_BOUND to the address of a proxied
 				 connection: its address will be announced */
 	socklen_t as_len;     /* conn_bound: the address the program gave */
@@ -102,9 +103,11 @@ static void release(struct s5_obj *o)
 
 static const struct s5_obj_ops bind_ops = { .release = release };
 
+static void fork_child(void);
+
 __attribute__((constructor)) static void register_fork(void)
 {
-	s5_fork_lock(S5_FORK_SLAB_BIND, &slab.lock, NULL);
+	s5_fork_lock(S5_FORK_SLAB_BIND, &slab.lock, fork_child);
 }
 
 static struct s5_bind *bind_get(int fd)
@@ -598,6 +601,54 @@ static void quiet_listener(struct s5_bind *b, int fd, int domain, int fl)
 			(void)s5_fd_attach(nums[i], S5FD_BIND, &b->obj);
 	}
 	real.close(inert);
+}
+
+/* In a fork child, a listener still waiting for its peer: the parent
+ * takes the connection (it may be waiting in accept() already), and the
+ * child's copy must not hold the socket that becomes the connection, or
+ * the peer would not see the parent close it. The child's numbers get an
+ * idle listener of their own; its epoll sets are the parent's too, and
+ * stay as they are. Only system calls: this runs right after fork. */
+static void fork_child(void)
+{
+	struct s5_sock_info si;
+	struct s5_bind *b;
+	int fd = -1, inert, fl, fdfl;
+
+	while ((fd = s5_fd_next((unsigned int)(fd + 1), S5FD_BIND)) >= 0) {
+		b = bind_get(fd);
+		if (b == NULL)
+			continue;
+		/* A thread of the parent's may have held it (accept). */
+		pthread_mutex_init(&b->lock, NULL);
+		if ((atomic_load(&b->state) == B_LISTENING || b->forked_out) &&
+		    s5_sock_info(fd, &si) == 0 &&
+		    (fl = real.fcntl(fd, F_GETFL)) >= 0 &&
+		    (fdfl = real.fcntl(fd, F_GETFD)) >= 0 &&
+		    (inert = inert_listener(si.domain)) >= 0) {
+			if (real.fcntl(inert, F_SETFL, fl) == 0 &&
+			    real.dup3(inert, fd,
+				      (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0 &&
+			    s5_obj_ref(&b->obj)) {
+				b->forked_out = true;
+				(void)s5_fd_attach(fd, S5FD_BIND, &b->obj);
+			}
+			real.close(inert);
+		}
+		bind_put(b);
+	}
+	/* Copies share one object: its state changes once all moved. */
+	for (fd = s5_fd_next(0, S5FD_BIND); fd >= 0;
+	     fd = s5_fd_next((unsigned int)fd + 1, S5FD_BIND)) {
+		b = bind_get(fd);
+		if (b == NULL)
+			continue;
+		if (b->forked_out) {
+			b->quiet = true;
+			atomic_store(&b->state, B_ACCEPTED);
+		}
+		bind_put(b);
+	}
 }
 
 /* The connection, once the second reply came: a new descriptor for the
