@@ -510,6 +510,20 @@ def test_a_child_holding_the_listener_does_not_hold_the_connection(
     assert eof[0] < steps["linger"]["closed_at"] + 0.3, (eof, r)
 
 
+def test_a_child_forked_after_listen_can_take_the_connection(
+        client, scripted, prog):
+    # A program that listens and then becomes a daemon: the parent closes
+    # its listener and waits, the child accepts and talks.
+    sp = scripted("bind:wait=300")
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--fork-accept",
+                                      "--nonblocking", "--accept-wait", 2000]
+                   + FULL)
+    assert steps["child"]["result"] == "ok", r
+    assert steps["parent"]["child_exit"] == 0, r
+    assert_bound_through_proxy(steps, r)
+    assert_data_both_ways(sp, steps, r)
+
+
 @pytest.mark.parametrize("after", ["unread-data", "peer-ended"])
 def test_listener_is_quiet_after_its_connection_was_taken(client, scripted,
                                                          prog, after):

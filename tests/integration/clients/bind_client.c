@@ -49,6 +49,10 @@
  *                        listener (as a child that runs a helper program
  *                        does) for MS, then exits; the parent goes on and
  *                        reaps it at the end
+ *   --fork-accept        fork() right after listen() and let the child go
+ *                        on (accept, data, the rest) while the parent
+ *                        closes its listener and waits for it (a program
+ *                        that turns into a daemon after listening)
  *   --dup-listener       dup() the listener right after listen(); once
  *                        accept() returned, close the original and keep
  *                        the duplicate as the listener from then on
@@ -96,7 +100,8 @@
  *   drain          "eof", "extra"
  *   linger         "closed_at", "listener_ready", "listener_closed_at"
  *   accept2        "elapsed"
- *   end
+ *   child, parent  with --fork-accept ("child_exit")
+ *   end            (the child's, with --fork-accept)
  * The watchdog prints {"step": "stuck", "in": STEP} and exits 3. Exit 0
  * otherwise, whatever failed: the test reads the steps.
  */
@@ -159,6 +164,7 @@ struct opts {
 	bool cloexec;
 	bool dup_listener;
 	bool restart;
+	bool fork_accept;
 	int linger_ms;
 	int accept_wait_ms;
 	int watchdog_s;
@@ -722,6 +728,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->accept2 = true;
 			continue;
 		}
+		if (strcmp(a, "--fork-accept") == 0) {
+			o->fork_accept = true;
+			continue;
+		}
 		if (strcmp(a, "--restart") == 0) {
 			o->restart = true;
 			continue;
@@ -906,6 +916,24 @@ int main(int argc, char **argv)
 			nanosleep(&ts, NULL);
 			_exit(0);
 		}
+	}
+	if (o.fork_accept) {
+		pid_t pid = fork();
+
+		if (pid > 0) {
+			int status = 0;
+
+			close(lfd);
+			waitpid(pid, &status, 0);
+			begin("parent", 0);
+			printf(", \"child_exit\": %d",
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			end_line();
+			return 0;
+		}
+		/* The child: the watchdog thread stayed in the parent. */
+		begin("child", pid < 0 ? errno : 0);
+		end_line();
 	}
 	if (o.dup_listener)
 		dfd = dup(lfd);
