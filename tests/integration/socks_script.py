@@ -432,23 +432,10 @@ class Script:
         """Wait --delay-ms before answering the request; a client that
         closes meanwhile ends the connection (Hangup), so that relay never
         reaches the target for a client that gave up."""
-        end = time.monotonic() + self.delay
-        for _ in range(1000):
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if not select.select([conn], [], [], left)[0]:
-                continue
-            try:
-                early = conn.recv(1, socket.MSG_PEEK)
-            except OSError:
-                early = b""
-            if not early:
-                raise Hangup("client closed during the delay")
-            # Data before the answer (a pipelining client): it stays
-            # queued for the relay; only the delay remains.
-            time.sleep(max(0.0, end - time.monotonic()))
-            return
+        # Data before the answer (a pipelining client) stays queued for
+        # the relay; only the delay remains.
+        if not self.quiet(conn, self.delay):
+            raise Hangup("client closed during the delay")
 
     def relay(self, conn, request):
         try:
