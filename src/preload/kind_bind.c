@@ -546,6 +546,15 @@ static int listener_numbers(struct s5_bind *b, int fd, int *nums)
 	       (x = s5_fd_next((unsigned int)(x + 1), S5FD_BIND)) >= 0) {
 		if (x == fd)
 			continue;
+		/* The record first: other listeners' numbers are other
+		 * threads' business; only the copies of this one are
+		 * looked at (s5_fd_get checks the file). */
+		o = s5_fd_peek(x, S5FD_BIND);
+		if (o == NULL)
+			continue;
+		s5_obj_put(o);
+		if (o != &b->obj)
+			continue;
 		o = s5_fd_get(x, S5FD_BIND);
 		if (o == &b->obj)
 			nums[n++] = x;

@@ -19,9 +19,11 @@ struct tcp_peer {
 	struct s5_obj obj; /* first */
 	socklen_t len;
 	socklen_t local_len; /* 0: no address of the proxy's known */
+	socklen_t own_len;   /* 0: its own address is not known */
 	uint64_t seq;        /* order of the connections */
 	struct sockaddr_storage peer;
 	struct sockaddr_storage local;
+	struct sockaddr_storage own; /* the kernel's getsockname at the end */
 };
 
 static _Atomic uint64_t last_seq;
@@ -88,6 +90,9 @@ int s5_tcp_mark(int fd, const struct sockaddr *peer, socklen_t len,
 		t->local_len = r > 0 ? (socklen_t)r : 0;
 	}
 	/* seq 0 is never a candidate in s5_tcp_find_live */
+	t->own_len = sizeof(t->own);
+	if (real.getsockname(fd, (struct sockaddr *)&t->own, &t->own_len) < 0)
+		t->own_len = 0;
 	t->seq = (flags & S5_TCP_ACCEPTED) ? 0
 					   : atomic_fetch_add(&last_seq, 1) + 1;
 	s5_obj_init(&t->obj, &tcp_ops);
@@ -123,26 +128,24 @@ static bool same_host(const struct sockaddr *a, socklen_t alen,
 				      : memcmp(x.u.v6, y.u.v6, 16) == 0;
 }
 
+/* By the records alone: the descriptors are other threads' to use and
+ * close meanwhile, and a connection closed behind the hooks' back only
+ * makes a listener name its destination. */
 bool s5_tcp_find_live(const struct sockaddr *local, socklen_t llen,
 		      struct s5_tcp_live *out)
 {
-	struct sockaddr_storage ss, mine;
 	struct tcp_peer *t;
 	uint64_t best = 0;
-	socklen_t len, mlen;
 	int fd = -1;
 
 	while ((fd = s5_fd_next((unsigned int)(fd + 1), S5FD_TCP)) >= 0) {
-		t = (struct tcp_peer *)s5_fd_get(fd, S5FD_TCP);
+		t = (struct tcp_peer *)s5_fd_peek(fd, S5FD_TCP);
 		if (t == NULL)
 			continue;
-		len = sizeof(ss);
-		mlen = sizeof(mine);
-		if (t->seq > best &&
-		    real.getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
-		    real.getsockname(fd, (struct sockaddr *)&mine, &mlen) == 0 &&
+		if (t->seq > best && t->own_len > 0 &&
 		    (local == NULL ||
-		     same_host(local, llen, (struct sockaddr *)&mine, mlen) ||
+		     same_host(local, llen, (struct sockaddr *)&t->own,
+			       t->own_len) ||
 		     (t->local_len > 0 &&
 		      same_host(local, llen, (struct sockaddr *)&t->local,
 				t->local_len)))) {
@@ -150,8 +153,8 @@ bool s5_tcp_find_live(const struct sockaddr *local, socklen_t llen,
 			out->fd = fd;
 			out->plen = t->len;
 			memcpy(&out->peer, &t->peer, t->len);
-			out->real_len = mlen;
-			memcpy(&out->real_local, &mine, mlen);
+			out->real_len = t->own_len;
+			memcpy(&out->real_local, &t->own, t->own_len);
 		}
 		s5_obj_put(&t->obj);
 	}

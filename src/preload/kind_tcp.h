@@ -30,13 +30,14 @@ int s5_bnd_sockaddr(int fd, int family, const struct s5_addr *bound,
  * s5_tcp_mark, if fd is a proxied TCP socket that has one. */
 bool s5_tcp_local(int fd, struct sockaddr_storage *out, socklen_t *len);
 
-/* A live proxied TCP connection (still connected, the same socket as
- * recorded). */
+/* A proxied TCP connection the program holds (by the table's records:
+ * one closed behind the hooks' back may still be found). */
 struct s5_tcp_live {
 	int fd;
 	socklen_t plen;
 	struct sockaddr_storage peer;      /* the destination asked for */
-	struct sockaddr_storage real_local; /* the kernel's getsockname */
+	struct sockaddr_storage real_local; /* the kernel's getsockname when
+					       it was connected */
 	socklen_t real_len;
 };
 
