@@ -78,9 +78,9 @@ struct s5_bind {
 	bool quiet;           /* B_ACCEPTED: the listener is a socket of its
 				 own again (quiet_listener) */
 	bool forked_out;      /* a fork child's: the parent takes the peer */
-	bool conn_bound;      /* B_BOUND to the address of a proxied
-				 connection: its address will be announced */
-	socklen_t as_len;     /* conn_bound: the address the program gave */
+	/* B_BOUND to the address a proxied connection shows (as_len > 0):
+	 * that address will be announced. */
+	socklen_t as_len;
 	struct sockaddr_storage bound_as;
 	/* Set before state becomes B_LISTENING, then never changed. */
 	socklen_t local_len;
@@ -129,21 +129,6 @@ static bool tcp_socket(int fd, struct s5_sock_info *si)
 	       (si->protocol == IPPROTO_TCP || si->protocol == IPPROTO_MPTCP);
 }
 
-/* The port of an AF_INET / AF_INET6 address long enough to hold one;
- * false for anything else. */
-static bool port_of(const struct sockaddr *sa, socklen_t len, uint16_t *port)
-{
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-		*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-		return true;
-	}
-	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-		return true;
-	}
-	return false;
-}
-
 /* 1: the wildcard address; 2: loopback; 0: another. IPv4-mapped IPv6
  * counts as IPv4. */
 static int addr_class(const struct sockaddr *sa, socklen_t len)
@@ -173,7 +158,6 @@ static void remember_bound(int fd, const struct sockaddr *as,
 		return; /* listen() then sees a fixed port: a local listener */
 	pthread_mutex_init(&b->lock, NULL);
 	atomic_store(&b->state, B_BOUND);
-	b->conn_bound = as != NULL;
 	b->as_len = 0;
 	if (as != NULL && as_len <= sizeof(b->bound_as)) {
 		memcpy(&b->bound_as, as, as_len);
@@ -196,7 +180,7 @@ int s5_bind_bind(int fd, const struct sockaddr *sa, socklen_t len)
 	int n;
 
 	if (s5_cfg.bind == S5_BIND_OFF || sa == NULL ||
-	    len < sizeof(sa_family_t) || !port_of(sa, len, &port) ||
+	    len < sizeof(sa_family_t) || !s5_sa_port(sa, len, &port) ||
 	    !tcp_socket(fd, &si) || si.domain != sa->sa_family)
 		return S5_PASS;
 	/* dante's client shows a proxied connection's address as the proxy
@@ -226,10 +210,11 @@ bool s5_bind_local(int fd, struct sockaddr_storage *out, socklen_t *len)
 	struct s5_bind *b;
 	bool ok;
 
-	(void)through_proxy(fd, true);
 	b = bind_get(fd);
 	if (b == NULL)
 		return false;
+	if (b->as_len > 0 && atomic_load(&b->state) == B_BOUND)
+		(void)through_proxy(fd, true);
 	ok = atomic_load(&b->state) == B_LISTENING ||
 	     atomic_load(&b->state) == B_ACCEPTED;
 	if (ok) {
@@ -302,7 +287,7 @@ static bool wants_bind(int fd, const struct s5_bind *b,
 	if (s5_cfg.bind == S5_BIND_ALL)
 		return true;
 	/* A socket never bound has port 0 here. */
-	if (port_of((struct sockaddr *)&local, llen, &port) && port == 0)
+	if (s5_sa_port((struct sockaddr *)&local, llen, &port) && port == 0)
 		ephemeral = true;
 	return ephemeral && cls != 2 && live->fd >= 0;
 }
@@ -416,7 +401,7 @@ static int through_proxy(int fd, bool early)
 	if (s5_cfg.bind == S5_BIND_OFF || !tcp_socket(fd, &si))
 		return S5_PASS;
 	b = bind_get(fd);
-	if (early && (b == NULL || !b->conn_bound ||
+	if (early && (b == NULL || b->as_len == 0 ||
 		      atomic_load(&b->state) != B_BOUND)) {
 		if (b != NULL)
 			bind_put(b);
@@ -489,8 +474,9 @@ static void log_accept(const struct s5_bind *b, const struct sockaddr *peer,
 }
 
 /* A listening socket nobody can connect to: bound to loopback, with a
- * socket filter that drops every packet (a SYN too). -1 if not made. */
-static int inert_listener(int domain)
+ * socket filter that drops every packet (a SYN too), with file status
+ * flags fl (the listener's). -1 if not made. */
+static int inert_listener(int domain, int fl)
 {
 	static struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
 	struct sock_fprog prog = { .len = 1, .filter = drop };
@@ -518,22 +504,13 @@ static int inert_listener(int domain)
 	if (real.setsockopt(s, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
 			    sizeof(prog)) < 0 ||
 	    real.bind(s, (struct sockaddr *)&lo, llen) < 0 ||
-	    real.listen(s, 1) < 0) {
+	    real.listen(s, 1) < 0 || real.fcntl(s, F_SETFL, fl) < 0) {
 		real.close(s);
 		return -1;
 	}
 	return s;
 }
 
-/* After the accept: the listener's number gets a listening socket of its
- * own that never takes a connection, so the listener behaves as one that
- * took its one connection: never readable again (the connection's data
- * and end are the connection's), its file status flags its own, ENOTCONN
- * and SO_ACCEPTCONN from the kernel. Its registrations in the program's
- * epoll sets move along (the kernel keys them by file: left alone they
- * would report the connection). Not done when a set cannot be read: the
- * listener then stays the connection's other descriptor. fl: the
- * listener's file status flags. b->lock held. */
 /* The program's numbers for the listener: fd, and the copies it made
  * (dup and friends share the entry's object). */
 static int listener_numbers(struct s5_bind *b, int fd, int *nums)
@@ -564,50 +541,62 @@ static int listener_numbers(struct s5_bind *b, int fd, int *nums)
 	return x >= 0 && n == QUIET_NUMS ? -1 : n;
 }
 
+/* Puts inert under the program's number num (its close-on-exec flag
+ * kept), and b's entry on it. False when num stays what it was. */
+static bool put_inert(struct s5_bind *b, int inert, int num)
+{
+	int fdfl = real.fcntl(num, F_GETFD);
+
+	if (fdfl < 0 ||
+	    real.dup3(inert, num, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+		return false;
+	/* The entry now stands for the new file. */
+	if (s5_obj_ref(&b->obj))
+		(void)s5_fd_attach(num, S5FD_BIND, &b->obj);
+	return true;
+}
+
+/* After the accept: the listener's number gets a listening socket of its
+ * own that never takes a connection, so the listener behaves as one that
+ * took its one connection: never readable again (the connection's data
+ * and end are the connection's), its file status flags its own, ENOTCONN
+ * and SO_ACCEPTCONN from the kernel. Its registrations in the program's
+ * epoll sets move along (the kernel keys them by file: left alone they
+ * would report the connection). Not done when a set cannot be read: the
+ * listener then stays the connection's other descriptor. fl: the
+ * listener's file status flags; its copies (dup) move too. b->lock
+ * held. */
 static void quiet_listener(struct s5_bind *b, int fd, int domain, int fl)
 {
 	struct s5_epoll_at regs[QUIET_NUMS][QUIET_REGS];
-	int nums[QUIET_NUMS], nregs[QUIET_NUMS], fdfl[QUIET_NUMS];
+	int nums[QUIET_NUMS], nregs[QUIET_NUMS];
 	struct epoll_event ev;
 	int inert, n, i, k;
-	bool moved;
 
 	n = listener_numbers(b, fd, nums);
 	if (n < 0 || fl < 0)
 		return; /* too many copies: they stay the connection's */
 	for (i = 0; i < n; i++) {
 		nregs[i] = s5_epoll_regs(nums[i], regs[i], QUIET_REGS);
-		fdfl[i] = real.fcntl(nums[i], F_GETFD);
-		if (nregs[i] < 0 || fdfl[i] < 0)
+		if (nregs[i] < 0)
 			return;
 	}
-	inert = inert_listener(domain);
+	inert = inert_listener(domain, fl);
 	if (inert < 0)
 		return;
-	if (real.fcntl(inert, F_SETFL, fl) < 0) {
-		real.close(inert);
-		return;
-	}
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < nregs[i]; k++)
 			(void)real.epoll_ctl(regs[i][k].epfd, EPOLL_CTL_DEL,
 					     nums[i], NULL);
-		/* On failure it stays the connection's, registered again. */
-		moved = real.dup3(inert, nums[i],
-				  (fdfl[i] & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0;
+		/* Not moved: it stays the connection's, registered again. */
+		if (put_inert(b, inert, nums[i]) && nums[i] == fd)
+			b->quiet = true;
 		for (k = 0; k < nregs[i]; k++) {
 			ev.events = regs[i][k].events;
 			ev.data.u64 = regs[i][k].data;
 			(void)real.epoll_ctl(regs[i][k].epfd, EPOLL_CTL_ADD,
 					     nums[i], &ev);
 		}
-		if (!moved)
-			continue;
-		if (nums[i] == fd)
-			b->quiet = true;
-		/* The entry now stands for the new file. */
-		if (s5_obj_ref(&b->obj))
-			(void)s5_fd_attach(nums[i], S5FD_BIND, &b->obj);
 	}
 	real.close(inert);
 }
@@ -622,7 +611,7 @@ static void fork_child(void)
 {
 	struct s5_sock_info si;
 	struct s5_bind *b;
-	int fd = -1, inert, fl, fdfl;
+	int fd = -1, inert, fl;
 
 	while ((fd = s5_fd_next((unsigned int)(fd + 1), S5FD_BIND)) >= 0) {
 		b = bind_get(fd);
@@ -633,15 +622,9 @@ static void fork_child(void)
 		if ((atomic_load(&b->state) == B_LISTENING || b->forked_out) &&
 		    s5_sock_info(fd, &si) == 0 &&
 		    (fl = real.fcntl(fd, F_GETFL)) >= 0 &&
-		    (fdfl = real.fcntl(fd, F_GETFD)) >= 0 &&
-		    (inert = inert_listener(si.domain)) >= 0) {
-			if (real.fcntl(inert, F_SETFL, fl) == 0 &&
-			    real.dup3(inert, fd,
-				      (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) >= 0 &&
-			    s5_obj_ref(&b->obj)) {
+		    (inert = inert_listener(si.domain, fl)) >= 0) {
+			if (put_inert(b, inert, fd))
 				b->forked_out = true;
-				(void)s5_fd_attach(fd, S5FD_BIND, &b->obj);
-			}
 			real.close(inert);
 		}
 		bind_put(b);
@@ -692,10 +675,8 @@ static int take_connection(struct s5_bind *b, int fd, int domain,
 			  S5_TCP_ACCEPTED);
 	atomic_store(&b->state, B_ACCEPTED);
 	log_accept(b, (struct sockaddr *)&peer, plen, nfd);
-	if (sa != NULL && len != NULL) {
-		memcpy(sa, &peer, plen < room ? plen : room);
-		*len = plen;
-	}
+	if (sa != NULL && len != NULL)
+		s5_give_addr(sa, len, room, &peer, plen);
 	return nfd;
 }
 

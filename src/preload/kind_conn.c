@@ -64,6 +64,7 @@
 #define CONN_SLOTS 4096 /* handshakes in progress at once */
 #define CONN_REGS 8     /* epoll registrations of one socket */
 #define EPOLL_SEEN 1024 /* epoll instances looked into per connect */
+#define FORGET_REGS 64  /* registrations s5_epoll_forget removes */
 
 /* C_OPT: optimistic data; the request left, the program was told it is
  * connected, the replies are still to be read (by its first read). */
@@ -444,38 +445,13 @@ int s5_epoll_regs(int fd, struct s5_epoll_at *at, int max)
 	return scan_sets(fd, &f) < 0 ? -1 : f.n;
 }
 
-/* What s5_epoll_forget looks for. */
-struct listed {
-	int fd;
-	uint64_t ino;
-	bool found;
-};
-
-static int listed_reg(void *ctx, const struct s5_epoll_reg *r)
-{
-	struct listed *l = ctx;
-
-	if (r->tfd == l->fd && r->ino == l->ino)
-		l->found = true;
-	return 0;
-}
-
 void s5_epoll_forget(int fd)
 {
-	struct listed l = { .fd = fd };
-	struct stat st;
-	int epfd;
+	struct s5_epoll_at at[FORGET_REGS];
+	int n = s5_epoll_regs(fd, at, FORGET_REGS), i;
 
-	if (fstat(fd, &st) != 0)
-		return;
-	l.ino = (uint64_t)st.st_ino;
-	for (epfd = s5_fd_next(0, S5FD_EPOLL); epfd >= 0;
-	     epfd = s5_fd_next((unsigned int)epfd + 1, S5FD_EPOLL)) {
-		l.found = false;
-		if (epoll_serial_of(epfd) != 0 &&
-		    read_fdinfo(epfd, listed_reg, &l) == 0 && l.found)
-			(void)real.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
-	}
+	for (i = 0; i < n; i++)
+		(void)real.epoll_ctl(at[i].epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 /* Installs ev for registration g: MOD, or DEL and ADD where the old or

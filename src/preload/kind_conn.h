@@ -146,7 +146,8 @@ int s5_epoll_regs(int fd, struct s5_epoll_at *at, int max);
 
 /* Removes fd (still open) from every epoll instance the program made, as
  * the kernel does when the last descriptor of a file closes: for a file
- * that the library keeps open under another number (kind_bind.c). */
+ * that the library keeps open under another number (kind_bind.c). Nothing
+ * when a set cannot be read or fd has more than 64 registrations. */
 void s5_epoll_forget(int fd);
 
 #endif

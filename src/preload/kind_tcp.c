@@ -89,10 +89,10 @@ int s5_tcp_mark(int fd, const struct sockaddr *peer, socklen_t len,
 		r = s5_bnd_sockaddr(fd, peer->sa_family, bound, &t->local);
 		t->local_len = r > 0 ? (socklen_t)r : 0;
 	}
-	/* seq 0 is never a candidate in s5_tcp_find_live */
 	t->own_len = sizeof(t->own);
 	if (real.getsockname(fd, (struct sockaddr *)&t->own, &t->own_len) < 0)
 		t->own_len = 0;
+	/* seq 0 is never a candidate in s5_tcp_find_live */
 	t->seq = (flags & S5_TCP_ACCEPTED) ? 0
 					   : atomic_fetch_add(&last_seq, 1) + 1;
 	s5_obj_init(&t->obj, &tcp_ops);

@@ -38,6 +38,19 @@ int s5_sock_info(int fd, struct s5_sock_info *si)
 	return 0;
 }
 
+bool s5_sa_port(const struct sockaddr *sa, socklen_t len, uint16_t *port)
+{
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+		return true;
+	}
+	return false;
+}
+
 bool s5_sock_is_udp(const struct s5_sock_info *si)
 {
 	return (si->domain == AF_INET || si->domain == AF_INET6) &&

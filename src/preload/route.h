@@ -5,6 +5,7 @@
 #define S5_ROUTE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "s5_proto.h"
@@ -16,6 +17,10 @@ struct s5_sock_info {
 /* SO_DOMAIN, SO_TYPE and SO_PROTOCOL of fd. Returns 0 or -1 (not a
  * socket, bad descriptor). */
 int s5_sock_info(int fd, struct s5_sock_info *si);
+
+/* The port (host order) of an AF_INET / AF_INET6 address long enough to
+ * hold one; false for anything else. */
+bool s5_sa_port(const struct sockaddr *sa, socklen_t len, uint16_t *port);
 
 /* True for a UDP (or UDP-Lite) socket of an internet family. */
 bool s5_sock_is_udp(const struct s5_sock_info *si);

@@ -118,15 +118,10 @@ static bool bound_by_program(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	uint16_t port = 0;
+	uint16_t port;
 
-	if (real.getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return false;
-	if (ss.ss_family == AF_INET)
-		port = ((struct sockaddr_in *)&ss)->sin_port;
-	else if (ss.ss_family == AF_INET6)
-		port = ((struct sockaddr_in6 *)&ss)->sin6_port;
-	return port != 0;
+	return real.getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	       s5_sa_port((struct sockaddr *)&ss, len, &port) && port != 0;
 }
 
 static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
