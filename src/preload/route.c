@@ -40,12 +40,18 @@ int s5_sock_info(int fd, struct s5_sock_info *si)
 
 bool s5_sa_port(const struct sockaddr *sa, socklen_t len, uint16_t *port)
 {
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-		*port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	/* Copied: a program's sockaddr need not be aligned for its type. */
+	if (sa->sa_family == AF_INET && len >= sizeof(s4)) {
+		memcpy(&s4, sa, sizeof(s4));
+		*port = ntohs(s4.sin_port);
 		return true;
 	}
-	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+	if (sa->sa_family == AF_INET6 && len >= sizeof(s6)) {
+		memcpy(&s6, sa, sizeof(s6));
+		*port = ntohs(s6.sin6_port);
 		return true;
 	}
 	return false;
