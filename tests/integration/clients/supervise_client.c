@@ -1,0 +1,408 @@
+/* A C client for test_supervise.py, built with `gcc -static`: the preload
+ * library cannot reach it, only the launcher's seccomp supervisor can.
+ * Every mode prints one JSON object per line on stdout and exits 0 when it
+ * got that far, unless it says otherwise below.
+ *
+ *   supervise_client http HOST PORT
+ *       Fetches / from the HTTP server at HOST:PORT. HOST is an address
+ *       (connected by number) or a name (getaddrinfo, AF_UNSPEC, then each
+ *       address in turn). Reports how, the address connected, connect's
+ *       errno, getpeername and the answer.
+ *   supervise_client signal HOST PORT restart|norestart
+ *       A SIGALRM handler (with or without SA_RESTART) and a 1 ms interval
+ *       timer, then a blocking connect to HOST:PORT (the TCP echo behind a
+ *       slow proxy). A connect that fails with EINTR is finished the way
+ *       programs do it: poll for POLLOUT, then SO_ERROR. Then one line is
+ *       echoed and compared byte for byte: bytes of the proxy's reply left
+ *       for the program to read would show up here.
+ *   supervise_client fork-exec SELF HOST NAME PORT
+ *       Forks; the child execs SELF http NAME PORT (a name); the parent
+ *       then fetches from HOST:PORT itself (an address), waits for the
+ *       child and reports its own fetch and the child's exit status. The
+ *       child's line comes first.
+ *   supervise_client own-listener HOST PORT
+ *       Sets no_new_privs and installs a seccomp filter of its own with a
+ *       user-notification listener (it would notify on acct(2), which the
+ *       program never calls); reports what seccomp() said, then fetches
+ *       from HOST:PORT.
+ *   supervise_client exit HOST PORT N
+ *       Fetches from HOST:PORT, then exits with status N.
+ *   supervise_client term HOST PORT
+ *       Fetches from HOST:PORT, then kills itself with SIGTERM.
+ *   supervise_client stay HOST PORT
+ *       Fetches from HOST:PORT and reports its parent's pid (ppid); then,
+ *       for each line on stdin, fetches again ("addr": from HOST:PORT,
+ *       "name NAME": from NAME:PORT) until stdin ends.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_util.h"
+
+#define IO_TIMEOUT_MS 10000
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int numeric(const char *host, const char *port,
+		   struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	unsigned short p = (unsigned short)atoi(port);
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(p);
+		*len = sizeof(*a4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(p);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	return -1;
+}
+
+static void put_addr(const struct sockaddr *sa)
+{
+	char text[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
+		port = ntohs(a->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
+		port = ntohs(a->sin6_port);
+	}
+	printf("[\"%s\", %d]", text, port);
+}
+
+static int readable_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* Sends a GET for / on a connected socket and prints the answer. */
+static void put_answer(int fd)
+{
+	static const char req[] = "GET / HTTP/1.0\r\nHost: t\r\n\r\n";
+	char body[4096];
+	size_t got = 0;
+	ssize_t n;
+	int i;
+
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+		printf(", \"write\": \"%s\"", ename(errno));
+		return;
+	}
+	for (i = 0; i < 100 && got < sizeof(body); i++) {
+		if (!readable_within(fd, IO_TIMEOUT_MS))
+			break;
+		n = read(fd, body + got, sizeof(body) - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	fputs(", \"answer\": ", stdout);
+	json_str(body, got);
+}
+
+/* Connects to sa and, when that worked, reports the peer and the page. */
+static int fetch_from(const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+	if (fd < 0) {
+		printf(", \"socket\": \"%s\"", ename(errno));
+		return errno;
+	}
+	fputs(", \"addr\": ", stdout);
+	put_addr(sa);
+	e = connect(fd, sa, len) == 0 ? 0 : errno;
+	printf(", \"connect\": \"%s\"", ename(e));
+	if (e == 0) {
+		if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
+			fputs(", \"peer\": ", stdout);
+			put_addr((struct sockaddr *)&peer);
+		}
+		put_answer(fd);
+	}
+	close(fd);
+	return e;
+}
+
+/* One fetch from host:port, reported as one JSON line. */
+static void fetch(const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL, *ai;
+	socklen_t len;
+	double t0 = now_ms();
+	int r;
+
+	fflush(stdout);
+	printf("{\"pid\": %d, \"host\": \"%s\"", (int)getpid(), host);
+	if (numeric(host, port, &ss, &len) == 0) {
+		fputs(", \"how\": \"address\"", stdout);
+		fetch_from((struct sockaddr *)&ss, len);
+	} else {
+		fputs(", \"how\": \"name\"", stdout);
+		r = getaddrinfo(host, port, &hints, &res);
+		if (r != 0) {
+			printf(", \"getaddrinfo\": ");
+			json_str(gai_strerror(r), strlen(gai_strerror(r)));
+			printf(", \"errno\": \"%s\"",
+			       r == EAI_SYSTEM ? ename(errno) : "");
+		}
+		for (ai = res; ai != NULL; ai = ai->ai_next)
+			if (fetch_from(ai->ai_addr, ai->ai_addrlen) == 0)
+				break;
+		if (res != NULL)
+			freeaddrinfo(res);
+	}
+	printf(", \"ms\": %.1f}\n", now_ms() - t0);
+	fflush(stdout);
+}
+
+/* ---- signal ------------------------------------------------------------- */
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* Writes msg and reads back as many bytes; the bytes read go to got. */
+static int echo_line(int fd, const char *msg, char *got, size_t *gotlen)
+{
+	size_t len = strlen(msg), done = 0;
+	int i;
+
+	for (i = 0; i < 100000 && done < len; i++) {
+		ssize_t n = write(fd, msg + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		done += (size_t)n;
+	}
+	done = 0;
+	for (i = 0; i < 100000 && done < len; i++) {
+		ssize_t n;
+
+		if (!readable_within(fd, IO_TIMEOUT_MS)) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n = read(fd, got + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	*gotlen = done;
+	return done == len && memcmp(got, msg, len) == 0 ? 0 : EPROTO;
+}
+
+static int mode_signal(const char *host, const char *port, const char *how)
+{
+	static const char msg[] = "a line after a slow connect\n";
+	struct itimerval on = { { 0, 1000 }, { 0, 1000 } }, off = { 0 };
+	struct sockaddr_storage ss;
+	struct sigaction sa;
+	socklen_t len;
+	char got[sizeof(msg) + 64];
+	size_t gotlen = 0;
+	double t0, ms;
+	long during;
+	int fd, e, finish = 0, so = 0, r;
+
+	if (numeric(host, port, &ss, &len) != 0)
+		return 2;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = strcmp(how, "restart") == 0 ? SA_RESTART : 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 1;
+	setitimer(ITIMER_REAL, &on, NULL);
+	t0 = now_ms();
+	e = connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+	ms = now_ms() - t0;
+	during = alarms;
+	if (e == EINTR) {
+		/* The connection goes on in the background: wait for it. */
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		socklen_t sl = sizeof(so);
+
+		finish = 1;
+		for (int i = 0; i < 100000; i++) {
+			r = poll(&p, 1, IO_TIMEOUT_MS);
+			if (r < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl);
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("{\"connect\": \"%s\", \"connect_ms\": %.1f, "
+	       "\"alarms_during_connect\": %ld, \"finished_by_poll\": %s, "
+	       "\"so_error\": \"%s\"",
+	       ename(e), ms, during, finish ? "true" : "false", ename(so));
+	if (e == 0 || (e == EINTR && so == 0)) {
+		e = echo_line(fd, msg, got, &gotlen);
+		printf(", \"echo\": \"%s\", \"got\": ", ename(e));
+		json_str(got, gotlen);
+	}
+	printf(", \"alarms\": %ld}\n", (long)alarms);
+	close(fd);
+	return 0;
+}
+
+/* ---- fork-exec ---------------------------------------------------------- */
+
+static int mode_fork_exec(char *self, const char *host, char *name, char *port)
+{
+	int status = -1;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		char *argv[] = { self, "http", name, port, NULL };
+
+		execv(self, argv);
+		_exit(127);
+	}
+	fetch(host, port);
+	if (waitpid(pid, &status, 0) < 0)
+		status = -1;
+	printf("{\"child_exit\": %d, \"child_signal\": %d}\n",
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+	       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return 0;
+}
+
+/* ---- own-listener ------------------------------------------------------- */
+
+static int mode_own_listener(const char *host, const char *port)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_acct, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]),
+				   .filter = code };
+	long r;
+	int e;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return 1;
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		    SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	e = r < 0 ? errno : 0;
+	printf("{\"seccomp\": %ld, \"errno\": \"%s\"}\n", r, ename(e));
+	fetch(host, port);
+	return 0;
+}
+
+/* ---- stay --------------------------------------------------------------- */
+
+static int mode_stay(const char *host, const char *port)
+{
+	char line[256];
+
+	printf("{\"ppid\": %d}\n", (int)getppid());
+	fetch(host, port);
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strcmp(line, "addr") == 0)
+			fetch(host, port);
+		else if (strncmp(line, "name ", 5) == 0)
+			fetch(line + 5, port);
+		else
+			printf("{\"unknown\": \"%s\"}\n", line);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && strcmp(argv[1], "http") == 0) {
+		fetch(argv[2], argv[3]);
+		return 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "signal") == 0)
+		return mode_signal(argv[2], argv[3], argv[4]);
+	if (argc == 6 && strcmp(argv[1], "fork-exec") == 0)
+		return mode_fork_exec(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 4 && strcmp(argv[1], "own-listener") == 0)
+		return mode_own_listener(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "exit") == 0) {
+		fetch(argv[2], argv[3]);
+		return atoi(argv[4]);
+	}
+	if (argc == 4 && strcmp(argv[1], "term") == 0) {
+		fetch(argv[2], argv[3]);
+		fflush(stdout);
+		raise(SIGTERM);
+		return 1;
+	}
+	if (argc == 4 && strcmp(argv[1], "stay") == 0)
+		return mode_stay(argv[2], argv[3]);
+	fprintf(stderr,
+		"usage: see the comment at the top of supervise_client.c\n");
+	return 2;
+}
