@@ -1,0 +1,471 @@
+"""The seccomp supervisor: programs that bypass libc go through the proxy too.
+
+Go programs (static and the default dynamic build), `gcc -static` C
+programs, busybox-static and a program connecting with io_uring make their
+own system calls and resolve names themselves, so the preload library never
+sees them. Under the launcher they must still reach the target only through
+the proxy: each test checks what the program got (the target's page names
+its peer, which is the proxy's target-side address when the proxy made the
+connection), who reached the target (client.target_peers()), and the client
+fixture fails it when anything left the client namespace around the proxy
+or a DNS query reached the client's resolver (the trap).
+
+The programs are built once per session from clients/ (goclient/main.go,
+supervise_client.c, stress_client.c, uring_client.c) into a temporary
+folder; a missing toolchain (golang-go, a static libc, liburing-dev) fails
+the tests that need it.
+
+    BUILD=build /usr/bin/python3 -m pytest -q tests/integration/test_supervise.py
+"""
+
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import time
+
+import pytest
+
+import harness
+import leakcap
+import topo
+from harness import CLIENTS, DANTE
+
+TARGET4 = topo.TARGET4
+NAME = "www.test"                  # A 203.0.113.7, AAAA fd00:5357:3::7
+HTTP, ECHO = 80, 7
+# The proxy's addresses on the target side: dante reaches a name over IPv6
+# when it has both families, an IPv4 address over IPv4.
+PROXY_SIDES = {topo.PROXY4_T, topo.PROXY6_T}
+# The supervisor's fake addresses (the library's defaults).
+FAKE_NETS = [ipaddress.ip_network("198.18.0.0/15"),
+             ipaddress.ip_network("fd53:5357::/64")]
+PAGE = "socks5wrap test target"
+RUN_TIMEOUT = 20                   # seconds, for every program run
+BUILD_TIMEOUT = 120
+
+
+# -- building the programs ----------------------------------------------------
+
+def _build(argv, what, env=None, cwd=None):
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, env=env,
+                            cwd=cwd, timeout=BUILD_TIMEOUT)
+    except FileNotFoundError as e:
+        pytest.fail("cannot build %s: %s" % (what, e), pytrace=False)
+    assert cp.returncode == 0, "building %s failed:\n$ %s\n%s%s" % (
+        what, " ".join(argv), cp.stdout, cp.stderr)
+
+
+@pytest.fixture(scope="session")
+def bindir(tmp_path_factory):
+    return tmp_path_factory.mktemp("supervise-bin")
+
+
+def _go(bindir, name, cgo):
+    go = shutil.which("go")
+    assert go, "go not found: install golang-go (see .ci/run)"
+    work = str(bindir / ("go-" + name))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GO")}
+    env.update(GOCACHE=os.path.join(work, "cache"),
+               GOPATH=os.path.join(work, "path"), GOFLAGS="-mod=mod",
+               GOPROXY="off", GOENV="off", HOME=work,
+               CGO_ENABLED="1" if cgo else "0")
+    os.makedirs(work, exist_ok=True)
+    out = str(bindir / name)
+    _build([go, "build", "-o", out,
+            os.path.join(CLIENTS, "goclient", "main.go")],
+           "goclient (%s)" % name, env=env, cwd=work)
+    return out
+
+
+@pytest.fixture(scope="session")
+def go_static(bindir):
+    """goclient built with CGO_ENABLED=0: a static binary."""
+    return _go(bindir, "goclient-static", cgo=False)
+
+
+@pytest.fixture(scope="session")
+def go_dynamic(bindir):
+    """goclient built the default way: dynamically linked, yet it makes
+    its own system calls and resolves names itself."""
+    return _go(bindir, "goclient-dynamic", cgo=True)
+
+
+def _cc_static(bindir, name, *extra):
+    cc = shutil.which("gcc")
+    assert cc, "gcc not found (build-essential)"
+    out = str(bindir / name)
+    _build([cc, "-static", "-O2", "-Wall", "-Wextra", "-Werror", *extra,
+            "-o", out, os.path.join(CLIENTS, name + ".c")],
+           "%s (gcc -static)" % name)
+    assert not has_interpreter(out), "%s is not static" % out
+    return out
+
+
+@pytest.fixture(scope="session")
+def c_static(bindir):
+    """clients/supervise_client.c, gcc -static."""
+    return _cc_static(bindir, "supervise_client")
+
+
+@pytest.fixture(scope="session")
+def stress_static(bindir):
+    """clients/stress_client.c (test_stress.py's), gcc -static."""
+    return _cc_static(bindir, "stress_client", "-pthread")
+
+
+@pytest.fixture(scope="session")
+def uring_client(bindir):
+    """clients/uring_client.c with liburing (dynamically linked)."""
+    assert os.path.exists("/usr/include/liburing.h"), \
+        "liburing.h not found: install liburing-dev (see .ci/run)"
+    out = str(bindir / "uring_client")
+    _build(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
+            os.path.join(CLIENTS, "uring_client.c"), "-luring"],
+           "uring_client")
+    return out
+
+
+BUSYBOX = "/bin/busybox"
+
+
+@pytest.fixture(scope="session")
+def busybox():
+    assert os.access(BUSYBOX, os.X_OK), \
+        "%s not found: install busybox-static (see .ci/run)" % BUSYBOX
+    assert not has_interpreter(BUSYBOX), \
+        "%s is dynamically linked: install busybox-static" % BUSYBOX
+    return BUSYBOX
+
+
+def has_interpreter(path):
+    """Whether the 64-bit little-endian ELF file at path names a dynamic
+    loader (a PT_INTERP program header): false for a static program."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        assert head[:4] == b"\x7fELF" and head[4] == 2, path
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    return any(struct.unpack_from("<I", table, i * phentsize)[0] == 3
+               for i in range(phnum))
+
+
+# -- checks -------------------------------------------------------------------
+
+def json_lines(text):
+    return [json.loads(l) for l in text.splitlines()
+            if l.strip().startswith("{")]
+
+
+def page_peer(text):
+    """The peer the target's HTTP server named in its page."""
+    for line in text.splitlines():
+        if line.startswith("peer "):
+            return line.split()[1]
+    return None
+
+
+def assert_fetched_via_proxy(text, why):
+    assert PAGE in text, "no page from the target\n%s" % why
+    peer = page_peer(text)
+    assert peer in PROXY_SIDES, \
+        "the target saw %s, not the proxy\n%s" % (peer, why)
+
+
+def assert_fetch_via_proxy(res, why):
+    """A supervise_client fetch (its JSON) connected and got the page
+    through the proxy."""
+    assert res.get("connect") == "ok", why
+    assert_fetched_via_proxy(res.get("answer", ""), why)
+
+
+def assert_only_proxy_reached(client, why, want=None, proto="tcp/80"):
+    """Every connection or datagram at the target came from the proxy;
+    want: how many of proto there must be."""
+    peers = client.target_peers()
+    direct = [p for p in peers if p[1] not in PROXY_SIDES]
+    assert not direct, "reached the target around the proxy: %s\n%s" % (
+        direct, why)
+    if want is not None:
+        got = [p for p in peers if p[0] == proto]
+        assert len(got) == want, "target saw %s, want %d %s\n%s" % (
+            peers, want, proto, why)
+
+
+def in_fake_net(addr):
+    a = ipaddress.ip_address(addr)
+    return any(a in n for n in FAKE_NETS)
+
+
+def run(client, cmd, opts=(), **kw):
+    kw.setdefault("timeout", RUN_TIMEOUT)
+    return client.run_wrapped([str(a) for a in cmd], opts=list(opts), **kw)
+
+
+# -- Go -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("host", [NAME, TARGET4])
+def test_go_static_http_get(client, go_static, host):
+    r = run(client, [go_static, "get", "http://%s/" % host])
+    assert r.rc == 0, r
+    assert_fetched_via_proxy(r.stdout, r)
+    if host == TARGET4:
+        assert page_peer(r.stdout) == topo.PROXY4_T, r
+    assert_only_proxy_reached(client, r, want=1)
+
+
+def test_go_dynamic_http_get_by_name(client, go_dynamic):
+    # The default `go build`: the launcher must see it is Go (its build
+    # information), not only that it is static.
+    r = run(client, [go_dynamic, "get", "http://%s/" % NAME])
+    assert r.rc == 0, r
+    assert_fetched_via_proxy(r.stdout, r)
+    assert_only_proxy_reached(client, r, want=1)
+
+
+def test_go_resolve_gives_fake_addresses(client, go_static):
+    r = run(client, [go_static, "resolve", NAME])
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["addrs"], r
+    assert all(in_fake_net(a) for a in res["addrs"]), r
+    assert client.target_peers() == [], r
+
+
+def test_go_50_concurrent_dials(client, go_static):
+    n = 50
+    r = run(client, [go_static, "dial", n, "%s:%d" % (TARGET4, ECHO)],
+            timeout=30)
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["ok"] == n and res["errors"] == {}, r
+    assert_only_proxy_reached(client, r, want=n, proto="tcp/%d" % ECHO)
+
+
+def test_go_udp_is_proxied_or_refused(client, go_static):
+    r = run(client, [go_static, "udp", "%s:%d" % (TARGET4, ECHO)])
+    assert r.rc == 0, r
+    res = r.json()
+    for how in ("connected", "unconnected"):
+        got = res[how]
+        if got["answer"]:
+            # Through the proxy's relay: the echo names who sent it.
+            src = got["answer"].split("\n", 1)[0].split()
+            assert src[0] == "from" and src[1] in PROXY_SIDES, (how, r)
+        else:
+            assert got["error"], (how, r)
+    assert_only_proxy_reached(client, r)
+
+
+# -- gcc -static ----------------------------------------------------------------
+
+def test_static_c_by_address(client, c_static):
+    r = run(client, [c_static, "http", TARGET4, HTTP])
+    assert r.rc == 0, r
+    res = r.json()
+    assert_fetch_via_proxy(res, r)
+    # getpeername shows the destination, not the proxy.
+    assert res["peer"] == [TARGET4, HTTP], r
+    assert page_peer(res["answer"]) == topo.PROXY4_T, r
+    assert_only_proxy_reached(client, r, want=1)
+
+
+def test_static_c_by_name(client, c_static):
+    # Static glibc resolves through /etc/resolv.conf itself: the supervisor
+    # answers its queries with fake addresses, the name goes in CONNECT.
+    r = run(client, [c_static, "http", NAME, HTTP])
+    assert r.rc == 0, r
+    res = r.json()
+    assert_fetch_via_proxy(res, r)
+    assert in_fake_net(res["addr"][0]), r
+    assert_only_proxy_reached(client, r, want=1)
+
+
+# -- busybox-static ---------------------------------------------------------------
+
+def test_busybox_wget_by_name(client, busybox):
+    # No -T: busybox 1.35's wget -T crashes even without socks5wrap.
+    r = run(client, [busybox, "wget", "-q", "-O", "-", "http://%s/" % NAME])
+    assert r.rc == 0, r
+    assert_fetched_via_proxy(r.stdout, r)
+    assert_only_proxy_reached(client, r, want=1)
+
+
+def test_busybox_nc_by_address(client, busybox):
+    r = run(client, [busybox, "nc", TARGET4, str(HTTP)],
+            input="GET / HTTP/1.0\r\n\r\n")
+    assert r.rc == 0, r
+    assert_fetched_via_proxy(r.stdout, r)
+    assert page_peer(r.stdout) == topo.PROXY4_T, r
+    assert_only_proxy_reached(client, r, want=1)
+
+
+# -- io_uring -------------------------------------------------------------------
+
+def test_io_uring_connect_is_proxied_or_refused(client, uring_client):
+    r = run(client, [uring_client, TARGET4, HTTP], opts=["--supervise"])
+    assert r.rc == 0, r
+    res = r.json()
+    if res["connect"] == "ok":
+        assert_fetched_via_proxy(res.get("answer", ""), r)
+        # io_uring's own connect cannot be seen: it must have been refused.
+        assert res["via"] == "connect", r
+    assert_only_proxy_reached(client, r)
+
+
+# -- signals, threads, process trees --------------------------------------------
+
+@pytest.mark.parametrize("how", ["restart", "norestart"])
+def test_signals_during_a_slow_connect(client, scripted, c_static, how):
+    sp = scripted("relay", delay_ms=400)
+    r = run(client, [c_static, "signal", TARGET4, ECHO, how], proxy=sp.url)
+    assert r.rc == 0, r
+    res = r.json()
+    # The timer really fired while connect waited for the slow proxy.
+    assert res["alarms_during_connect"] >= 20, r
+    # Either connect waited for the answer, or (no SA_RESTART) it said
+    # EINTR and finished in the background: both are allowed, but the
+    # stream must hold nothing of the proxy's reply.
+    assert res["connect"] == "ok" or (
+        how == "norestart" and res["connect"] == "EINTR" and
+        res["so_error"] == "ok"), r
+    assert res["echo"] == "ok", r
+    assert [k for k, _ in sp.records()].count("request") == 1, (
+        sp.records(), r)
+    assert_only_proxy_reached(client, r, want=1, proto="tcp/%d" % ECHO)
+
+
+def test_many_threads(client, stress_static):
+    n = 64
+    r = run(client, [stress_static, "threads", TARGET4, ECHO, n],
+            timeout=40)
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["ok"] == n and res["errors"] == {}, r
+    assert res["barrier_timeouts"] == 0, r
+    assert_only_proxy_reached(client, r, want=n, proto="tcp/%d" % ECHO)
+
+
+def test_fork_and_exec_of_static_programs(client, c_static):
+    r = run(client, [c_static, "fork-exec", c_static, TARGET4, NAME, HTTP])
+    assert r.rc == 0, r
+    lines = json_lines(r.stdout)
+    fetches = [l for l in lines if "how" in l]
+    assert sorted(l["how"] for l in fetches) == ["address", "name"], r
+    assert len({l["pid"] for l in fetches}) == 2, r
+    for l in fetches:
+        assert_fetch_via_proxy(l, r)
+    assert lines[-1] == {"child_exit": 0, "child_signal": 0}, r
+    assert_only_proxy_reached(client, r, want=2)
+
+
+def test_shell_script_running_go(client, go_static):
+    script = "%s get http://%s/ && %s get http://%s/" % (
+        go_static, NAME, go_static, TARGET4)
+    r = run(client, ["sh", "-c", script], opts=["--supervise"])
+    assert r.rc == 0, r
+    assert r.stdout.count(PAGE) == 2, r
+    assert_only_proxy_reached(client, r, want=2)
+
+
+def _launcher_of(proc, pid):
+    """pid when it is the launcher started for proc (an Interactive):
+    the socks5wrap process that timeout(1), proc's own process, runs."""
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+        with open("/proc/%d/stat" % pid) as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+    if os.path.basename(exe) == "socks5wrap" and ppid == proc.popen.pid:
+        return pid
+    return None
+
+
+def test_supervisor_killed_mid_run(client, c_static):
+    p = client.start_wrapped([c_static, "stay", TARGET4, str(HTTP)],
+                             lifetime=30)
+    prog = None
+    try:
+        ppid = p.reply()["ppid"]
+        first = p.reply()
+        prog = first["pid"]
+        assert_fetch_via_proxy(first, first)
+        launcher = _launcher_of(p, ppid)
+        assert launcher is not None, (
+            "the program's parent (%d) is not the launcher: not "
+            "supervised?\n%s" % (ppid, first))
+        os.kill(launcher, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _launcher_of(p, launcher) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = p.ask("addr")
+        by_name = p.ask("name %s" % NAME)
+    finally:
+        # The program outlives its launcher (and timeout(1), which only
+        # waited for the launcher): end it by its own pid, or finish()
+        # would wait for its stdout forever.
+        if prog is not None:
+            try:
+                if os.readlink("/proc/%d/exe" % prog) == c_static:
+                    os.kill(prog, signal.SIGKILL)
+            except OSError:
+                pass
+        res = p.finish()
+    why = "%s\n%s\n%s" % (res, after, by_name)
+    # Intercepted calls now fail (ENOSYS); nothing goes direct.
+    assert after["connect"] == "ENOSYS", why
+    assert by_name.get("connect", "none") != "ok", why
+    assert_only_proxy_reached(client, why, want=1)
+
+
+def test_no_supervise_runs_a_static_program_unsupervised(lab, c_static):
+    # The old behaviour, on request: the program goes direct. The lab
+    # catches that (the client's only route is the decoy, which refuses),
+    # so this capture must see the direct attempt and the target nothing.
+    cap = leakcap.LeakCapture(lab.topo, "no-supervise")
+    lab.target.mark()
+    try:
+        r = harness.Client(lab.topo).run_wrapped(
+            [c_static, "http", TARGET4, str(HTTP)], proxy=DANTE,
+            opts=["--no-supervise"], timeout=RUN_TIMEOUT)
+    finally:
+        leaks, everything = cap.stop()
+    assert r.rc == 0, r
+    assert "static" in r.stderr, r
+    res = r.json()
+    assert res["connect"] == "ECONNREFUSED", r
+    assert lab.target.peers() == [], r
+    assert any("-> %s" % TARGET4 in l and "-> %d" % HTTP in l
+               for l in leaks), (leaks, everything, r)
+
+
+# -- exit status, seccomp of the program's own ------------------------------------
+
+def test_exit_status_passes_through(client, c_static):
+    r = run(client, [c_static, "exit", TARGET4, HTTP, "3"])
+    assert r.rc == 3, r
+    assert_fetch_via_proxy(r.json(), r)
+    assert_only_proxy_reached(client, r, want=1)
+
+
+def test_killed_by_sigterm(client, c_static):
+    r = run(client, [c_static, "term", TARGET4, HTTP])
+    assert r.rc in (128 + signal.SIGTERM, -signal.SIGTERM), r
+    assert_fetch_via_proxy(r.json(), r)
+    assert_only_proxy_reached(client, r, want=1)
+
+
+def test_own_listener_filter_is_refused(client, c_static):
+    r = run(client, [c_static, "own-listener", TARGET4, HTTP])
+    assert r.rc == 0, r
+    lines = json_lines(r.stdout)
+    assert lines[0] == {"seccomp": -1, "errno": "EBUSY"}, r
+    assert_fetch_via_proxy(lines[1], r)
+    assert_only_proxy_reached(client, r, want=1)
