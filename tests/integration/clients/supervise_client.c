@@ -29,6 +29,10 @@
  *       Fetches from HOST:PORT, then exits with status N.
  *   supervise_client term HOST PORT
  *       Fetches from HOST:PORT, then kills itself with SIGTERM.
+ *   supervise_client tfo ADDR PORT
+ *       Sends the GET with sendto(MSG_FASTOPEN) on a fresh TCP socket
+ *       (TCP Fast Open: the connect hides in the first send) and reports
+ *       what sendto said and the answer.
  *   supervise_client stay HOST PORT
  *       Fetches from HOST:PORT and reports its parent's pid (ppid); then,
  *       for each line on stdin, fetches again ("addr": from HOST:PORT,
@@ -116,19 +120,16 @@ static int readable_within(int fd, int ms)
 	return poll(&p, 1, ms) == 1;
 }
 
-/* Sends a GET for / on a connected socket and prints the answer. */
-static void put_answer(int fd)
+static const char req[] = "GET / HTTP/1.0\r\nHost: t\r\n\r\n";
+
+/* Reads the answer to a request already sent and prints it. */
+static void put_reply(int fd)
 {
-	static const char req[] = "GET / HTTP/1.0\r\nHost: t\r\n\r\n";
 	char body[4096];
 	size_t got = 0;
 	ssize_t n;
 	int i;
 
-	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
-		printf(", \"write\": \"%s\"", ename(errno));
-		return;
-	}
 	for (i = 0; i < 100 && got < sizeof(body); i++) {
 		if (!readable_within(fd, IO_TIMEOUT_MS))
 			break;
@@ -139,6 +140,16 @@ static void put_answer(int fd)
 	}
 	fputs(", \"answer\": ", stdout);
 	json_str(body, got);
+}
+
+/* Sends a GET for / on a connected socket and prints the answer. */
+static void put_answer(int fd)
+{
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+		printf(", \"write\": \"%s\"", ename(errno));
+		return;
+	}
+	put_reply(fd);
 }
 
 /* Connects to sa and, when that worked, reports the peer and the page. */
@@ -356,6 +367,31 @@ static int mode_own_listener(const char *host, const char *port)
 	return 0;
 }
 
+/* ---- tfo ---------------------------------------------------------------- */
+
+static int mode_tfo(const char *host, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	ssize_t n;
+	int fd;
+
+	if (numeric(host, port, &ss, &len) != 0)
+		return 2;
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return 1;
+	n = sendto(fd, req, sizeof(req) - 1, MSG_FASTOPEN,
+		   (struct sockaddr *)&ss, len);
+	printf("{\"sendto\": \"%s\", \"sent\": %zd",
+	       ename(n < 0 ? errno : 0), n);
+	if (n == (ssize_t)(sizeof(req) - 1))
+		put_reply(fd);
+	printf("}\n");
+	close(fd);
+	return 0;
+}
+
 /* ---- stay --------------------------------------------------------------- */
 
 static int mode_stay(const char *host, const char *port)
@@ -400,6 +436,8 @@ int main(int argc, char **argv)
 		raise(SIGTERM);
 		return 1;
 	}
+	if (argc == 4 && strcmp(argv[1], "tfo") == 0)
+		return mode_tfo(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "stay") == 0)
 		return mode_stay(argv[2], argv[3]);
 	fprintf(stderr,
