@@ -266,25 +266,40 @@ def test_go_udp_is_proxied_or_refused(client, go_static):
 # -- gcc -static ----------------------------------------------------------------
 
 def test_static_c_by_address(client, c_static):
-    r = run(client, [c_static, "http", TARGET4, HTTP])
+    r = run(client, [c_static, "http", TARGET4, HTTP], opts=["-v"])
     assert r.rc == 0, r
     res = r.json()
     assert_fetch_via_proxy(res, r)
     # getpeername shows the destination, not the proxy.
     assert res["peer"] == [TARGET4, HTTP], r
     assert page_peer(res["answer"]) == topo.PROXY4_T, r
+    # The preload's log line, from the supervisor.
+    assert "connect %s:%d via %s: ok in " % (TARGET4, HTTP, DANTE) \
+        in r.stderr, r
     assert_only_proxy_reached(client, r, want=1)
 
 
 def test_static_c_by_name(client, c_static):
     # Static glibc resolves through /etc/resolv.conf itself: the supervisor
     # answers its queries with fake addresses, the name goes in CONNECT.
-    r = run(client, [c_static, "http", NAME, HTTP])
+    r = run(client, [c_static, "http", NAME, HTTP], opts=["-v"])
     assert r.rc == 0, r
     res = r.json()
     assert_fetch_via_proxy(res, r)
     assert in_fake_net(res["addr"][0]), r
+    assert "connect %s:%d via %s: ok in " % (NAME, HTTP, DANTE) \
+        in r.stderr, r
     assert_only_proxy_reached(client, r, want=1)
+
+
+def test_static_c_tcp_fast_open_is_proxied_or_refused(client, c_static):
+    # sendto(MSG_FASTOPEN) connects as it sends: no connect() to catch.
+    r = run(client, [c_static, "tfo", TARGET4, HTTP])
+    assert r.rc == 0, r
+    res = r.json()
+    if res["sendto"] == "ok":
+        assert_fetched_via_proxy(res.get("answer", ""), r)
+    assert_only_proxy_reached(client, r)
 
 
 # -- busybox-static ---------------------------------------------------------------
@@ -349,6 +364,20 @@ def test_many_threads(client, stress_static):
     res = r.json()
     assert res["ok"] == n and res["errors"] == {}, r
     assert res["barrier_timeouts"] == 0, r
+    assert_only_proxy_reached(client, r, want=n, proto="tcp/%d" % ECHO)
+
+
+def test_handshakes_run_concurrently(client, scripted, stress_static):
+    # Every CONNECT waits 600 ms at this proxy: one after the other, ten
+    # threads would need 6 s.
+    sp = scripted("relay", delay_ms=600)
+    n = 10
+    r = run(client, [stress_static, "threads", TARGET4, ECHO, n],
+            proxy=sp.url)
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["ok"] == n and res["errors"] == {}, r
+    assert res["max_connect_ms"] < 3000, r
     assert_only_proxy_reached(client, r, want=n, proto="tcp/%d" % ECHO)
 
 
