@@ -342,8 +342,6 @@ def test_signals_during_a_slow_connect(client, scripted, c_static, how):
     r = run(client, [c_static, "signal", TARGET4, ECHO, how], proxy=sp.url)
     assert r.rc == 0, r
     res = r.json()
-    # The timer really fired while connect waited for the slow proxy.
-    assert res["alarms_during_connect"] >= 20, r
     # Either connect waited for the answer, or (no SA_RESTART) it said
     # EINTR and finished in the background: both are allowed, but the
     # stream must hold nothing of the proxy's reply.
@@ -351,6 +349,11 @@ def test_signals_during_a_slow_connect(client, scripted, c_static, how):
         how == "norestart" and res["connect"] == "EINTR" and
         res["so_error"] == "ok"), r
     assert res["echo"] == "ok", r
+    if res["connect"] == "ok":
+        # The 1 ms timer fired all along the slow connect (the supervisor
+        # may hold the signals back until its answer: they then arrive as
+        # one).
+        assert res["connect_ms"] >= 350 and res["alarms"] >= 1, r
     assert [k for k, _ in sp.records()].count("request") == 1, (
         sp.records(), r)
     assert_only_proxy_reached(client, r, want=1, proto="tcp/%d" % ECHO)
