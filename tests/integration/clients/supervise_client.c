@@ -33,6 +33,12 @@
  *       Sends the GET with sendto(MSG_FASTOPEN) on a fresh TCP socket
  *       (TCP Fast Open: the connect hides in the first send) and reports
  *       what sendto said and the answer.
+ *   supervise_client foreign ADDR PORT
+ *       connect(2) to ADDR:PORT (an IPv4 address) through the other ABIs
+ *       an x86-64 kernel may offer: the i386 system call (int $0x80, the
+ *       address in memory below 4 GiB) and the x32 one (the x32 bit set
+ *       on the number), each on a fresh socket; reports each errno name
+ *       (i386 and x32 are "unsupported" on other machines).
  *   supervise_client stay HOST PORT
  *       Fetches from HOST:PORT and reports its parent's pid (ppid); then,
  *       for each line on stdin, fetches again ("addr": from HOST:PORT,
@@ -51,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -392,6 +399,68 @@ static int mode_tfo(const char *host, const char *port)
 	return 0;
 }
 
+/* ---- foreign ------------------------------------------------------------ */
+
+#ifdef __x86_64__
+#define I386_CONNECT 362L
+#define X32_BIT 0x40000000L
+
+static const char *i386_connect(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	long r;
+
+	if (fd < 0)
+		return ename(errno);
+	__asm__ volatile("int $0x80"
+			 : "=a"(r)
+			 : "a"(I386_CONNECT), "b"((long)fd),
+			   "c"((long)(unsigned long)sa), "d"((long)sizeof(*sa))
+			 : "memory");
+	close(fd);
+	return ename(r < 0 ? (int)-r : 0);
+}
+
+static const char *x32_connect(const struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	long r;
+
+	if (fd < 0)
+		return ename(errno);
+	r = syscall(X32_BIT | SYS_connect, fd, sa, sizeof(*sa));
+	r = r < 0 ? errno : 0;
+	close(fd);
+	return ename((int)r);
+}
+#endif
+
+static int mode_foreign(const char *host, const char *port)
+{
+	const char *i386 = "unsupported", *x32 = "unsupported";
+#ifdef __x86_64__
+	/* The i386 call takes 32-bit pointers: the address goes below 4 GiB. */
+	struct sockaddr_in *sa = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+				      -1, 0);
+
+	if (sa == MAP_FAILED)
+		return 1;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((unsigned short)atoi(port));
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return 2;
+	i386 = i386_connect(sa);
+	x32 = x32_connect(sa);
+#else
+	(void)host;
+	(void)port;
+#endif
+	printf("{\"i386\": \"%s\", \"x32\": \"%s\"}\n", i386, x32);
+	return 0;
+}
+
 /* ---- stay --------------------------------------------------------------- */
 
 static int mode_stay(const char *host, const char *port)
@@ -438,6 +507,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && strcmp(argv[1], "tfo") == 0)
 		return mode_tfo(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "foreign") == 0)
+		return mode_foreign(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "stay") == 0)
 		return mode_stay(argv[2], argv[3]);
 	fprintf(stderr,
