@@ -21,6 +21,7 @@ the tests that need it.
 import ipaddress
 import json
 import os
+import platform
 import shutil
 import signal
 import struct
@@ -300,6 +301,16 @@ def test_static_c_tcp_fast_open_is_proxied_or_refused(client, c_static):
     if res["sendto"] == "ok":
         assert_fetched_via_proxy(res.get("answer", ""), r)
     assert_only_proxy_reached(client, r)
+
+
+def test_static_c_foreign_abi_connects_are_refused(client, c_static):
+    # int $0x80 (i386) and x32 system calls: a filter written for the
+    # x86-64 numbers would let them through untouched.
+    r = run(client, [c_static, "foreign", TARGET4, HTTP])
+    assert r.rc == 0, r
+    want = "ENOSYS" if platform.machine() == "x86_64" else "unsupported"
+    assert r.json() == {"i386": want, "x32": want}, r
+    assert client.target_peers() == [], r
 
 
 # -- busybox-static ---------------------------------------------------------------
