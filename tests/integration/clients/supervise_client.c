@@ -33,6 +33,10 @@
  *       Sends the GET with sendto(MSG_FASTOPEN) on a fresh TCP socket
  *       (TCP Fast Open: the connect hides in the first send) and reports
  *       what sendto said and the answer.
+ *   supervise_client raw HOST PORT
+ *       As http, but connect is the bare `syscall` instruction (on
+ *       x86-64; syscall(2) elsewhere): no libc function, so no preload
+ *       sees it, even in a dynamically linked build.
  *   supervise_client foreign ADDR PORT
  *       connect(2) to ADDR:PORT (an IPv4 address) through the other ABIs
  *       an x86-64 kernel may offer: the i386 system call (int $0x80, the
@@ -159,6 +163,26 @@ static void put_answer(int fd)
 	put_reply(fd);
 }
 
+static int use_raw;
+
+/* connect(2) without libc's wrapper; 0 or an errno. */
+static int raw_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	long r;
+
+#ifdef __x86_64__
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"((long)SYS_connect), "D"((long)fd), "S"(sa),
+			   "d"((long)len)
+			 : "rcx", "r11", "memory");
+	return r < 0 ? (int)-r : 0;
+#else
+	r = syscall(SYS_connect, fd, sa, len);
+	return r < 0 ? errno : 0;
+#endif
+}
+
 /* Connects to sa and, when that worked, reports the peer and the page. */
 static int fetch_from(const struct sockaddr *sa, socklen_t len)
 {
@@ -172,7 +196,10 @@ static int fetch_from(const struct sockaddr *sa, socklen_t len)
 	}
 	fputs(", \"addr\": ", stdout);
 	put_addr(sa);
-	e = connect(fd, sa, len) == 0 ? 0 : errno;
+	if (use_raw)
+		e = raw_connect(fd, sa, len);
+	else
+		e = connect(fd, sa, len) == 0 ? 0 : errno;
 	printf(", \"connect\": \"%s\"", ename(e));
 	if (e == 0) {
 		if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
@@ -486,6 +513,11 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 4 && strcmp(argv[1], "http") == 0) {
+		fetch(argv[2], argv[3]);
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "raw") == 0) {
+		use_raw = 1;
 		fetch(argv[2], argv[3]);
 		return 0;
 	}
