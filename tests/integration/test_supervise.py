@@ -114,21 +114,49 @@ def c_static(bindir):
 
 
 @pytest.fixture(scope="session")
+def c_dynamic(bindir):
+    """clients/supervise_client.c, dynamically linked (the preload
+    applies; its raw mode still bypasses libc)."""
+    out = str(bindir / "supervise_client_dynamic")
+    _build(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
+            os.path.join(CLIENTS, "supervise_client.c")],
+           "supervise_client (dynamic)")
+    return out
+
+
+@pytest.fixture(scope="session")
+def mmsg_static(bindir):
+    """clients/udp_mmsg.c (test_udp.py's), gcc -static."""
+    return _cc_static(bindir, "udp_mmsg")
+
+
+@pytest.fixture(scope="session")
 def stress_static(bindir):
     """clients/stress_client.c (test_stress.py's), gcc -static."""
     return _cc_static(bindir, "stress_client", "-pthread")
 
 
-@pytest.fixture(scope="session")
-def uring_client(bindir):
-    """clients/uring_client.c with liburing (dynamically linked)."""
+def _uring(bindir, static):
     assert os.path.exists("/usr/include/liburing.h"), \
         "liburing.h not found: install liburing-dev (see .ci/run)"
-    out = str(bindir / "uring_client")
-    _build(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
+    out = str(bindir / ("uring_client" + ("_static" if static else "")))
+    _build(["gcc", *(["-static"] if static else []), "-O2", "-Wall",
+            "-Wextra", "-Werror", "-o", out,
             os.path.join(CLIENTS, "uring_client.c"), "-luring"],
            "uring_client")
     return out
+
+
+@pytest.fixture(scope="session")
+def uring_client(bindir):
+    """clients/uring_client.c with liburing (dynamically linked)."""
+    return _uring(bindir, static=False)
+
+
+@pytest.fixture(scope="session")
+def uring_static(bindir):
+    """clients/uring_client.c with liburing, gcc -static."""
+    return _uring(bindir, static=True)
 
 
 BUSYBOX = "/bin/busybox"
@@ -334,14 +362,45 @@ def test_busybox_nc_by_address(client, busybox):
 
 # -- io_uring -------------------------------------------------------------------
 
-def test_io_uring_connect_is_proxied_or_refused(client, uring_client):
-    r = run(client, [uring_client, TARGET4, HTTP], opts=["--supervise"])
+def check_uring(client, r):
     assert r.rc == 0, r
     res = r.json()
     if res["connect"] == "ok":
         assert_fetched_via_proxy(res.get("answer", ""), r)
         # io_uring's own connect cannot be seen: it must have been refused.
         assert res["via"] == "connect", r
+    assert_only_proxy_reached(client, r)
+
+
+def test_io_uring_connect_is_proxied_or_refused(client, uring_client):
+    r = run(client, [uring_client, TARGET4, HTTP], opts=["--supervise"])
+    check_uring(client, r)
+
+
+def test_io_uring_in_a_static_program(client, uring_static):
+    # Supervised without being asked: the program is static.
+    r = run(client, [uring_static, TARGET4, HTTP])
+    check_uring(client, r)
+
+
+def test_raw_syscall_in_a_dynamic_program_under_supervise(client,
+                                                          c_dynamic):
+    # The bare syscall instruction: the preload never sees this connect.
+    r = run(client, [c_dynamic, "raw", TARGET4, HTTP], opts=["--supervise"])
+    assert r.rc == 0, r
+    res = r.json()
+    assert_fetch_via_proxy(res, r)
+    assert res["peer"] == [TARGET4, HTTP], r
+    assert_only_proxy_reached(client, r, want=1)
+
+
+def test_static_udp_sendmmsg_is_proxied_or_refused(client, mmsg_static):
+    r = run(client, [mmsg_static, TARGET4, ECHO])
+    assert r.rc == 0, r
+    res = r.json()
+    for payload in res["got"]:
+        src = payload.split("\n", 1)[0].split()
+        assert src[0] == "from" and src[1] in PROXY_SIDES, r
     assert_only_proxy_reached(client, r)
 
 
