@@ -37,6 +37,12 @@
  *       As http, but connect is the bare `syscall` instruction (on
  *       x86-64; syscall(2) elsewhere): no libc function, so no preload
  *       sees it, even in a dynamically linked build.
+ *   supervise_client udp ADDR PORT
+ *       One datagram to ADDR:PORT (the UDP echo) each way a program can
+ *       name a destination: sendto, sendmsg, sendmmsg (each on a fresh
+ *       socket) and connect + send; each waits up to 1 s for the answer.
+ *       Reports, per way, the send's errno name and the answer (null when
+ *       none came).
  *   supervise_client foreign ADDR PORT
  *       connect(2) to ADDR:PORT (an IPv4 address) through the other ABIs
  *       an x86-64 kernel may offer: the i386 system call (int $0x80, the
@@ -426,6 +432,75 @@ static int mode_tfo(const char *host, const char *port)
 	return 0;
 }
 
+/* ---- udp ---------------------------------------------------------------- */
+
+static void udp_way(const char *way, const struct sockaddr_storage *ss,
+		    socklen_t len)
+{
+	char msg[64], buf[512];
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	struct mmsghdr mm = { 0 };
+	int fd = socket(ss->ss_family, SOCK_DGRAM, 0), e = 0;
+	ssize_t n = -1;
+
+	snprintf(msg, sizeof(msg), "udp by %s", way);
+	iov.iov_base = msg;
+	iov.iov_len = strlen(msg);
+	mh.msg_name = (void *)ss;
+	mh.msg_namelen = len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mm.msg_hdr = mh;
+	if (fd < 0) {
+		e = errno;
+	} else if (strcmp(way, "sendto") == 0) {
+		e = sendto(fd, msg, strlen(msg), 0, (const struct sockaddr *)ss,
+			   len) < 0 ? errno : 0;
+	} else if (strcmp(way, "sendmsg") == 0) {
+		e = sendmsg(fd, &mh, 0) < 0 ? errno : 0;
+	} else if (strcmp(way, "sendmmsg") == 0) {
+		int r = sendmmsg(fd, &mm, 1, 0);
+
+		e = r < 0 ? errno : r == 1 ? 0 : EIO;
+	} else {
+		e = connect(fd, (const struct sockaddr *)ss, len) < 0 ? errno
+								      : 0;
+		if (e == 0)
+			e = send(fd, msg, strlen(msg), 0) < 0 ? errno : 0;
+	}
+	if (e == 0 && readable_within(fd, 1000))
+		n = recv(fd, buf, sizeof(buf), 0);
+	printf("\"%s\": {\"send\": \"%s\", \"answer\": ", way, ename(e));
+	if (n >= 0)
+		json_str(buf, (size_t)n);
+	else
+		fputs("null", stdout);
+	putchar('}');
+	if (fd >= 0)
+		close(fd);
+}
+
+static int mode_udp(const char *host, const char *port)
+{
+	static const char *const ways[] = { "sendto", "sendmsg", "sendmmsg",
+					    "connect" };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	size_t i;
+
+	if (numeric(host, port, &ss, &len) != 0)
+		return 2;
+	putchar('{');
+	for (i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		if (i > 0)
+			fputs(", ", stdout);
+		udp_way(ways[i], &ss, len);
+	}
+	printf("}\n");
+	return 0;
+}
+
 /* ---- foreign ------------------------------------------------------------ */
 
 #ifdef __x86_64__
@@ -539,6 +614,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && strcmp(argv[1], "tfo") == 0)
 		return mode_tfo(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "udp") == 0)
+		return mode_udp(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "foreign") == 0)
 		return mode_foreign(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "stay") == 0)
