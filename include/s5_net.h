@@ -187,4 +187,17 @@ int s5_fdinfo_feed(struct s5_fdinfo *f, const char *buf, size_t n, bool eof,
 int s5_proxy_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		   struct s5_hs *hs, const struct s5_io *io);
 
+/* ---- log lines (outcome.c) ---- */
+
+struct s5log_line;
+/* Appends ": ok" or ": why (errno text)" for a finished handshake. */
+void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r);
+
+/* Logs how a connect through the proxy ended (ms: how long it took):
+ * info for a destination the proxy could not reach, error for the proxy's
+ * own failures. */
+void s5_tcp_log_outcome(const struct s5_addr *dst,
+			const struct sockaddr *proxy, socklen_t plen,
+			const struct s5_hs *hs, int r, int64_t ms);
+
 #endif
