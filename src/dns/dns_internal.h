@@ -132,6 +132,13 @@ int s5p_slot_of(const struct s5_pool *p, int family, const uint8_t *addr,
 void s5p_addr_of(const struct s5_pool *p, uint32_t slot, uint8_t *v4,
 		 uint8_t *v6);
 
+/* ASCII lower case. Not tolower(): a program may have set a locale (a
+ * Turkish one folds 'I' elsewhere), and names must not depend on it. */
+static inline char s5p_fold(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
 /* ---- DNS messages (msg.c, answer.c) ------------------------------------ */
 
 #define S5P_TYPE_OPT 41 /* EDNS0 (RFC 6891) */

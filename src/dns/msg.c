@@ -16,11 +16,6 @@
 #define F_RCODE 0x0f
 #define OPCODE_UPDATE 5 /* RFC 2136: replies carry only the header */
 
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
 /* Pointers must point backwards (dns_internal.h): a loop cannot be
  * written that way, so no hop counter is needed. */
 int s5p_read_name(const uint8_t *m, size_t len, size_t *off, uint8_t *out)
@@ -54,7 +49,7 @@ int s5p_read_name(const uint8_t *m, size_t len, size_t *off, uint8_t *out)
 			return -1;
 		out[n++] = l;
 		for (size_t i = 0; i < l; i++)
-			out[n++] = lower(m[pos + 1 + i]);
+			out[n++] = (uint8_t)s5p_fold((char)m[pos + 1 + i]);
 		pos += 1 + (size_t)l;
 		if (l == 0)
 			break;
