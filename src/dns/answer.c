@@ -6,7 +6,6 @@
  * out; every field is read only after its length was checked. */
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "dns_internal.h"
@@ -225,13 +224,17 @@ int s5_dns_build_ptr_reply(const uint8_t *query, size_t qlen,
 
 /* ---- reverse names ------------------------------------------------------ */
 
-/* True when name (of len bytes) ends in suffix, without regard to case;
- * *len is then cut to what precedes it. */
+/* Longer than any reverse name: 32 nibbles with their dots, "ip6.arpa"
+ * and a trailing dot take 73 bytes. */
+#define REVERSE_MAX 80
+
+/* True when name (of len bytes, lower case) ends in suffix; *len is then
+ * cut to what precedes it. */
 static bool cut_suffix(const char *name, size_t *len, const char *suffix)
 {
 	size_t sl = strlen(suffix);
 
-	if (*len < sl || strncasecmp(name + *len - sl, suffix, sl) != 0)
+	if (*len < sl || memcmp(name + *len - sl, suffix, sl) != 0)
 		return false;
 	*len -= sl;
 	return true;
@@ -243,8 +246,6 @@ static int hex_digit(char c)
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
 	return -1;
 }
 
@@ -286,22 +287,27 @@ static int ptr_v6(const char *s, size_t len, uint8_t addr[16])
 
 int s5_dns_ptr_addr(const char *qname, int *family, uint8_t addr[16])
 {
-	size_t all = strnlen(qname, S5_DNS_MAXDNAME), len;
+	char name[REVERSE_MAX];
+	size_t all = strnlen(qname, REVERSE_MAX), len;
 
 	memset(addr, 0, 16);
-	if (all > 0 && qname[all - 1] == '.')
+	if (all == REVERSE_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < all; i++)
+		name[i] = s5p_fold(qname[i]);
+	if (all > 0 && name[all - 1] == '.')
 		all--;
 	/* The suffixes start with a dot, which goes back to what precedes
 	 * them (len + 1), so that every label there ends in a dot. */
 	len = all;
-	if (cut_suffix(qname, &len, ".in-addr.arpa") &&
-	    ptr_v4(qname, len + 1, addr) == 0) {
+	if (cut_suffix(name, &len, ".in-addr.arpa") &&
+	    ptr_v4(name, len + 1, addr) == 0) {
 		*family = AF_INET;
 		return 0;
 	}
 	len = all;
-	if (cut_suffix(qname, &len, ".ip6.arpa") &&
-	    ptr_v6(qname, len + 1, addr) == 0) {
+	if (cut_suffix(name, &len, ".ip6.arpa") &&
+	    ptr_v6(name, len + 1, addr) == 0) {
 		*family = AF_INET6;
 		return 0;
 	}

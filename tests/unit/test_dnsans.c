@@ -523,6 +523,7 @@ static void other_names_are_no_reverse_names(void **state)
 		"ip6.arpa",
 		"7.113.0.203.ip6.arpa",
 	};
+	char long_name[300];
 	uint8_t addr[16];
 	int family = 0;
 
@@ -531,6 +532,10 @@ static void other_names_are_no_reverse_names(void **state)
 		if (s5_dns_ptr_addr(bad[i], &family, addr) != -EINVAL)
 			fail_msg("taken as a reverse name: \"%s\"", bad[i]);
 	}
+	/* Zeros in front of an address's name. */
+	memset(long_name, '0', 200);
+	strcpy(long_name + 200, "1.2.3.4.in-addr.arpa");
+	assert_int_equal(s5_dns_ptr_addr(long_name, &family, addr), -EINVAL);
 }
 
 /* ---- addresses in replies ----------------------------------------------- */
