@@ -24,7 +24,9 @@
 
 /* The EDNS0 OPT record at *off, the query's only additional record (RFC
  * 6891 section 6.1.2: owner the root, CLASS the payload size). Options
- * (cookies, client subnet, padding) are skipped unread. */
+ * (cookies, client subnet, padding) are skipped unread, and so is the
+ * version: a BADVERS answer (section 6.1.3) would take an extended RCODE,
+ * and stub resolvers send version 0. */
 static int read_opt(const uint8_t *m, size_t len, size_t *off,
 		    struct s5_dns_query *q)
 {
