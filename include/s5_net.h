@@ -110,6 +110,13 @@ int s5_hs_step(struct s5_hs *hs, int fd, const struct s5_io *io);
 int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 	      int64_t deadline_ms);
 
+/* Fails hs after a poll() reported POLLERR, POLLHUP or POLLNVAL (revents)
+ * and s5_hs_step still had nothing to do, with the socket's error, or as
+ * a truncated exchange. Returns the -errno. An event loop calls this
+ * rather than wait again: poll would keep returning at once. */
+int s5_hs_poll_failed(struct s5_hs *hs, int fd, const struct s5_io *io,
+		      short revents);
+
 /* Fails hs because its deadline passed, with the why that fits the phase
  * it was in (the TCP connect, a pipelined request, a reply). Returns
  * -ETIMEDOUT. */
