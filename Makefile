@@ -59,6 +59,7 @@ CORE_SRC := $(sort $(wildcard src/proto/*.c src/log/*.c src/config/*.c \
 	src/net/*.c src/dns/*.c src/udp/*.c))
 PRELOAD_SRC := $(sort $(wildcard src/preload/*.c))
 LAUNCHER_SRC := $(sort $(wildcard src/launcher/*.c))
+SUPERVISE_SRC := $(sort $(wildcard src/supervise/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 SNIPPET_SRC := $(sort $(wildcard tests/snippets/*.c))
 
@@ -66,6 +67,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 CORE_OBJ := $(call obj,$(CORE_SRC))
 PRELOAD_OBJ := $(call obj,$(PRELOAD_SRC))
 LAUNCHER_OBJ := $(call obj,$(LAUNCHER_SRC))
+SUPERVISE_OBJ := $(call obj,$(SUPERVISE_SRC))
 # The plain-libc I/O seams are for the launcher and the tests, never in the
 # library: there those names are its own hooks.
 LIBC_IO_OBJ := $(call obj,$(wildcard src/*/io_libc.c))
@@ -92,8 +94,9 @@ $(LIB): $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(MAPFILE)
 	$(CC) -shared -o $@ $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(LDFLAGS_ALL) \
 		$(LIB_DEFS) -Wl,--version-script=$(MAPFILE) -ldl -lpthread
 
-$(LAUNCHER): $(CORE_OBJ) $(LAUNCHER_OBJ)
-	$(CC) -o $@ $(LAUNCHER_OBJ) $(CORE_OBJ) $(LDFLAGS_ALL)
+$(LAUNCHER): $(CORE_OBJ) $(LAUNCHER_OBJ) $(SUPERVISE_OBJ)
+	$(CC) -o $@ $(LAUNCHER_OBJ) $(SUPERVISE_OBJ) $(CORE_OBJ) \
+		$(LDFLAGS_ALL) -lpthread
 
 # Unit tests link the core modules (and, for preload-internal modules that
 # have no hooks, the object named in the test's first line: see tests/unit).

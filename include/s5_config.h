@@ -172,6 +172,12 @@ int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
 bool s5_config_is_proxy(const struct s5_config *c, const struct sockaddr *sa,
 			socklen_t len);
 
+/* The proxy address a socket of this domain can reach: its own family,
+ * or for an IPv6 socket that is not IPV6_V6ONLY (v6only false) the
+ * IPv4-mapped form of an IPv4 proxy. Returns 0 or -EAFNOSUPPORT. */
+int s5_config_pick_proxy(const struct s5_config *c, int domain, bool v6only,
+			 struct sockaddr_storage *out, socklen_t *len);
+
 /* Frees what s5_config_load allocated and wipes the credentials. */
 void s5_config_free(struct s5_config *c);
 

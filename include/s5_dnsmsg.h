@@ -124,4 +124,79 @@ int s5_dns_search_herrno(const struct s5_dns_search *s);
 size_t s5_dns_hostalias(const char *text, size_t len, const char *name,
 			char *out, size_t cap);
 
+/* ---- answering queries (answer.c) ---------------------------------- */
+
+/* The supervisor answers a supervised program's DNS queries itself (fake
+ * addresses for proxied names): it reads the query, then writes the reply
+ * the name server would have sent. Pure byte work, as above. */
+
+#define S5_DNS_TYPE_A 1
+#define S5_DNS_TYPE_PTR 12
+#define S5_DNS_TYPE_AAAA 28
+#define S5_DNS_CLASS_IN 1
+#define S5_DNS_EDNS_PAYLOAD 1232 /* our replies' OPT (DNS flag day 2020) */
+
+/* One question, as s5_dns_parse_query read it. */
+struct s5_dns_query {
+	uint16_t id;
+	bool rd;               /* recursion desired: copied to the reply */
+	bool edns;             /* an OPT record followed the question */
+	uint16_t edns_payload; /* its UDP payload size, as sent (0 if none) */
+	uint16_t qtype, qclass;
+	size_t qoff, qlen;     /* the question section (name, type, class)
+				  in the query, copied into replies */
+	char name[S5_DNS_NAME_WIRE + 1]; /* normalised as s5_name_normalize
+					    does; "" after -EILSEQ */
+};
+
+/* Reads a standard query of len bytes: QR 0, opcode QUERY, one question
+ * whose name has no compression pointer, no answer or authority records,
+ * at most one additional record, which must be an OPT record, and nothing
+ * after that. Returns 0; -EILSEQ when all of that holds but the name has
+ * no text form s5_name_normalize accepts (the root, a label with a '.',
+ * a space, a control or non-ASCII byte...): q is then filled but for its
+ * name, so the caller can answer REFUSED; -EINVAL for anything else. */
+int s5_dns_parse_query(const uint8_t *msg, size_t len,
+		       struct s5_dns_query *q);
+
+/* Writes to out the reply to query (qlen bytes, read into q): its ID, QR,
+ * RD as asked, RA, not AA, rcode (0..15), the question copied, and n_addrs
+ * records of q->qtype (addrs: n_addrs addresses of addr_len bytes, 4 for
+ * A, 16 for AAAA) naming the question by a compression pointer, class IN,
+ * ttl. An OPT record (S5_DNS_EDNS_PAYLOAD, DO clear) ends the reply when
+ * the query had one (RFC 6891 section 7). Returns the length; -EMSGSIZE
+ * when cap is too small; -EINVAL for a record type, rcode or addr_len
+ * that does not fit. The caller keeps the reply within what the program
+ * can take (512 bytes, or edns_payload). */
+int s5_dns_build_reply(const uint8_t *query, size_t qlen,
+		       const struct s5_dns_query *q, int rcode,
+		       const uint8_t *addrs, size_t n_addrs, size_t addr_len,
+		       uint32_t ttl, uint8_t *out, size_t cap);
+
+/* The same for a PTR question: NOERROR and one PTR record whose data is
+ * name (text, a trailing dot allowed). Returns as s5_dns_build_reply;
+ * -EINVAL also when q is not a PTR question or name is not a valid name. */
+int s5_dns_build_ptr_reply(const uint8_t *query, size_t qlen,
+			   const struct s5_dns_query *q, const char *name,
+			   uint32_t ttl, uint8_t *out, size_t cap);
+
+/* The address a reverse name stands for (RFC 1035 section 3.5:
+ * "7.113.0.203.in-addr.arpa"; RFC 3596 section 2.5: 32 nibbles then
+ * "ip6.arpa"), in any case, with or without the trailing dot. Sets
+ * *family (AF_INET or AF_INET6) and addr (4 or 16 bytes, the rest zero).
+ * Returns 0, or -EINVAL for any other name (a zone such as
+ * "113.0.203.in-addr.arpa" included). */
+int s5_dns_ptr_addr(const char *qname, int *family, uint8_t addr[16]);
+
+/* Walks the answer section of reply (len bytes, QR set) and calls fn for
+ * every A and AAAA record of class IN, whatever name it has (a CNAME
+ * chain's end included), with AF_INET or AF_INET6 and its 4 or 16 bytes.
+ * The header, the questions and every answer record are checked before
+ * the first call, so fn sees nothing of a malformed message. fn returns 0
+ * to go on, or -errno to stop the walk with that value. Returns the
+ * number of addresses, or -EINVAL for a malformed message. */
+int s5_dns_reply_addrs(const uint8_t *reply, size_t len,
+		       int (*fn)(void *ctx, int family, const uint8_t *addr),
+		       void *ctx);
+
 #endif

@@ -110,6 +110,13 @@ int s5_hs_step(struct s5_hs *hs, int fd, const struct s5_io *io);
 int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 	      int64_t deadline_ms);
 
+/* Fails hs after a poll() reported POLLERR, POLLHUP or POLLNVAL (revents)
+ * and s5_hs_step still had nothing to do, with the socket's error, or as
+ * a truncated exchange. Returns the -errno. An event loop calls this
+ * rather than wait again: poll would keep returning at once. */
+int s5_hs_poll_failed(struct s5_hs *hs, int fd, const struct s5_io *io,
+		      short revents);
+
 /* Fails hs because its deadline passed, with the why that fits the phase
  * it was in (the TCP connect, a pipelined request, a reply). Returns
  * -ETIMEDOUT. */
@@ -186,5 +193,18 @@ int s5_fdinfo_feed(struct s5_fdinfo *f, const char *buf, size_t n, bool eof,
  * path, resumed from whatever call the program makes next. */
 int s5_proxy_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		   struct s5_hs *hs, const struct s5_io *io);
+
+/* ---- log lines (outcome.c) ---- */
+
+struct s5log_line;
+/* Appends ": ok" or ": why (errno text)" for a finished handshake. */
+void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r);
+
+/* Logs how a connect through the proxy ended (ms: how long it took):
+ * info for a destination the proxy could not reach, error for the proxy's
+ * own failures. */
+void s5_tcp_log_outcome(const struct s5_addr *dst,
+			const struct sockaddr *proxy, socklen_t plen,
+			const struct s5_hs *hs, int r, int64_t ms);
 
 #endif

@@ -483,6 +483,35 @@ bool s5_config_is_proxy(const struct s5_config *c, const struct sockaddr *sa,
 	       same_ip(&ip, &proxy);
 }
 
+int s5_config_pick_proxy(const struct s5_config *c, int domain, bool v6only,
+			 struct sockaddr_storage *out, socklen_t *len)
+{
+	if (domain == AF_INET && c->has_proxy4) {
+		memcpy(out, &c->proxy4, sizeof(c->proxy4));
+		*len = sizeof(c->proxy4);
+		return 0;
+	}
+	if (domain == AF_INET6 && c->has_proxy6) {
+		memcpy(out, &c->proxy6, sizeof(c->proxy6));
+		*len = sizeof(c->proxy6);
+		return 0;
+	}
+	if (domain == AF_INET6 && c->has_proxy4 && !v6only) {
+		struct sockaddr_in6 s6;
+
+		memset(&s6, 0, sizeof(s6));
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port = c->proxy4.sin_port;
+		s6.sin6_addr.s6_addr[10] = 0xff;
+		s6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6.sin6_addr.s6_addr[12], &c->proxy4.sin_addr, 4);
+		memcpy(out, &s6, sizeof(s6));
+		*len = sizeof(s6);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
 void s5_config_free(struct s5_config *c)
 {
 	if (!c)

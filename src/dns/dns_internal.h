@@ -1,5 +1,5 @@
 /* The pool's shared layout and the helpers the dns files share; not part
- * of the s5_dns.h contract.
+ * of the s5_dns.h or s5_dnsmsg.h contract.
  *
  * Everything lives in one MAP_SHARED anonymous mapping, so the parent and
  * the children it forks see the same bytes at the same address. Arrays are
@@ -131,5 +131,39 @@ int s5p_slot_of(const struct s5_pool *p, int family, const uint8_t *addr,
 /* The addresses of slot (each output may be NULL). */
 void s5p_addr_of(const struct s5_pool *p, uint32_t slot, uint8_t *v4,
 		 uint8_t *v6);
+
+/* ASCII lower case. Not tolower(): a program may have set a locale (a
+ * Turkish one folds 'I' elsewhere), and names must not depend on it. */
+static inline char s5p_fold(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* ---- DNS messages (msg.c, answer.c) ------------------------------------ */
+
+#define S5P_TYPE_OPT 41 /* EDNS0 (RFC 6891) */
+#define S5P_OPT_LEN 11  /* an OPT record without options */
+
+static inline uint16_t s5p_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void s5p_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Reads the name at *off in the message m (len bytes) into out (wire
+ * form, case folded, at most S5_DNS_NAME_WIRE bytes), following
+ * compression pointers (RFC 1035 section 4.1.4), each of which must point
+ * before the place it was read from, so the walk ends. *off moves past the
+ * name where it starts. Returns the length in out, or -1. */
+int s5p_read_name(const uint8_t *m, size_t len, size_t *off, uint8_t *out);
+
+/* Writes an OPT record (RFC 6891 section 6.1.2) of S5P_OPT_LEN bytes at p:
+ * payload as its UDP size, the DO bit when dnssec, no options. */
+void s5p_put_opt(uint8_t *p, uint16_t payload, bool dnssec);
 
 #endif

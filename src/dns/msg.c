@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <string.h>
 
+#include "dns_internal.h"
 #include "s5_dnsmsg.h"
 
 /* Header bytes 2 and 3 (RFC 1035 section 4.1.1). */
@@ -14,29 +15,10 @@
 #define F_RA 0x80
 #define F_RCODE 0x0f
 #define OPCODE_UPDATE 5 /* RFC 2136: replies carry only the header */
-#define TYPE_OPT 41
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
-/* Reads the name at *off into out (wire form, case folded, at most
- * S5_DNS_NAME_WIRE bytes), following compression pointers (section
- * 4.1.4), each of which must point backwards, so the walk ends. *off moves
- * past the name where it starts. Returns the length in out, or -1. */
-static int read_name(const uint8_t *m, size_t len, size_t *off, uint8_t *out)
+/* Pointers must point backwards (dns_internal.h): a loop cannot be
+ * written that way, so no hop counter is needed. */
+int s5p_read_name(const uint8_t *m, size_t len, size_t *off, uint8_t *out)
 {
 	size_t pos = *off, limit = *off, n = 0;
 	bool jumped = false;
@@ -67,7 +49,7 @@ static int read_name(const uint8_t *m, size_t len, size_t *off, uint8_t *out)
 			return -1;
 		out[n++] = l;
 		for (size_t i = 0; i < l; i++)
-			out[n++] = lower(m[pos + 1 + i]);
+			out[n++] = (uint8_t)s5p_fold((char)m[pos + 1 + i]);
 		pos += 1 + (size_t)l;
 		if (l == 0)
 			break;
@@ -75,6 +57,17 @@ static int read_name(const uint8_t *m, size_t len, size_t *off, uint8_t *out)
 	if (!jumped)
 		*off = pos;
 	return (int)n;
+}
+
+void s5p_put_opt(uint8_t *p, uint16_t payload, bool dnssec)
+{
+	p[0] = 0;                    /* the root name */
+	s5p_put16(p + 1, S5P_TYPE_OPT);
+	s5p_put16(p + 3, payload);   /* CLASS: the UDP payload size */
+	p[5] = 0;                    /* extended RCODE */
+	p[6] = 0;                    /* version 0 */
+	s5p_put16(p + 7, dnssec ? 0x8000 : 0); /* DO bit */
+	s5p_put16(p + 9, 0);         /* no options */
 }
 
 struct question {
@@ -87,11 +80,11 @@ struct question {
 static bool read_question(const uint8_t *m, size_t len, size_t *off,
 			  struct question *q)
 {
-	q->name_len = read_name(m, len, off, q->name);
+	q->name_len = s5p_read_name(m, len, off, q->name);
 	if (q->name_len < 0 || *off + 4 > len)
 		return false;
-	q->type = get16(m + *off);
-	q->class = get16(m + *off + 2);
+	q->type = s5p_get16(m + *off);
+	q->class = s5p_get16(m + *off + 2);
 	*off += 4;
 	return true;
 }
@@ -123,12 +116,12 @@ static bool reply_asks(const uint8_t *r, size_t rlen, unsigned int qdcount,
 static bool questions_match(const uint8_t *q, size_t qlen, const uint8_t *r,
 			    size_t rlen)
 {
-	unsigned int qd = get16(q + 4);
+	unsigned int qd = s5p_get16(q + 4);
 	struct question one;
 	size_t off = S5_DNS_HDR;
 	unsigned int i;
 
-	if (get16(r + 4) != qd)
+	if (s5p_get16(r + 4) != qd)
 		return false;
 	for (i = 0; i < qd; i++) {
 		if (!read_question(q, qlen, &off, &one) ||
@@ -146,14 +139,14 @@ enum s5_dns_verdict s5_dns_check_reply(const uint8_t *query, size_t qlen,
 
 	if (qlen < S5_DNS_HDR || rlen < S5_DNS_HDR)
 		return S5_DNS_IGNORE;
-	if (get16(query) != get16(reply) || !(reply[2] & F_QR) ||
+	if (s5p_get16(query) != s5p_get16(reply) || !(reply[2] & F_QR) ||
 	    (reply[2] & F_OPCODE) != (query[2] & F_OPCODE))
 		return S5_DNS_IGNORE;
 	rcode = reply[3] & F_RCODE;
 	/* A server that does not understand the query (EDNS0, say) may
 	 * answer FORMERR without repeating the question: not worth waiting
 	 * for another reply from it. */
-	if (rcode == S5_RCODE_FORMERR && get16(reply + 4) == 0)
+	if (rcode == S5_RCODE_FORMERR && s5p_get16(reply + 4) == 0)
 		return S5_DNS_NEXT;
 	if (((query[2] & F_OPCODE) >> 3) != OPCODE_UPDATE &&
 	    !questions_match(query, qlen, reply, rlen))
@@ -163,9 +156,9 @@ enum s5_dns_verdict s5_dns_check_reply(const uint8_t *query, size_t qlen,
 		return S5_DNS_NEXT;
 	/* No answer, not authoritative, no recursion, no additional data:
 	 * a referral, which a stub resolver cannot follow. */
-	if (rcode == S5_RCODE_NOERROR && get16(reply + 6) == 0 &&
+	if (rcode == S5_RCODE_NOERROR && s5p_get16(reply + 6) == 0 &&
 	    !(reply[2] & F_AA) && !(reply[3] & F_RA) &&
-	    get16(reply + 10) == 0)
+	    s5p_get16(reply + 10) == 0)
 		return S5_DNS_NEXT;
 	if ((reply[2] & F_TC) && !ignore_tc)
 		return S5_DNS_TRUNC;
@@ -182,7 +175,7 @@ int s5_dns_reply_herrno(const uint8_t *reply, size_t rlen)
 	int rcode = s5_dns_rcode(reply, rlen);
 
 	if (rcode == S5_RCODE_NOERROR)
-		return get16(reply + 6) > 0 ? 0 : NO_DATA;
+		return s5p_get16(reply + 6) > 0 ? 0 : NO_DATA;
 	if (rcode == S5_RCODE_NXDOMAIN)
 		return HOST_NOT_FOUND;
 	if (rcode == S5_RCODE_SERVFAIL)
@@ -199,21 +192,12 @@ void s5_dns_set_tc(uint8_t *msg, size_t len)
 int s5_dns_add_opt(uint8_t *msg, size_t len, size_t cap, uint16_t payload,
 		   bool dnssec)
 {
-	uint8_t *p;
-
-	if (len < S5_DNS_HDR || (msg[2] & F_QR) || len > cap || cap - len < 11 ||
-	    get16(msg + 10) == 0xffff)
+	if (len < S5_DNS_HDR || (msg[2] & F_QR) || len > cap ||
+	    cap - len < S5P_OPT_LEN || s5p_get16(msg + 10) == 0xffff)
 		return -EMSGSIZE;
-	p = msg + len;
-	p[0] = 0;                    /* the root name */
-	put16(p + 1, TYPE_OPT);
-	put16(p + 3, payload);       /* CLASS: the UDP payload size */
-	p[5] = 0;                    /* extended RCODE */
-	p[6] = 0;                    /* version 0 */
-	put16(p + 7, dnssec ? 0x8000 : 0); /* DO bit */
-	put16(p + 9, 0);             /* no options */
-	put16(msg + 10, (uint16_t)(get16(msg + 10) + 1));
-	return (int)(len + 11);
+	s5p_put_opt(msg + len, payload, dnssec);
+	s5p_put16(msg + 10, (uint16_t)(s5p_get16(msg + 10) + 1));
+	return (int)(len + S5P_OPT_LEN);
 }
 
 int s5_dns_first_question(const uint8_t *msg, size_t len, char *name,
@@ -223,12 +207,12 @@ int s5_dns_first_question(const uint8_t *msg, size_t len, char *name,
 	size_t off = S5_DNS_HDR, n = 0, i = 0;
 	int wl;
 
-	if (len < S5_DNS_HDR || get16(msg + 4) == 0 || cap < 2)
+	if (len < S5_DNS_HDR || s5p_get16(msg + 4) == 0 || cap < 2)
 		return -1;
-	wl = read_name(msg, len, &off, wire);
+	wl = s5p_read_name(msg, len, &off, wire);
 	if (wl < 0 || off + 4 > len)
 		return -1;
-	*type = get16(msg + off);
+	*type = s5p_get16(msg + off);
 	while (i < (size_t)wl && wire[i] != 0) {
 		uint8_t l = wire[i++];
 

@@ -17,13 +17,6 @@ static bool name_byte(char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/* ASCII only: the C locale's tolower would do the same, but a program may
- * have set another locale, and the result must not depend on it. */
-static char fold(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-}
-
 int s5_name_normalize(const char *name, char *out)
 {
 	/* One byte past the longest accepted input (253 plus the dot) is
@@ -44,7 +37,7 @@ int s5_name_normalize(const char *name, char *out)
 		} else if (!name_byte(name[i]) || ++label > S5P_LABEL_MAX) {
 			return -EINVAL;
 		}
-		out[i] = fold(name[i]);
+		out[i] = s5p_fold(name[i]);
 	}
 	if (label == 0) /* "a.." loses one dot and still ends in one */
 		return -EINVAL;

@@ -19,6 +19,7 @@
 #include <netdb.h>
 #include <string.h>
 
+#include "dns_internal.h"
 #include "s5_dnsmsg.h"
 
 enum { FIRST, LIST, LAST, DONE };
@@ -194,11 +195,6 @@ static bool is_space(char c)
 	       c == '\f';
 }
 
-static char fold(char c)
-{
-	return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-}
-
 /* Names equal without regard to case or one trailing dot (the test of
  * ns_samename, without its escapes). */
 static bool same_name(const char *a, size_t alen, const char *b)
@@ -212,7 +208,7 @@ static bool same_name(const char *a, size_t alen, const char *b)
 	if (alen != blen)
 		return false;
 	for (i = 0; i < alen; i++)
-		if (fold(a[i]) != fold(b[i]))
+		if (s5p_fold(a[i]) != s5p_fold(b[i]))
 			return false;
 	return true;
 }

@@ -97,17 +97,91 @@ static int read_ehdr32(const struct elf_src *src, struct ehdr_fields *f)
 	return e.e_phentsize == sizeof(Elf32_Phdr) ? 0 : -ENOEXEC;
 }
 
-/* Scans the program header table for PT_INTERP. p_type is the first
- * 32-bit field of both Elf32_Phdr and Elf64_Phdr, so one loop serves
- * both classes. */
-static int find_interp(const struct elf_src *src,
-		       const struct ehdr_fields *f, bool *found)
+/* Go's linker puts its build ID in a note named "Go" of this type
+ * (".note.go.buildid"), in every ELF executable it writes. */
+#define GO_NOTE_TYPE 4
+#define NOTE_SEGMENT_MAX 65536
+
+/* True when the notes of one PT_NOTE segment (len bytes) hold Go's. */
+static bool has_go_note(const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= 12) {
+		uint32_t namesz, descsz, type;
+		size_t name_pad, desc_pad;
+
+		memcpy(&namesz, p + off, 4);
+		memcpy(&descsz, p + off + 4, 4);
+		memcpy(&type, p + off + 8, 4);
+		off += 12;
+		name_pad = ((size_t)namesz + 3) & ~(size_t)3;
+		desc_pad = ((size_t)descsz + 3) & ~(size_t)3;
+		if (name_pad > len - off)
+			return false;
+		/* Go writes the name padded: namesz 4, "Go\0\0". */
+		if ((namesz == 3 || namesz == 4) && type == GO_NOTE_TYPE &&
+		    memcmp(p + off, "Go", 3) == 0)
+			return true;
+		off += name_pad;
+		if (desc_pad > len - off)
+			return false;
+		off += desc_pad;
+	}
+	return false;
+}
+
+/* The offset and size of a program header's segment in the file. */
+static void seg_of(const uint8_t *ph, uint8_t cls, uint64_t *off,
+		   uint64_t *size)
+{
+	if (cls == ELFCLASS64) {
+		Elf64_Phdr h;
+
+		memcpy(&h, ph, sizeof(h));
+		*off = h.p_offset;
+		*size = h.p_filesz;
+	} else {
+		Elf32_Phdr h;
+
+		memcpy(&h, ph, sizeof(h));
+		*off = h.p_offset;
+		*size = h.p_filesz;
+	}
+}
+
+static int scan_note(const struct elf_src *src, const uint8_t *ph, uint8_t cls,
+		     bool *go)
+{
+	uint64_t off, size;
+	uint8_t *buf;
+	int rc;
+
+	seg_of(ph, cls, &off, &size);
+	if (size == 0 || size > NOTE_SEGMENT_MAX || off > (uint64_t)INT64_MAX)
+		return 0; /* not the note we look for */
+	buf = malloc((size_t)size);
+	if (!buf)
+		return -ENOMEM;
+	rc = read_exact(src, buf, (size_t)size, (off_t)off);
+	if (rc == 0 && has_go_note(buf, (size_t)size))
+		*go = true;
+	free(buf);
+	return rc == -ENOEXEC ? 0 : rc;
+}
+
+/* Scans the program header table for PT_INTERP and Go's note. p_type is
+ * the first 32-bit field of both Elf32_Phdr and Elf64_Phdr, so one loop
+ * serves both classes. */
+static int scan_phdrs(const struct elf_src *src, const struct ehdr_fields *f,
+		      uint8_t cls, struct s5l_elf *out)
 {
 	size_t size = (size_t)f->phnum * f->phentsize, i;
 	uint8_t *tab;
 	int rc;
 
-	*found = false;
+	out->has_interp = false;
+	out->go = false;
 	if (size == 0)
 		return 0;
 	if (size > PHDR_TABLE_MAX || f->phoff > (uint64_t)INT64_MAX - size)
@@ -121,7 +195,10 @@ static int find_interp(const struct elf_src *src,
 
 		memcpy(&type, tab + i * f->phentsize, sizeof(type));
 		if (type == PT_INTERP)
-			*found = true;
+			out->has_interp = true;
+		else if (type == PT_NOTE && !out->go)
+			rc = scan_note(src, tab + i * f->phentsize, cls,
+				       &out->go);
 	}
 	free(tab);
 	return rc;
@@ -158,7 +235,7 @@ static int inspect(const struct elf_src *src, struct s5l_elf *out)
 		return -ENOEXEC;
 	out->native = true;
 	out->machine = f.machine;
-	return find_interp(src, &f, &out->has_interp);
+	return scan_phdrs(src, &f, out->cls, out);
 }
 
 int s5l_elf_inspect(int fd, struct s5l_elf *out)
@@ -218,7 +295,29 @@ static void warn_elf(const char *path, int fd)
 		     "the dynamic loader will skip the preload library");
 	else if (!e.has_interp)
 		warn(path, "is statically linked",
-		     "the preload cannot apply");
+		     "the preload cannot apply (the supervisor is off)");
+	else if (e.go)
+		warn(path, "is a Go program",
+		     "it makes its own system calls (the supervisor is off)");
+}
+
+const char *s5l_bypasses_libc(const char *path)
+{
+	const char *why = NULL;
+	struct s5l_elf e;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (s5l_elf_inspect(fd, &e) == 0 && same_arch_as_launcher(&e)) {
+		if (!e.has_interp)
+			why = "is statically linked";
+		else if (e.go)
+			why = "is a Go program, which makes its own system "
+			      "calls";
+	}
+	close(fd);
+	return why;
 }
 
 static void warn_setid(const char *path, const struct stat *st)

@@ -104,20 +104,24 @@ char *s5l_find_program(const char *name, const char *path)
 	return found;
 }
 
-void s5l_exec(char **prog_argv)
+char *s5l_locate(const char *name)
 {
-	const char *name = prog_argv[0];
 	char *path = s5l_find_program(name, getenv("PATH"));
+
+	if (path)
+		return path;
+	if (errno == ENOMEM) {
+		fprintf(stderr, "socks5wrap: out of memory\n");
+		exit(S5L_EXIT_OWN);
+	}
+	fprintf(stderr, "socks5wrap: %s: command not found\n", name);
+	exit(S5L_EXIT_NOTFOUND);
+}
+
+void s5l_exec(char *path, char **prog_argv)
+{
 	int err;
 
-	if (!path) {
-		if (errno == ENOMEM) {
-			fprintf(stderr, "socks5wrap: out of memory\n");
-			exit(S5L_EXIT_OWN);
-		}
-		fprintf(stderr, "socks5wrap: %s: command not found\n", name);
-		exit(S5L_EXIT_NOTFOUND);
-	}
 	if (access(path, X_OK) == 0)
 		s5l_warn_unreachable(path);
 	/* argv[0] stays what the user typed, as execvp(3) leaves it. */

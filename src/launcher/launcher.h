@@ -26,6 +26,7 @@ struct s5l_opts {
 		*bind;
 	const char *pipeline; /* "1" with --pipeline */
 	const char *optimistic; /* "1" with --optimistic */
+	const char *supervise; /* "on" / "off" with --(no-)supervise */
 	const char *log_level; /* from -v / -q: "info", "debug", "none" */
 	bool check;
 	char **prog_argv; /* PROGRAM ARGS..., NULL-terminated; NULL if none */
@@ -68,9 +69,15 @@ int s5l_set_preload(const char *lib);
  * ENOENT (not found) or ENOMEM. */
 char *s5l_find_program(const char *name, const char *path);
 
-/* Warns about programs the preload cannot reach, then execs. Never returns:
- * exits 126 or 127 with a message when the exec fails. */
-void s5l_exec(char **prog_argv) __attribute__((noreturn));
+/* s5l_find_program on PATH, with the messages and exit statuses of a
+ * command that is not there: returns the malloc'd path, or exits 127
+ * (not found) or 125 (out of memory). */
+char *s5l_locate(const char *name);
+
+/* Warns about programs the preload cannot reach, then execs path with
+ * prog_argv. Never returns: exits 126 or 127 with a message when the exec
+ * fails. */
+void s5l_exec(char *path, char **prog_argv) __attribute__((noreturn));
 
 /* ---- elf.c ----------------------------------------------------------- */
 
@@ -80,6 +87,7 @@ struct s5l_elf {
 	uint16_t machine; /* e_machine; 0 when data is not the host order */
 	bool native;      /* byte order of this host: the fields below are set */
 	bool has_interp;  /* a PT_INTERP program header: dynamically linked */
+	bool go;          /* Go's build ID note: makes its own system calls */
 };
 
 /* Reads the ELF header and program headers of an open file (with pread,
@@ -94,6 +102,11 @@ int s5l_elf_inspect_mem(const void *buf, size_t len, struct s5l_elf *out);
  * linked, built for another architecture, setuid or setgid. Scripts and
  * files it cannot read get no warning. */
 void s5l_warn_unreachable(const char *path);
+
+/* Why the preload alone cannot carry PROGRAM's connections although it
+ * is built for this machine: "is statically linked", "is a Go program...",
+ * or NULL (dynamic, a script, another architecture, unreadable). */
+const char *s5l_bypasses_libc(const char *path);
 
 /* ---- check.c --------------------------------------------------------- */
 

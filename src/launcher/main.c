@@ -5,9 +5,13 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "s5_config.h"
 #include "launcher.h"
+#include "../supervise/supervise.h"
 
 const char *s5l_getenv(const char *name, void *ctx)
 {
@@ -51,25 +55,79 @@ static int flush_stdout(int status)
 	return status;
 }
 
-/* Checks the configuration, sets LD_PRELOAD and execs: never returns 0. */
+enum supervise { SUP_AUTO, SUP_ON, SUP_OFF };
+
+/* SOCKS5WRAP_SUPERVISE (the options set it too). Returns 0 or 125 after
+ * a message. */
+static int supervise_mode(enum supervise *m)
+{
+	const char *v = getenv("SOCKS5WRAP_SUPERVISE");
+
+	*m = SUP_AUTO;
+	if (!v || !*v || strcasecmp(v, "auto") == 0)
+		return 0;
+	if (strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0) {
+		*m = SUP_ON;
+		return 0;
+	}
+	if (strcasecmp(v, "off") == 0 || strcmp(v, "0") == 0) {
+		*m = SUP_OFF;
+		return 0;
+	}
+	fprintf(stderr, "socks5wrap: SOCKS5WRAP_SUPERVISE: expected auto, on "
+			"or off\n");
+	return S5L_EXIT_OWN;
+}
+
+/* Whether PROGRAM runs under the supervisor: always with on, never with
+ * off, and by default when the preload alone cannot reach it. */
+static bool supervised(enum supervise m, const char *path,
+		       const struct s5_config *c)
+{
+	const char *why;
+
+	if (m != SUP_AUTO)
+		return m == SUP_ON;
+	if (access(path, X_OK) != 0)
+		return false; /* the exec will say why */
+	why = s5l_bypasses_libc(path);
+	if (why && c->log_level >= S5LOG_INFO)
+		fprintf(stderr, "socks5wrap: %s %s: its system calls are "
+				"supervised (seccomp) so that its connections "
+				"go through the proxy\n", path, why);
+	return why != NULL;
+}
+
+/* Checks the configuration, sets LD_PRELOAD, and execs PROGRAM, or runs
+ * it under the supervisor: never returns 0 of its own. */
 static int run(char **prog_argv)
 {
 	struct s5_config c;
-	char *lib;
-	int rc = s5l_load_config(&c);
+	enum supervise mode;
+	char *lib, *path;
+	int rc = supervise_mode(&mode);
 
+	if (rc == 0)
+		rc = s5l_load_config(&c);
 	if (rc)
 		return rc;
+	lib = s5l_find_library();
+	rc = lib ? s5l_set_preload(lib) : S5L_EXIT_OWN;
+	free(lib);
+	if (rc) {
+		s5_config_free(&c);
+		return rc;
+	}
+	path = s5l_locate(prog_argv[0]);
+	if (supervised(mode, path, &c)) {
+		rc = s5s_run(path, prog_argv, &c);
+		s5_config_free(&c);
+		free(path);
+		return rc;
+	}
 	/* Only the check was needed here; the credentials go with it. */
 	s5_config_free(&c);
-	lib = s5l_find_library();
-	if (!lib)
-		return S5L_EXIT_OWN;
-	rc = s5l_set_preload(lib);
-	free(lib);
-	if (rc)
-		return rc;
-	s5l_exec(prog_argv);
+	s5l_exec(path, prog_argv);
 }
 
 int main(int argc, char **argv)

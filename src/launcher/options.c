@@ -20,6 +20,8 @@ enum {
 	OPT_BIND,
 	OPT_PIPELINE,
 	OPT_OPTIMISTIC,
+	OPT_SUPERVISE,
+	OPT_NO_SUPERVISE,
 };
 
 /* '+' stops at the first non-option: options after PROGRAM are its own.
@@ -41,6 +43,8 @@ static const struct option long_opts[] = {
 	{ "bind", required_argument, NULL, OPT_BIND },
 	{ "pipeline", no_argument, NULL, OPT_PIPELINE },
 	{ "optimistic", no_argument, NULL, OPT_OPTIMISTIC },
+	{ "supervise", no_argument, NULL, OPT_SUPERVISE },
+	{ "no-supervise", no_argument, NULL, OPT_NO_SUPERVISE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -79,6 +83,12 @@ static const char help_text[] =
 	"                          and a refusal shows on the first read or\n"
 	"                          write; implies --pipeline\n"
 	"                          (SOCKS5WRAP_OPTIMISTIC=1)\n"
+	"      --supervise         also catch system calls made without libc\n"
+	"                          (a seccomp supervisor): always; the default\n"
+	"                          does so for static and Go programs only\n"
+	"                          (SOCKS5WRAP_SUPERVISE=on)\n"
+	"      --no-supervise      never: static and Go programs then bypass\n"
+	"                          the proxy (SOCKS5WRAP_SUPERVISE=off)\n"
 	"  -v, --verbose           log what the library does; twice: debug\n"
 	"  -q, --quiet             the library logs nothing, not even errors\n"
 	"      --log-file=FILE     library log lines go to FILE, not stderr\n"
@@ -357,6 +367,12 @@ int s5l_parse_opts(int argc, char **argv, struct s5l_opts *o)
 		case OPT_OPTIMISTIC:
 			o->optimistic = "1";
 			break;
+		case OPT_SUPERVISE:
+			o->supervise = "on";
+			break;
+		case OPT_NO_SUPERVISE:
+			o->supervise = "off";
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(help_text, stdout);
@@ -405,6 +421,7 @@ int s5l_export_opts(const struct s5l_opts *o)
 		{ "SOCKS5WRAP_BIND", o->bind },
 		{ "SOCKS5WRAP_PIPELINE", o->pipeline },
 		{ "SOCKS5WRAP_OPTIMISTIC", o->optimistic },
+		{ "SOCKS5WRAP_SUPERVISE", o->supervise },
 	};
 	size_t i;
 

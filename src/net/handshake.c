@@ -423,6 +423,12 @@ static int poll_failure(struct s5_hs *hs, int fd, const struct s5_io *io,
 	return closed(hs);
 }
 
+int s5_hs_poll_failed(struct s5_hs *hs, int fd, const struct s5_io *io,
+		      short revents)
+{
+	return poll_failure(hs, fd, io, revents);
+}
+
 int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 	      int64_t deadline_ms)
 {

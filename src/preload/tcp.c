@@ -23,31 +23,9 @@
 int s5_pick_proxy(int fd, int domain, struct sockaddr_storage *out,
 		  socklen_t *len)
 {
-	const struct s5_config *c = &s5_cfg;
-
-	if (domain == AF_INET && c->has_proxy4) {
-		memcpy(out, &c->proxy4, sizeof(c->proxy4));
-		*len = sizeof(c->proxy4);
-		return 0;
-	}
-	if (domain == AF_INET6 && c->has_proxy6) {
-		memcpy(out, &c->proxy6, sizeof(c->proxy6));
-		*len = sizeof(c->proxy6);
-		return 0;
-	}
-	if (domain == AF_INET6 && c->has_proxy4 && !s5_v6only(fd)) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-
-		memset(s6, 0, sizeof(*s6));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = c->proxy4.sin_port;
-		s6->sin6_addr.s6_addr[10] = 0xff;
-		s6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&s6->sin6_addr.s6_addr[12], &c->proxy4.sin_addr, 4);
-		*len = sizeof(*s6);
-		return 0;
-	}
-	return -EAFNOSUPPORT;
+	return s5_config_pick_proxy(&s5_cfg, domain,
+				    domain == AF_INET6 && s5_v6only(fd), out,
+				    len);
 }
 
 static void log_no_route(const struct sockaddr *dst, socklen_t len,
@@ -63,51 +41,6 @@ static void log_no_route(const struct sockaddr *dst, socklen_t len,
 				"IPv4 socket"
 			      : ": the proxy has no IPv6 address and this "
 				"IPv6-only socket cannot reach its IPv4 one");
-	s5log_end(&l);
-}
-
-void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r)
-{
-	if (r == 0) {
-		s5log_str(l, ": ok");
-		return;
-	}
-	s5log_str(l, ": ");
-	if (hs->reply.rep != S5_REP_SUCCEEDED) {
-		s5log_str(l, "proxy answered: ");
-		s5log_str(l, s5_rep_str(hs->reply.rep));
-	} else {
-		s5log_str(l, hs->why != NULL ? hs->why
-					     : "cannot reach the proxy");
-	}
-	s5log_str(l, " (");
-	s5log_errno(l, -r);
-	s5log_str(l, ")");
-}
-
-/* Proxy-side failures (unreachable, timeout, bad bytes, credentials) are
- * errors worth seeing by default; a destination the proxy could not reach
- * is the program's ordinary business and shows with -v. */
-void s5_tcp_log_outcome(const struct s5_addr *dst,
-			const struct sockaddr *proxy, socklen_t plen,
-			const struct s5_hs *hs, int r, int64_t ms)
-{
-	enum s5log_level lvl = S5LOG_INFO;
-	struct s5log_line l;
-
-	if (r < 0 && hs->reply.rep == S5_REP_SUCCEEDED)
-		lvl = S5LOG_ERROR;
-	if (!s5log_enabled(lvl))
-		return;
-	s5log_begin(&l, lvl);
-	s5log_str(&l, "connect ");
-	s5log_s5addr(&l, dst);
-	s5log_str(&l, " via ");
-	s5log_sockaddr(&l, proxy, plen);
-	s5_log_hs_result(&l, hs, r);
-	s5log_str(&l, " in ");
-	s5log_int(&l, (long long)ms);
-	s5log_str(&l, " ms");
 	s5log_end(&l);
 }
 

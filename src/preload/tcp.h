@@ -34,13 +34,4 @@ int s5_tcp_connect(int fd, const struct s5_sock_info *si,
  * In connect.c, beside connect()'s own policy. */
 int s5_tcp_fastopen(int fd, const struct sockaddr *dst, socklen_t dlen);
 
-/* Logs how a connect through the proxy ended (ms: how long it took). */
-void s5_tcp_log_outcome(const struct s5_addr *dst,
-			const struct sockaddr *proxy, socklen_t plen,
-			const struct s5_hs *hs, int r, int64_t ms);
-
-struct s5log_line;
-/* Appends ": ok" or ": why (errno text)" for a finished handshake. */
-void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r);
-
 #endif

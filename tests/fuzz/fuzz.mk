@@ -49,6 +49,9 @@ FUZZ_MAXLEN_fuzz_udp_recv := 1200
 # A query (up to 255 bytes, its length in the first byte) and a reply
 # somewhat past the 512 bytes of plain UDP DNS.
 FUZZ_MAXLEN_fuzz_dns_reply := 1024
+# A program's query (a 255-byte name, an OPT record with some options), or
+# a reply of a little more than 512 bytes.
+FUZZ_MAXLEN_fuzz_dns_query := 1024
 # An ELF header and a few dozen program headers; a command line of a few
 # dozen words; hostent's 19 bytes of parameters and a name past 255 bytes.
 FUZZ_MAXLEN_fuzz_elf := 4096

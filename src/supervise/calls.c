@@ -1,0 +1,738 @@
+/* One handler per caught call.
+ *
+ * Every handler either lets the kernel run the call as made (CONTINUE:
+ * only where what the call does cannot depend on an address: a socket
+ * that is not IPv4/IPv6, a TCP send that names no new destination), or
+ * does the work itself on its copy of the program's descriptor with the
+ * bytes it read, and answers with the result. Never CONTINUE after a
+ * routing decision: another thread of the program could change the
+ * address between our read and the kernel's.
+ *
+ * TCP to a proxied destination: the program's own socket is connected to
+ * the proxy and the SOCKS5 CONNECT runs on it in the loop (loop.c), so the
+ * call returns once the proxy answered, with the preload's errno table.
+ * UDP to a proxied destination is refused (EPERM), except the program's
+ * DNS queries to its name servers, which go to our responder (dnssrv.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "s5_log.h"
+#include "sup.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+
+/* Largest datagram we send for a program (the largest IPv4 or IPv6
+ * payload), the longest control data, the most iovecs (UIO_MAXIOV) and
+ * messages of one sendmmsg (the kernel's own limit, UIO_MAXIOV). */
+#define DATA_MAX 65536
+#define CONTROL_MAX 8192
+#define IOV_MAX_ 1024
+#define MMSG_MAX 1024
+
+static bool is_inet(const struct s5s_call *c)
+{
+	return c->domain == AF_INET || c->domain == AF_INET6;
+}
+
+static bool is_tcp(const struct s5s_call *c)
+{
+	return c->type == SOCK_STREAM &&
+	       (c->protocol == IPPROTO_TCP || c->protocol == IPPROTO_MPTCP);
+}
+
+static bool is_udp(const struct s5s_call *c)
+{
+	return c->type == SOCK_DGRAM &&
+	       (c->protocol == IPPROTO_UDP || c->protocol == IPPROTO_UDPLITE);
+}
+
+static bool v6only(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len) == 0 && on;
+}
+
+/* A connect() that is refused sends nothing, and Go makes one on UDP
+ * sockets just to learn the source address it would use (RFC 6724
+ * sorting): that is worth an info line, a datagram dropped an error. */
+static void log_refused(const char *what, const struct s5_addr *dst,
+			const char *why)
+{
+	struct s5log_line l;
+
+	s5log_begin(&l, strcmp(what, "connect") == 0 ? S5LOG_INFO
+						    : S5LOG_ERROR);
+	s5log_str(&l, what);
+	s5log_str(&l, " ");
+	s5log_s5addr(&l, dst);
+	s5log_str(&l, ": ");
+	s5log_str(&l, why);
+	s5log_end(&l);
+}
+
+/* The errno for a destination meant for the proxy on a socket SOCKS5
+ * cannot carry (after the log line). */
+static int refuse_kind(const struct s5s_call *c, const char *what,
+		       const struct s5_addr *dst)
+{
+	if (is_udp(c)) {
+		log_refused(what, dst,
+			    "UDP from a supervised program is not proxied; "
+			    "refused");
+		return EPERM;
+	}
+	if (c->type == SOCK_STREAM) {
+		log_refused(what, dst,
+			    "a stream socket that is not TCP (SOCKS5 carries "
+			    "only TCP streams); refused");
+		return EPROTONOSUPPORT;
+	}
+	log_refused(what, dst,
+		    c->type == SOCK_RAW
+			    ? "a raw socket to a proxied destination; refused"
+			    : "a datagram socket that is not UDP (SOCKS5 "
+			      "carries only UDP datagrams); refused");
+	return EPERM;
+}
+
+/* The program's sockaddr: len as the kernel checks it (at most a
+ * sockaddr_storage). */
+static int read_addr(const struct s5s_call *c, uint64_t ptr, uint64_t ulen,
+		     struct sockaddr_storage *ss, socklen_t *len)
+{
+	int r;
+
+	if ((int)ulen < 0 || (uint32_t)ulen > sizeof(*ss))
+		return -EINVAL;
+	*len = (socklen_t)ulen;
+	memset(ss, 0, sizeof(*ss));
+	r = s5s_mem_read(c, ptr, ss, *len);
+	if (r < 0)
+		return r;
+	if (*len < sizeof(sa_family_t))
+		return -EINVAL;
+	return 0;
+}
+
+/* Linux reads a send's sin_family 0 on an IPv4 datagram or raw socket as
+ * AF_INET (ip(7)). */
+static void legacy_family(const struct s5s_call *c, struct sockaddr_storage *ss)
+{
+	if (c->domain == AF_INET && c->type != SOCK_STREAM &&
+	    ss->ss_family == AF_UNSPEC)
+		ss->ss_family = AF_INET;
+}
+
+static struct s5s_op *new_op(struct s5s_call *c, enum s5s_op_kind kind)
+{
+	struct s5s_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->kind = kind;
+	op->call = *c;
+	op->saved_fl = -1;
+	op->deadline = -1;
+	c->fd = -1; /* the op owns it now */
+	return op;
+}
+
+/* Starts op: the loop owns it from here. */
+static void start_op(struct sup *s, struct s5s_op *op)
+{
+	if (s5s_op_add(s, op) < 0) {
+		s5s_op_finish(s, op, ENOMEM, 0);
+		return;
+	}
+	(void)s5s_op_step(s, op, 0);
+}
+
+static int set_nonblock(struct s5s_op *op)
+{
+	int fl = fcntl(op->call.fd, F_GETFL);
+
+	if (fl < 0 || fcntl(op->call.fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	op->saved_fl = fl;
+	return 0;
+}
+
+/* data: MSG_FASTOPEN's payload (taken), sent once connected. */
+static void proxy_connect(struct sup *s, struct s5s_call *c,
+			  const struct sockaddr *sa, socklen_t len,
+			  const struct s5_addr *target, uint8_t *data,
+			  size_t dlen, int flags)
+{
+	const struct s5_config *cfg = s->cfg;
+	struct s5s_op *op = new_op(c, S5S_OP_PROXY);
+	int r;
+
+	if (!op) {
+		free(data);
+		s5s_answer(s, c, ENOMEM, 0);
+		return;
+	}
+	op->data = data;
+	op->data_len = dlen;
+	op->send_flags = flags;
+	memcpy(&op->dst, sa, len);
+	op->dlen = len;
+	if (s5_config_pick_proxy(cfg, c->domain,
+				 c->domain == AF_INET6 && v6only(op->call.fd),
+				 &op->proxy, &op->plen) < 0) {
+		log_refused("connect", target,
+			    c->domain == AF_INET
+				    ? "the proxy has no IPv4 address for this "
+				      "IPv4 socket"
+				    : "the proxy has no IPv6 address and this "
+				      "IPv6-only socket cannot reach its IPv4 "
+				      "one");
+		s5s_op_finish(s, op, EAFNOSUPPORT, 0);
+		return;
+	}
+	r = set_nonblock(op);
+	if (r < 0) {
+		s5s_op_finish(s, op, -r, 0);
+		return;
+	}
+	s5_hs_init(&op->hs, S5_CMD_CONNECT, target, cfg->auth, cfg->user,
+		   cfg->user_len, cfg->pass, cfg->pass_len);
+	if (cfg->pipeline)
+		s5_hs_pipeline(&op->hs);
+	op->t0 = s5_now_ms();
+	op->deadline = op->t0 + cfg->timeout_ms;
+	(void)s5_proxy_start(op->call.fd, (struct sockaddr *)&op->proxy,
+			     op->plen, &op->hs, &s5_io_libc);
+	start_op(s, op);
+}
+
+/* A connect the kernel may make: made on our copy. A non-blocking socket
+ * answers at once (EINPROGRESS included); a blocking one waits in the
+ * loop for the kernel's result. */
+static void direct_connect(struct sup *s, struct s5s_call *c,
+			   const struct sockaddr *sa, socklen_t len,
+			   uint8_t *data, size_t dlen, int flags)
+{
+	int fl = fcntl(c->fd, F_GETFL);
+	struct s5s_op *op;
+	int r;
+
+	if (fl >= 0 && (fl & O_NONBLOCK) && !data) {
+		r = connect(c->fd, sa, len);
+		s5s_answer(s, c, r < 0 ? errno : 0, 0);
+		return;
+	}
+	op = new_op(c, S5S_OP_DIRECT);
+	if (!op) {
+		free(data);
+		s5s_answer(s, c, ENOMEM, 0);
+		return;
+	}
+	op->data = data;
+	op->data_len = dlen;
+	op->send_flags = flags;
+	r = set_nonblock(op);
+	if (r == 0 && connect(op->call.fd, sa, len) < 0)
+		r = -errno;
+	if (r == -EINPROGRESS) {
+		op->want = POLLOUT;
+		start_op(s, op);
+		return;
+	}
+	if (r == 0 && op->data) {
+		start_op(s, op); /* connected at once: the step sends */
+		return;
+	}
+	s5s_op_finish(s, op, -r, 0);
+}
+
+/* A TCP connect (or MSG_FASTOPEN send) towards sa. */
+static void tcp_connect(struct sup *s, struct s5s_call *c,
+			const struct sockaddr *sa, socklen_t len, int route,
+			const struct s5_addr *target, uint8_t *data,
+			size_t dlen, int flags)
+{
+	if (route == S5S_PROXY)
+		proxy_connect(s, c, sa, len, target, data, dlen, flags);
+	else
+		direct_connect(s, c, sa, len, data, dlen, flags);
+}
+
+static void log_dns(const char *what, const struct s5_addr *dst)
+{
+	struct s5log_line l;
+
+	if (!s5log_enabled(S5LOG_DEBUG))
+		return;
+	s5log_begin(&l, S5LOG_DEBUG);
+	s5log_str(&l, what);
+	s5log_str(&l, " ");
+	s5log_s5addr(&l, dst);
+	s5log_str(&l, ": a name server; answered by the supervisor");
+	s5log_end(&l);
+}
+
+/* The responder's address in place of a name server's. */
+static int dns_dst(struct sup *s, const struct s5s_call *c,
+		   struct sockaddr_storage *ss, socklen_t *len)
+{
+	return s5s_dns_addr(&s->dns, c->domain,
+			    c->domain == AF_INET6 && v6only(c->fd), ss, len);
+}
+
+static void on_connect(struct sup *s, struct s5s_call *c)
+{
+	struct sockaddr_storage ss;
+	struct s5_addr target;
+	socklen_t len;
+	int r = read_addr(c, c->args[1], c->args[2], &ss, &len);
+
+	if (r == 0)
+		r = s5s_take_fd(s, c);
+	if (r < 0) {
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	if (!is_inet(c)) {
+		s5s_continue(s, c);
+		return;
+	}
+	if (ss.ss_family == AF_UNSPEC) {
+		/* Dissolves an association (or fails): nothing is sent. */
+		r = connect(c->fd, (struct sockaddr *)&ss, len);
+		s5s_answer(s, c, r < 0 ? errno : 0, 0);
+		return;
+	}
+	r = s5s_route(s, c->domain, c->type, (struct sockaddr *)&ss, len,
+		      &target);
+	if (r < 0) {
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	if (is_tcp(c)) {
+		tcp_connect(s, c, (struct sockaddr *)&ss, len, r, &target,
+			    NULL, 0, 0);
+		return;
+	}
+	if (r == S5S_PROXY) {
+		s5s_answer(s, c, refuse_kind(c, "connect", &target), 0);
+		return;
+	}
+	if (r == S5S_DNS) {
+		log_dns("connect", &target);
+		r = dns_dst(s, c, &ss, &len);
+		if (r < 0) {
+			s5s_answer(s, c, -r, 0);
+			return;
+		}
+	}
+	/* UDP and the like connect at once. */
+	r = connect(c->fd, (struct sockaddr *)&ss, len);
+	s5s_answer(s, c, r < 0 ? errno : 0, 0);
+}
+
+/* The data of one message: iovecs gathered into one buffer. */
+struct gathered {
+	uint8_t *data;
+	size_t len;
+	uint8_t control[CONTROL_MAX];
+	size_t control_len;
+};
+
+static int gather(const struct s5s_call *c, const struct msghdr *m,
+		  struct gathered *g)
+{
+	struct iovec *iov;
+	size_t i, total = 0;
+	int r;
+
+	g->data = NULL;
+	g->len = 0;
+	g->control_len = 0;
+	if (m->msg_iovlen > IOV_MAX_)
+		return -EMSGSIZE;
+	if (m->msg_controllen > CONTROL_MAX)
+		return -ENOBUFS;
+	iov = calloc(m->msg_iovlen ? m->msg_iovlen : 1, sizeof(*iov));
+	g->data = malloc(DATA_MAX);
+	if (!iov || !g->data) {
+		free(iov);
+		return -ENOMEM;
+	}
+	r = s5s_mem_read(c, (uintptr_t)m->msg_iov, iov,
+			 m->msg_iovlen * sizeof(*iov));
+	for (i = 0; r == 0 && i < m->msg_iovlen; i++) {
+		if (iov[i].iov_len > DATA_MAX - total) {
+			r = -EMSGSIZE;
+			break;
+		}
+		r = s5s_mem_read(c, (uintptr_t)iov[i].iov_base,
+				 g->data + total, iov[i].iov_len);
+		total += iov[i].iov_len;
+	}
+	free(iov);
+	if (r == 0 && m->msg_controllen)
+		r = s5s_mem_read(c, (uintptr_t)m->msg_control, g->control,
+				 m->msg_controllen);
+	g->len = total;
+	g->control_len = m->msg_controllen;
+	return r;
+}
+
+/* Sends one gathered message on our copy: to, when not NULL, in place of
+ * the program's address. */
+static ssize_t send_gathered(const struct s5s_call *c, struct gathered *g,
+			     const struct sockaddr *to, socklen_t tolen,
+			     int flags)
+{
+	struct iovec iov = { g->data, g->len };
+	struct msghdr m = { .msg_name = (void *)(uintptr_t)to,
+			    .msg_namelen = to ? tolen : 0,
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = g->control_len ? g->control : NULL,
+			    .msg_controllen = g->control_len };
+
+	/* The loop must never block on a program's socket. */
+	return sendmsg(c->fd, &m, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Where a datagram (or TCP Fast Open) with this address goes; fills
+ * to/tolen with the address to send to. Returns 0, or an errno (> 0)
+ * to answer with. */
+static int dgram_dst(struct sup *s, struct s5s_call *c, const char *what,
+		     struct sockaddr_storage *to, socklen_t *tolen)
+{
+	struct s5_addr target;
+	int r;
+
+	legacy_family(c, to);
+	r = s5s_route(s, c->domain, c->type, (struct sockaddr *)to, *tolen,
+		      &target);
+	if (r < 0)
+		return -r;
+	if (r == S5S_PROXY)
+		return refuse_kind(c, what, &target);
+	if (r == S5S_DNS) {
+		log_dns(what, &target);
+		r = dns_dst(s, c, to, tolen);
+		return r < 0 ? -r : 0;
+	}
+	return 0;
+}
+
+/* sendto/sendmsg with MSG_FASTOPEN and an address on a TCP socket: a
+ * connect, then the data. */
+static void fastopen(struct sup *s, struct s5s_call *c,
+		     struct sockaddr_storage *ss, socklen_t len,
+		     struct gathered *g, int flags)
+{
+	struct s5_addr target;
+	int r = s5s_route(s, c->domain, c->type, (struct sockaddr *)ss, len,
+			  &target);
+
+	if (r < 0) {
+		free(g->data);
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	tcp_connect(s, c, (struct sockaddr *)ss, len, r, &target, g->data,
+		    g->len, flags & ~MSG_FASTOPEN);
+}
+
+/* The message of a sendto, as one gathered buffer. */
+static int sendto_data(const struct s5s_call *c, struct gathered *g)
+{
+	size_t len = c->args[2];
+
+	g->control_len = 0;
+	g->len = 0;
+	g->data = NULL;
+	if (len > DATA_MAX)
+		return -EMSGSIZE;
+	g->data = malloc(len ? len : 1);
+	if (!g->data)
+		return -ENOMEM;
+	g->len = len;
+	return s5s_mem_read(c, c->args[1], g->data, len);
+}
+
+static void on_sendto(struct sup *s, struct s5s_call *c)
+{
+	int flags = (int)c->args[3];
+	bool has_addr = c->args[4] != 0;
+	struct sockaddr_storage ss;
+	struct gathered g = { 0 };
+	socklen_t len = 0;
+	ssize_t n;
+	int r = s5s_take_fd(s, c);
+
+	if (r < 0) {
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	/* Without an address (MSG_FASTOPEN alone) the kernel sends on the
+	 * connection connect() made; a TCP send ignores an address unless
+	 * it is MSG_FASTOPEN. */
+	if (!is_inet(c) || !has_addr ||
+	    (is_tcp(c) && !(flags & MSG_FASTOPEN))) {
+		s5s_continue(s, c);
+		return;
+	}
+	r = read_addr(c, c->args[4], c->args[5], &ss, &len);
+	if (r == 0)
+		r = sendto_data(c, &g);
+	if (r < 0) {
+		free(g.data);
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	if (is_tcp(c)) {
+		fastopen(s, c, &ss, len, &g, flags);
+		return;
+	}
+	r = dgram_dst(s, c, "sendto", &ss, &len);
+	if (r) {
+		free(g.data);
+		s5s_answer(s, c, r, 0);
+		return;
+	}
+	n = send_gathered(c, &g, (struct sockaddr *)&ss, len, flags);
+	free(g.data);
+	s5s_answer(s, c, n < 0 ? errno : 0, n);
+}
+
+static bool names_dst(const struct msghdr *m)
+{
+	return m->msg_name != NULL && m->msg_namelen != 0;
+}
+
+static void on_sendmsg(struct sup *s, struct s5s_call *c)
+{
+	int flags = (int)c->args[2];
+	struct sockaddr_storage ss;
+	struct gathered *g;
+	struct msghdr m;
+	socklen_t len = 0;
+	ssize_t n;
+	int r = s5s_mem_read(c, c->args[1], &m, sizeof(m));
+
+	if (r < 0) {
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	/* Most sendmsg calls name no destination: let them run. */
+	if (!names_dst(&m)) {
+		s5s_continue(s, c);
+		return;
+	}
+	r = s5s_take_fd(s, c);
+	if (r < 0) {
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	if (!is_inet(c) || (is_tcp(c) && !(flags & MSG_FASTOPEN))) {
+		s5s_continue(s, c);
+		return;
+	}
+	g = malloc(sizeof(*g));
+	if (!g) {
+		s5s_answer(s, c, ENOMEM, 0);
+		return;
+	}
+	r = read_addr(c, (uintptr_t)m.msg_name, m.msg_namelen, &ss, &len);
+	if (r == 0)
+		r = gather(c, &m, g);
+	if (r == 0 && is_tcp(c)) {
+		fastopen(s, c, &ss, len, g, flags);
+		free(g);
+		return;
+	}
+	if (r == 0)
+		r = -dgram_dst(s, c, "sendmsg", &ss, &len);
+	if (r < 0) {
+		free(g->data);
+		free(g);
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	n = send_gathered(c, g, (struct sockaddr *)&ss, len, flags);
+	free(g->data);
+	free(g);
+	s5s_answer(s, c, n < 0 ? errno : 0, n);
+}
+
+/* sendmmsg with at least one address: each message sent by us, as the
+ * kernel would, stopping at the first that fails (an error only when it
+ * is the first). */
+static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
+		      unsigned int vlen, int flags)
+{
+	struct gathered *g = malloc(sizeof(*g));
+	unsigned int i;
+	int err = 0;
+
+	if (!g) {
+		s5s_answer(s, c, ENOMEM, 0);
+		return;
+	}
+	for (i = 0; i < vlen && !err; i++) {
+		struct msghdr *m = &v[i].msg_hdr;
+		struct sockaddr_storage ss;
+		socklen_t len = 0;
+		unsigned int sent;
+		ssize_t n = -1;
+		int r = 0;
+
+		g->data = NULL;
+		if (names_dst(m)) {
+			r = read_addr(c, (uintptr_t)m->msg_name,
+				      m->msg_namelen, &ss, &len);
+			if (r == 0)
+				r = -dgram_dst(s, c, "sendmmsg", &ss, &len);
+		}
+		if (r == 0)
+			r = gather(c, m, g);
+		if (r == 0) {
+			n = send_gathered(c, g, names_dst(m)
+						  ? (struct sockaddr *)&ss
+						  : NULL,
+					  len, flags);
+			r = n < 0 ? -errno : 0;
+		}
+		free(g->data);
+		sent = n < 0 ? 0 : (unsigned int)n;
+		if (r == 0)
+			r = s5s_mem_write(c,
+					  c->args[1] + i * sizeof(*v) +
+						  offsetof(struct mmsghdr,
+							   msg_len),
+					  &sent, sizeof(sent));
+		if (r < 0)
+			err = -r;
+	}
+	free(g);
+	/* i counts the message that failed too. */
+	if (err && i == 1)
+		s5s_answer(s, c, err, 0);
+	else
+		s5s_answer(s, c, 0, err ? i - 1 : i);
+}
+
+static void on_sendmmsg(struct sup *s, struct s5s_call *c)
+{
+	unsigned int vlen = (unsigned int)c->args[2], i;
+	int flags = (int)c->args[3];
+	struct mmsghdr *v;
+	bool named = false;
+	int r;
+
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	if (vlen == 0) {
+		s5s_continue(s, c);
+		return;
+	}
+	v = calloc(vlen, sizeof(*v));
+	if (!v) {
+		s5s_answer(s, c, ENOMEM, 0);
+		return;
+	}
+	r = s5s_mem_read(c, c->args[1], v, vlen * sizeof(*v));
+	for (i = 0; r == 0 && i < vlen; i++)
+		named = named || names_dst(&v[i].msg_hdr);
+	if (r == 0 && !named) {
+		free(v);
+		s5s_continue(s, c);
+		return;
+	}
+	if (r == 0)
+		r = s5s_take_fd(s, c);
+	if (r == 0 && (!is_inet(c) || (is_tcp(c) && !(flags & MSG_FASTOPEN)))) {
+		free(v);
+		s5s_continue(s, c);
+		return;
+	}
+	/* Fast Open through sendmmsg: nothing uses it; refused rather than
+	 * taught. */
+	if (r == 0 && is_tcp(c))
+		r = -EOPNOTSUPP;
+	if (r < 0)
+		s5s_answer(s, c, -r, 0);
+	else
+		send_each(s, c, v, vlen, flags);
+	free(v);
+}
+
+static void on_getpeername(struct sup *s, struct s5s_call *c)
+{
+	const struct s5s_peer *e;
+	int r = s5s_take_fd(s, c);
+	int ulen;
+
+	if (r < 0) {
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	e = is_inet(c) ? s5s_peers_get(&s->peers, c->fd) : NULL;
+	if (!e) {
+		s5s_continue(s, c);
+		return;
+	}
+	r = s5s_mem_read(c, c->args[2], &ulen, sizeof(ulen));
+	if (r == 0 && ulen < 0)
+		r = -EINVAL;
+	/* As the kernel does: as much of the address as fits, and its
+	 * whole length. */
+	if (r == 0)
+		r = s5s_mem_write(c, c->args[1], &e->dst,
+				  (size_t)ulen < e->dlen ? (size_t)ulen
+							  : e->dlen);
+	if (r == 0) {
+		ulen = (int)e->dlen;
+		r = s5s_mem_write(c, c->args[2], &ulen, sizeof(ulen));
+	}
+	s5s_answer(s, c, r < 0 ? -r : 0, 0);
+}
+
+void s5s_handle(struct sup *s, struct s5s_call *c)
+{
+	c->fd = -1;
+	switch (c->nr) {
+	case __NR_connect:
+		on_connect(s, c);
+		break;
+	case __NR_sendto:
+		on_sendto(s, c);
+		break;
+	case __NR_sendmsg:
+		on_sendmsg(s, c);
+		break;
+	case __NR_sendmmsg:
+		on_sendmmsg(s, c);
+		break;
+	case __NR_getpeername:
+		on_getpeername(s, c);
+		break;
+	default:
+		s5s_answer(s, c, ENOSYS, 0);
+		break;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+}

@@ -1,0 +1,101 @@
+/* Where a supervised program's connection or datagram goes: the same
+ * policy as the preload's (src/preload/route.c), decided on the bytes we
+ * read from the program, which are the bytes we then act on ourselves.
+ *
+ * Order matters: a name server's port 53 first (its address is often
+ * loopback, which is excluded, and its queries must not leave), then fake
+ * addresses (no exclusion may send one out), then the exclusions, the
+ * proxy's own host and the addresses of names resolved locally.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "s5_dns.h"
+#include "s5_log.h"
+#include "sup.h"
+
+static bool is_unspecified(const struct s5_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return (a->atyp == S5_ATYP_IPV4 && memcmp(a->u.v4, zero, 4) == 0) ||
+	       (a->atyp == S5_ATYP_IPV6 && memcmp(a->u.v6, zero, 16) == 0);
+}
+
+static int family_of(const struct s5_addr *a)
+{
+	return a->atyp == S5_ATYP_IPV4 ? AF_INET : AF_INET6;
+}
+
+static const uint8_t *bytes_of(const struct s5_addr *a)
+{
+	return a->atyp == S5_ATYP_IPV4 ? a->u.v4 : a->u.v6;
+}
+
+/* The proxy's host, whatever the port: the preload's UDP relay (the
+ * address an ASSOCIATE reply names) lives there too. */
+static bool proxy_host(const struct s5_config *c, const struct s5_addr *a)
+{
+	if (a->atyp == S5_ATYP_IPV4)
+		return c->has_proxy4 &&
+		       memcmp(&c->proxy4.sin_addr, a->u.v4, 4) == 0;
+	return c->has_proxy6 &&
+	       memcmp(&c->proxy6.sin6_addr, a->u.v6, 16) == 0;
+}
+
+static int unmapped(struct sup *s, struct s5_addr *target)
+{
+	struct s5log_line l;
+	char name[S5_NAME_MAX + 1];
+	uint16_t port = target->port;
+	int n = s5_pool_reverse(s->pool, family_of(target), bytes_of(target),
+				(uint32_t)(s5_now_ms() / 1000), name,
+				sizeof(name));
+
+	if (n >= 0)
+		return s5_addr_from_name(target, name, (size_t)n, port) < 0
+			       ? -EHOSTUNREACH
+			       : S5S_PROXY;
+	s5log_begin(&l, S5LOG_ERROR);
+	s5log_str(&l, "connect ");
+	s5log_s5addr(&l, target);
+	s5log_str(&l, ": a fake address that no host name maps to "
+		      "(resolved outside this supervisor?); refused");
+	s5log_end(&l);
+	return -EHOSTUNREACH;
+}
+
+int s5s_route(struct sup *s, int domain, int type, const struct sockaddr *sa,
+	      socklen_t len, struct s5_addr *target)
+{
+	const struct s5_config *c = s->cfg;
+
+	/* The kernel reads an IPv4 address on an IPv4 socket, and either
+	 * family on an IPv6 one (IPv4 only for datagrams). */
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (domain == AF_INET && sa->sa_family != AF_INET)
+		return -EAFNOSUPPORT;
+	if (domain == AF_INET6 && sa->sa_family == AF_INET &&
+	    type == SOCK_STREAM)
+		return -EAFNOSUPPORT;
+	if (s5_addr_from_sockaddr(target, sa, len) < 0)
+		return sa->sa_family == AF_INET6 && len < sizeof(struct
+								 sockaddr_in6)
+			       ? -EINVAL
+			       : -EAFNOSUPPORT;
+	if (type == SOCK_DGRAM && c->dns == S5_DNS_REMOTE &&
+	    s5s_dns_is_ns(&s->dns, target))
+		return S5S_DNS;
+	/* Linux connects to the unspecified address as to this host. */
+	if (is_unspecified(target))
+		return S5S_DIRECT;
+	if (s5_pool_in_range(s->pool, family_of(target), bytes_of(target)))
+		return unmapped(s, target);
+	if (s5_exclude_match_addr(&c->exclude, sa, len) ||
+	    proxy_host(c, target) ||
+	    s5_pool_direct_has(s->pool, family_of(target), bytes_of(target)))
+		return S5S_DIRECT;
+	return S5S_PROXY;
+}
