@@ -20,6 +20,9 @@
  *       then fetches from HOST:PORT itself (an address), waits for the
  *       child and reports its own fetch and the child's exit status. The
  *       child's line comes first.
+ *   supervise_client daemon HOST PORT
+ *       Forks and exits 0 at once; the child, left behind like a daemon,
+ *       waits 500 ms, fetches from HOST:PORT and exits 0.
  *   supervise_client own-listener HOST PORT
  *       Sets no_new_privs and installs a seccomp filter of its own with a
  *       user-notification listener (it would notify on acct(2), which the
@@ -381,6 +384,23 @@ static int mode_fork_exec(char *self, const char *host, char *name, char *port)
 	return 0;
 }
 
+/* ---- daemon ------------------------------------------------------------- */
+
+static int mode_daemon(const char *host, const char *port)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid > 0)
+		return 0;
+	usleep(500 * 1000);
+	fetch(host, port);
+	return 0;
+}
+
 /* ---- own-listener ------------------------------------------------------- */
 
 static int mode_own_listener(const char *host, const char *port)
@@ -600,6 +620,8 @@ int main(int argc, char **argv)
 		return mode_signal(argv[2], argv[3], argv[4]);
 	if (argc == 6 && strcmp(argv[1], "fork-exec") == 0)
 		return mode_fork_exec(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 4 && strcmp(argv[1], "daemon") == 0)
+		return mode_daemon(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "own-listener") == 0)
 		return mode_own_listener(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "exit") == 0) {
