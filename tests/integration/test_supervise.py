@@ -472,6 +472,16 @@ def test_fork_and_exec_of_static_programs(client, c_static):
     assert_only_proxy_reached(client, r, want=2)
 
 
+def test_child_left_behind_stays_supervised(client, c_static):
+    # The program exits at once; its child connects 500 ms later. The
+    # launcher stays until the last supervised process is gone, so the
+    # child's connect is still answered (not ENOSYS).
+    r = run(client, [c_static, "daemon", TARGET4, HTTP])
+    assert r.rc == 0, r
+    assert_fetch_via_proxy(r.json(), r)
+    assert_only_proxy_reached(client, r, want=1)
+
+
 def test_shell_script_running_go(client, go_static):
     script = "%s get http://%s/ && %s get http://%s/" % (
         go_static, NAME, go_static, TARGET4)
