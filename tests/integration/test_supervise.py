@@ -340,6 +340,37 @@ def test_static_c_foreign_abi_connects_are_refused(client, c_static):
     assert client.target_peers() == [], r
 
 
+# What the preload's errno table says for each SOCKS5 reply code.
+REP_ERRNO = {1: "ECONNREFUSED", 2: "EACCES", 3: "ENETUNREACH",
+             4: "EHOSTUNREACH", 5: "ECONNREFUSED", 6: "ETIMEDOUT",
+             7: "EOPNOTSUPP", 8: "EAFNOSUPPORT"}
+
+
+@pytest.mark.parametrize("rep,errname", sorted(REP_ERRNO.items()))
+def test_static_c_reply_code_maps_to_errno(client, scripted, c_static, rep,
+                                           errname):
+    sp = scripted("rep%d" % rep)
+    r = run(client, [c_static, "http", TARGET4, HTTP], proxy=sp.url)
+    assert r.rc == 0, r
+    assert r.json()["connect"] == errname, r
+    assert [k for k, _ in sp.records()].count("request") == 1, r
+    assert client.target_peers() == [], r
+
+
+@pytest.mark.parametrize("mode,errname", [("stall", "ETIMEDOUT"),
+                                          ("garbage", "EPROTO")])
+def test_static_c_proxy_faults(client, scripted, c_static, mode, errname):
+    sp = scripted(mode)
+    r = run(client, [c_static, "http", TARGET4, HTTP], proxy=sp.url,
+            opts=["-t", "1"])
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["connect"] == errname, r
+    if mode == "stall":
+        assert 800 <= res["ms"] <= 5000, r
+    assert client.target_peers() == [], r
+
+
 # -- busybox-static ---------------------------------------------------------------
 
 def test_busybox_wget_by_name(client, busybox):
