@@ -573,6 +573,30 @@ def test_supervisor_killed_mid_run(client, c_static):
     assert_only_proxy_reached(client, why, want=1)
 
 
+def test_program_killed_during_a_slow_handshake(client, scripted, c_static):
+    # The proxy holds CONNECT 3 s; the program dies 0.5 s into it. The
+    # launcher reports SIGKILL (128 + 9) without waiting for the proxy.
+    sp = scripted("relay", delay_ms=3000)
+    p = client.start_wrapped([c_static, "stay", TARGET4, str(HTTP)],
+                             proxy=sp.url, lifetime=30)
+    t0 = time.monotonic()
+    try:
+        ppid = p.reply()["ppid"]
+        assert _launcher_of(p, ppid), "not supervised?\n%s" % p.finish()
+        time.sleep(0.5)
+        with open("/proc/%d/task/%d/children" % (ppid, ppid)) as f:
+            kids = [int(k) for k in f.read().split()]
+        progs = [k for k in kids
+                 if os.readlink("/proc/%d/exe" % k) == c_static]
+        assert len(progs) == 1, kids
+        os.kill(progs[0], signal.SIGKILL)
+    finally:
+        res = p.finish(timeout=10)
+    assert res.rc == 128 + signal.SIGKILL, res
+    assert time.monotonic() - t0 < 2.5, res
+    assert client.target_peers() == [], res
+
+
 def test_no_supervise_runs_a_static_program_unsupervised(lab, c_static):
     # The old behaviour, on request: the program goes direct. The lab
     # catches that (the client's only route is the decoy, which refuses),
