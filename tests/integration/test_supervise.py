@@ -536,6 +536,13 @@ def _launcher_of(proc, pid):
     return None
 
 
+def _alive_as(pid, exe):
+    try:
+        return os.readlink("/proc/%d/exe" % pid) == exe
+    except OSError:
+        return False
+
+
 def test_supervisor_killed_mid_run(client, c_static):
     p = client.start_wrapped([c_static, "stay", TARGET4, str(HTTP)],
                              lifetime=30)
@@ -559,12 +566,8 @@ def test_supervisor_killed_mid_run(client, c_static):
         # The program outlives its launcher (and timeout(1), which only
         # waited for the launcher): end it by its own pid, or finish()
         # would wait for its stdout forever.
-        if prog is not None:
-            try:
-                if os.readlink("/proc/%d/exe" % prog) == c_static:
-                    os.kill(prog, signal.SIGKILL)
-            except OSError:
-                pass
+        if prog is not None and _alive_as(prog, c_static):
+            os.kill(prog, signal.SIGKILL)
         res = p.finish()
     why = "%s\n%s\n%s" % (res, after, by_name)
     # Intercepted calls now fail (ENOSYS); nothing goes direct.
@@ -586,8 +589,7 @@ def test_program_killed_during_a_slow_handshake(client, scripted, c_static):
         time.sleep(0.5)
         with open("/proc/%d/task/%d/children" % (ppid, ppid)) as f:
             kids = [int(k) for k in f.read().split()]
-        progs = [k for k in kids
-                 if os.readlink("/proc/%d/exe" % k) == c_static]
+        progs = [k for k in kids if _alive_as(k, c_static)]
         assert len(progs) == 1, kids
         os.kill(progs[0], signal.SIGKILL)
     finally:
@@ -595,6 +597,29 @@ def test_program_killed_during_a_slow_handshake(client, scripted, c_static):
     assert res.rc == 128 + signal.SIGKILL, res
     assert time.monotonic() - t0 < 2.5, res
     assert client.target_peers() == [], res
+
+
+def test_sigterm_to_the_launcher_reaches_the_program(client, c_static):
+    # Before the supervisor the launcher's pid was the program's (exec):
+    # a service manager's SIGTERM for it must still end the program.
+    p = client.start_wrapped([c_static, "stay", TARGET4, str(HTTP)],
+                             lifetime=30)
+    prog = None
+    try:
+        ppid = p.reply()["ppid"]
+        prog = p.reply()["pid"]
+        assert _launcher_of(p, ppid), "not supervised?\n%s" % p.finish()
+        os.kill(ppid, signal.SIGTERM)
+        deadline = time.monotonic() + 3
+        while _alive_as(prog, c_static) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = _alive_as(prog, c_static)
+    finally:
+        if prog is not None and _alive_as(prog, c_static):
+            os.kill(prog, signal.SIGKILL)
+        res = p.finish(timeout=5)
+    assert not left, "the program outlived its launcher\n%s" % res
+    assert res.rc == 128 + signal.SIGTERM, res
 
 
 def test_no_supervise_runs_a_static_program_unsupervised(lab, c_static):
