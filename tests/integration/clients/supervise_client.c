@@ -15,6 +15,12 @@
  *       programs do it: poll for POLLOUT, then SO_ERROR. Then one line is
  *       echoed and compared byte for byte: bytes of the proxy's reply left
  *       for the program to read would show up here.
+ *   supervise_client nonblocking HOST PORT
+ *       connect on a non-blocking socket to HOST:PORT (an address: the
+ *       TCP echo behind a slow proxy); on EINPROGRESS, poll for POLLOUT
+ *       and read SO_ERROR, as event loops do; then one line is echoed and
+ *       compared byte for byte (written at once when the socket says it
+ *       is writable: a handshake still under way would get it).
  *   supervise_client fork-exec SELF HOST NAME PORT
  *       Forks; the child execs SELF http NAME PORT (a name); the parent
  *       then fetches from HOST:PORT itself (an address), waits for the
@@ -60,6 +66,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netdb.h>
@@ -358,6 +365,48 @@ static int mode_signal(const char *host, const char *port, const char *how)
 	return 0;
 }
 
+/* ---- nonblocking -------------------------------------------------------- */
+
+static int mode_nonblocking(const char *host, const char *port)
+{
+	static const char msg[] = "a line right after a non-blocking connect\n";
+	struct sockaddr_storage ss;
+	struct pollfd p;
+	socklen_t len, sl = sizeof(int);
+	char got[sizeof(msg) + 64];
+	size_t gotlen = 0;
+	double t0;
+	int fd, e, so = 0, r = 0;
+
+	if (numeric(host, port, &ss, &len) != 0)
+		return 2;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return 1;
+	t0 = now_ms();
+	e = connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+	printf("{\"connect\": \"%s\", \"connect_ms\": %.1f", ename(e),
+	       now_ms() - t0);
+	if (e == EINPROGRESS) {
+		p.fd = fd;
+		p.events = POLLOUT;
+		r = poll(&p, 1, IO_TIMEOUT_MS);
+		getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl);
+		printf(", \"poll\": %d, \"so_error\": \"%s\", "
+		       "\"writable_ms\": %.1f",
+		       r, ename(so), now_ms() - t0);
+	}
+	if (e == 0 || (e == EINPROGRESS && r == 1 && so == 0)) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		e = echo_line(fd, msg, got, &gotlen);
+		printf(", \"echo\": \"%s\", \"got\": ", ename(e));
+		json_str(got, gotlen);
+	}
+	printf("}\n");
+	close(fd);
+	return 0;
+}
+
 /* ---- fork-exec ---------------------------------------------------------- */
 
 static int mode_fork_exec(char *self, const char *host, char *name, char *port)
@@ -618,6 +667,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 5 && strcmp(argv[1], "signal") == 0)
 		return mode_signal(argv[2], argv[3], argv[4]);
+	if (argc == 4 && strcmp(argv[1], "nonblocking") == 0)
+		return mode_nonblocking(argv[2], argv[3]);
 	if (argc == 6 && strcmp(argv[1], "fork-exec") == 0)
 		return mode_fork_exec(argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 4 && strcmp(argv[1], "daemon") == 0)
