@@ -466,6 +466,35 @@ def test_signals_during_a_slow_connect(client, scripted, c_static, how):
     assert_only_proxy_reached(client, r, want=1, proto="tcp/%d" % ECHO)
 
 
+def test_nonblocking_connect_through_a_slow_proxy(client, scripted,
+                                                  c_static):
+    # An event loop writes as soon as poll() says the socket is writable:
+    # the handshake must be over by then (connect may block until it is).
+    sp = scripted("relay", delay_ms=400)
+    r = run(client, [c_static, "nonblocking", TARGET4, ECHO], proxy=sp.url)
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["connect"] in ("ok", "EINPROGRESS"), r
+    if res["connect"] == "EINPROGRESS":
+        assert res["poll"] == 1 and res["so_error"] == "ok", r
+    assert res["echo"] == "ok", r
+    assert_only_proxy_reached(client, r, want=1, proto="tcp/%d" % ECHO)
+
+
+def test_go_dials_through_a_slow_proxy(client, scripted, go_static):
+    # Go connects non-blocking from many goroutines at once; each CONNECT
+    # waits 400 ms at this proxy: ten in a row would take 4 s.
+    sp = scripted("relay", delay_ms=400)
+    n = 10
+    r = run(client, [go_static, "dial", n, "%s:%d" % (TARGET4, ECHO)],
+            proxy=sp.url)
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["ok"] == n and res["errors"] == {}, r
+    assert r.elapsed < 3.0, r
+    assert_only_proxy_reached(client, r, want=n, proto="tcp/%d" % ECHO)
+
+
 def test_many_threads(client, stress_static):
     n = 64
     r = run(client, [stress_static, "threads", TARGET4, ECHO, n],
