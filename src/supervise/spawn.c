@@ -217,6 +217,21 @@ static ssize_t log_write(int fd, const void *buf, size_t len)
 	return write(fd, buf, len);
 }
 
+/* The program has the terminal and the pipes now: our copies of stdin and
+ * stdout would keep a pipe open after the program closed its end. stderr
+ * stays, for log lines. */
+static void quiet_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	(void)dup2(fd, STDIN_FILENO);
+	(void)dup2(fd, STDOUT_FILENO);
+	if (fd > STDOUT_FILENO)
+		close(fd);
+}
+
 /* Everything before the fork. Returns 0 or 125 after a message. */
 static int prepare(struct sup *s, const char *path, const struct s5_config *c,
 		   sigset_t *mask)
@@ -283,6 +298,7 @@ int s5s_run(const char *path, char **argv, const struct s5_config *c)
 	}
 	if (spawn(&s, path, argv, &old) < 0)
 		goto out;
+	quiet_stdio();
 	status = s5s_loop(&s);
 out:
 	if (s.listener >= 0)
