@@ -299,6 +299,10 @@ int s5s_run(const char *path, char **argv, const struct s5_config *c)
 	if (spawn(&s, path, argv, &old) < 0)
 		goto out;
 	quiet_stdio();
+	/* Our sends say MSG_NOSIGNAL; this is for any that does not. Set
+	 * after the fork: an ignored signal would stay ignored across the
+	 * program's exec. */
+	signal(SIGPIPE, SIG_IGN);
 	status = s5s_loop(&s);
 out:
 	if (s.listener >= 0)
