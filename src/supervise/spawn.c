@@ -113,6 +113,11 @@ static void explain(const char *path, int err)
 			"killable waits (Linux 5.19 or later is needed)");
 	else if (err == ENOSYS)
 		fprintf(stderr, "this kernel has no seccomp filters");
+	else if (err == EBUSY)
+		fprintf(stderr,
+			"another supervisor already watches this process "
+			"tree (socks5wrap --supervise above this one, or a "
+			"container manager)");
 	else
 		fprintf(stderr, "installing the seccomp filter failed: %s",
 			strerror(err));
