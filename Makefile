@@ -98,13 +98,14 @@ $(LAUNCHER): $(CORE_OBJ) $(LAUNCHER_OBJ) $(SUPERVISE_OBJ)
 	$(CC) -o $@ $(LAUNCHER_OBJ) $(SUPERVISE_OBJ) $(CORE_OBJ) \
 		$(LDFLAGS_ALL) -lpthread
 
-# Unit tests link the core modules (and, for preload-internal modules that
-# have no hooks, the object named in the test's first line: see tests/unit).
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PRELOAD_OBJ)
+# Unit tests link the core modules (and the objects named in the test's
+# first line: a bare name is a preload-internal module without hooks, a
+# name with a '/' is under src/, e.g. supervise/filter; see tests/unit).
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(PRELOAD_OBJ) $(SUPERVISE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Isrc $(CFLAGS_ALL) -o $@ $< $(CORE_OBJ) \
 		$(foreach m,$(shell sed -n '1s@^/\* *links: *\(.*\)\*/@\1@p' $<),\
-			$(BUILD)/obj/src/preload/$(m).o) \
+			$(BUILD)/obj/src/$(if $(findstring /,$(m)),$(m),preload/$(m)).o) \
 		$(LDFLAGS_ALL) -lcmocka -lpthread -ldl
 
 # Snippets export snippet_run (-rdynamic) so libctor.so can call it from its

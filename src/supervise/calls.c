@@ -216,8 +216,14 @@ static void proxy_connect(struct sup *s, struct s5s_call *c,
 		s5_hs_pipeline(&op->hs);
 	op->t0 = s5_now_ms();
 	op->deadline = op->t0 + cfg->timeout_ms;
-	(void)s5_proxy_start(op->call.fd, (struct sockaddr *)&op->proxy,
-			     op->plen, &op->hs, &s5_io_libc);
+	r = s5_proxy_start(op->call.fd, (struct sockaddr *)&op->proxy,
+			   op->plen, &op->hs, &s5_io_libc);
+	/* A socket already connected, or still connecting: the kernel's
+	 * answer, and the connection left as it is. */
+	if (r == -EISCONN || r == -EALREADY) {
+		s5s_op_finish(s, op, -r, 0);
+		return;
+	}
 	start_op(s, op);
 }
 

@@ -3,7 +3,8 @@
  * read from the program, which are the bytes we then act on ourselves.
  *
  * Order matters: a name server's port 53 first (its address is often
- * loopback, which is excluded, and its queries must not leave), then fake
+ * loopback, which is excluded, and its queries must not leave: datagrams
+ * go to our responder, TCP is refused), then fake
  * addresses (no exclusion may send one out), then the exclusions, the
  * proxy's own host and the addresses of names resolved locally.
  */
@@ -85,9 +86,19 @@ int s5s_route(struct sup *s, int domain, int type, const struct sockaddr *sa,
 								 sockaddr_in6)
 			       ? -EINVAL
 			       : -EAFNOSUPPORT;
-	if (type == SOCK_DGRAM && c->dns == S5_DNS_REMOTE &&
-	    s5s_dns_is_ns(&s->dns, target))
-		return S5S_DNS;
+	if (c->dns == S5_DNS_REMOTE && s5s_dns_is_ns(&s->dns, target)) {
+		if (type == SOCK_DGRAM)
+			return S5S_DNS;
+		/* DNS over TCP: our answers are never truncated, so only a
+		 * resolver set to use TCP asks this way. A name server on
+		 * loopback would otherwise take the query, and a proxied
+		 * one would be asked through the proxy: neither is remote
+		 * resolution. */
+		s5log_msg(S5LOG_INFO, "DNS over TCP from a supervised "
+			  "program refused (names are resolved by the proxy)",
+			  NULL);
+		return -ECONNREFUSED;
+	}
 	/* Linux connects to the unspecified address as to this host. */
 	if (is_unspecified(target))
 		return S5S_DIRECT;

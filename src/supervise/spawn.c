@@ -113,6 +113,11 @@ static void explain(const char *path, int err)
 			"killable waits (Linux 5.19 or later is needed)");
 	else if (err == ENOSYS)
 		fprintf(stderr, "this kernel has no seccomp filters");
+	else if (err == EBUSY)
+		fprintf(stderr,
+			"another supervisor already watches this process "
+			"tree (socks5wrap --supervise above this one, or a "
+			"container manager)");
 	else
 		fprintf(stderr, "installing the seccomp filter failed: %s",
 			strerror(err));
@@ -217,6 +222,21 @@ static ssize_t log_write(int fd, const void *buf, size_t len)
 	return write(fd, buf, len);
 }
 
+/* The program has the terminal and the pipes now: our copies of stdin and
+ * stdout would keep a pipe open after the program closed its end. stderr
+ * stays, for log lines. */
+static void quiet_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	(void)dup2(fd, STDIN_FILENO);
+	(void)dup2(fd, STDOUT_FILENO);
+	if (fd > STDOUT_FILENO)
+		close(fd);
+}
+
 /* Everything before the fork. Returns 0 or 125 after a message. */
 static int prepare(struct sup *s, const char *path, const struct s5_config *c,
 		   sigset_t *mask)
@@ -283,6 +303,11 @@ int s5s_run(const char *path, char **argv, const struct s5_config *c)
 	}
 	if (spawn(&s, path, argv, &old) < 0)
 		goto out;
+	quiet_stdio();
+	/* Our sends say MSG_NOSIGNAL; this is for any that does not. Set
+	 * after the fork: an ignored signal would stay ignored across the
+	 * program's exec. */
+	signal(SIGPIPE, SIG_IGN);
 	status = s5s_loop(&s);
 out:
 	if (s.listener >= 0)

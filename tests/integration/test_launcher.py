@@ -289,7 +289,7 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     r = run(["-p", proxy, "-u", "alice", "-n", "10.0.0.0/8,.corp",
              "-t", "2.5", "-vv", "--log-file", log, "--dns=local",
              "--udp=block", "--bind=all", "--pipeline", "--optimistic",
-             "/usr/bin/env"],
+             "--supervise", "/usr/bin/env"],
             prog_env(libs))
     assert r.returncode == 0, r.stderr
     env = env_lines(r.stdout)
@@ -304,6 +304,10 @@ def test_options_become_environment_variables(launcher, libs, tmp_path):
     assert env["SOCKS5WRAP_BIND"] == "all"
     assert env["SOCKS5WRAP_PIPELINE"] == "1"
     assert env["SOCKS5WRAP_OPTIMISTIC"] == "1"
+    assert env["SOCKS5WRAP_SUPERVISE"] == "on"
+    r = run(["--no-supervise", "/usr/bin/env"], prog_env(libs))
+    assert r.returncode == 0, r.stderr
+    assert env_lines(r.stdout)["SOCKS5WRAP_SUPERVISE"] == "off"
 
 
 @pytest.mark.parametrize("flags,level", [
@@ -427,20 +431,46 @@ def test_dynamic_program_and_script_get_no_warning(launcher, libs, tmp_path):
         assert r.stderr == ""
 
 
-def test_static_program_gets_a_warning_and_still_runs(launcher, libs,
-                                                      tmp_path):
+def static_program(tmp_path):
     out = str(tmp_path / "static")
     r = compile_c('#include <stdio.h>\nint main(void)\n'
                   '{ puts("static ran"); return 0; }\n', out, "-static")
     # libc.a is in libc6-dev, which .ci/run installs.
     assert r.returncode == 0, \
         "cannot link statically (no libc.a?): " + r.stderr[-400:]
+    return out
+
+
+def test_static_program_is_supervised_without_a_word(launcher, libs,
+                                                     tmp_path):
+    out = static_program(tmp_path)
     r = run([out], prog_env(libs))
-    assert r.returncode == 0
+    assert r.returncode == 0, r.stderr
     assert r.stdout == "static ran\n"
-    assert "statically linked" in r.stderr
-    assert "will not go through the proxy" in r.stderr
-    assert r.stderr.count("\n") == 1
+    assert r.stderr == ""
+    # -v says what happens instead.
+    r = run(["-v", out], prog_env(libs))
+    assert r.returncode == 0, r.stderr
+    assert "statically linked: its system calls are supervised" in r.stderr
+
+
+def test_static_program_without_the_supervisor_gets_a_warning(launcher, libs,
+                                                              tmp_path):
+    out = static_program(tmp_path)
+    for opts, env in ((["--no-supervise"], {}),
+                      ([], {"SOCKS5WRAP_SUPERVISE": "off"})):
+        r = run(opts + [out], prog_env(libs, **env))
+        assert r.returncode == 0
+        assert r.stdout == "static ran\n"
+        assert "statically linked" in r.stderr
+        assert "will not go through the proxy" in r.stderr
+        assert r.stderr.count("\n") == 1
+
+
+def test_bad_supervise_value_is_refused(launcher, libs):
+    r = run(["/bin/true"], prog_env(libs, SOCKS5WRAP_SUPERVISE="maybe"))
+    assert r.returncode == 125
+    assert "SOCKS5WRAP_SUPERVISE" in r.stderr
 
 
 def test_setuid_program_gets_a_warning(launcher, libs, tmp_path):
