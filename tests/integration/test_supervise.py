@@ -31,6 +31,7 @@ import time
 
 import pytest
 
+import dnsenv
 import harness
 import leakcap
 import topo
@@ -371,6 +372,81 @@ def test_static_c_proxy_faults(client, scripted, c_static, mode, errname):
     assert client.target_peers() == [], r
 
 
+# -- exclusions ---------------------------------------------------------------
+
+BANNER_PORT = 5611
+
+
+@pytest.fixture(scope="module")
+def banners(lab):
+    """Servers that name themselves on the client's loopback and on the
+    proxy host's (a proxied connection to 127.0.0.1 reaches the latter)."""
+    procs = []
+    for name, ns in (("client-lo", lab.topo.client),
+                     ("proxy-lo", lab.topo.proxy)):
+        log = os.path.join(lab.workdir, "sup-banner-%s.txt" % name)
+        p = lab.topo.spawn(
+            "sup-banner-%s" % name, ns,
+            [harness.PYTHON, "-u", os.path.join(CLIENTS, "banner_server.py"),
+             name, log, "300", "127.0.0.1:%d" % BANNER_PORT], lifetime=305)
+        procs.append(p)
+        lab.topo.wait_tcp(ns, [("127.0.0.1", BANNER_PORT)], proc=p)
+    yield
+    for p in procs:
+        p.stop()
+
+
+def test_static_c_loopback_goes_direct(client, banners, c_static):
+    r = run(client, [c_static, "http", "127.0.0.1", BANNER_PORT])
+    assert r.rc == 0, r
+    res = r.json()
+    assert res["connect"] == "ok", r
+    assert res["answer"].startswith("client-lo "), r
+
+
+def test_static_c_proxy_host_goes_direct(client, c_static):
+    # The proxy's own address is never proxied (README): the HTTP server
+    # on the proxy host (192.0.2.1:8080), which logs its peers, sees the
+    # client itself.
+    client.capture.allow("tcp", dnsenv.CORP_HTTP_PORT)
+    r = run(client, [c_static, "http", topo.PROXY4_C, dnsenv.CORP_HTTP_PORT])
+    assert r.rc == 0, r
+    assert r.json()["connect"] == "ok", r
+    assert [a for a, _ in client.corp_http_peers()] == [topo.CLIENT4], r
+
+
+def run_captured(lab, name, cmd, opts):
+    """Run cmd under the launcher with a capture of the test's own (no
+    client fixture: the test expects a direct connection, which the lab
+    stops at the decoy). Returns (result, leaks, all packets)."""
+    cap = leakcap.LeakCapture(lab.topo, name)
+    lab.target.mark()
+    try:
+        r = harness.Client(lab.topo).run_wrapped(
+            [str(c) for c in cmd], proxy=DANTE, opts=opts,
+            timeout=RUN_TIMEOUT)
+    finally:
+        leaks, everything = cap.stop()
+    return r, leaks, everything
+
+
+def assert_went_direct(lab, r, leaks, everything):
+    """The program's connect to the target went around the proxy: the
+    decoy refused it, the capture saw it, the target saw nothing."""
+    assert r.rc == 0, r
+    assert r.json()["connect"] == "ECONNREFUSED", r
+    assert lab.target.peers() == [], r
+    assert any("-> %s" % TARGET4 in l and "-> %d" % HTTP in l
+               for l in leaks), (leaks, everything, r)
+
+
+def test_static_c_no_proxy_list_goes_direct(lab, c_static):
+    r, leaks, everything = run_captured(
+        lab, "supervise-no-proxy", [c_static, "http", TARGET4, HTTP],
+        ["-n", "203.0.113.0/24"])
+    assert_went_direct(lab, r, leaks, everything)
+
+
 # -- busybox-static ---------------------------------------------------------------
 
 def test_busybox_wget_by_name(client, busybox):
@@ -653,24 +729,13 @@ def test_sigterm_to_the_launcher_reaches_the_program(client, c_static):
 
 
 def test_no_supervise_runs_a_static_program_unsupervised(lab, c_static):
-    # The old behaviour, on request: the program goes direct. The lab
-    # catches that (the client's only route is the decoy, which refuses),
-    # so this capture must see the direct attempt and the target nothing.
-    cap = leakcap.LeakCapture(lab.topo, "no-supervise")
-    lab.target.mark()
-    try:
-        r = harness.Client(lab.topo).run_wrapped(
-            [c_static, "http", TARGET4, str(HTTP)], proxy=DANTE,
-            opts=["--no-supervise"], timeout=RUN_TIMEOUT)
-    finally:
-        leaks, everything = cap.stop()
-    assert r.rc == 0, r
+    # The old behaviour, on request: the launcher warns, the program goes
+    # direct (stopped by the lab's decoy).
+    r, leaks, everything = run_captured(
+        lab, "no-supervise", [c_static, "http", TARGET4, HTTP],
+        ["--no-supervise"])
     assert "static" in r.stderr, r
-    res = r.json()
-    assert res["connect"] == "ECONNREFUSED", r
-    assert lab.target.peers() == [], r
-    assert any("-> %s" % TARGET4 in l and "-> %d" % HTTP in l
-               for l in leaks), (leaks, everything, r)
+    assert_went_direct(lab, r, leaks, everything)
 
 
 # -- exit status, seccomp of the program's own ------------------------------------
