@@ -8,13 +8,15 @@
  *       (connected by number) or a name (getaddrinfo, AF_UNSPEC, then each
  *       address in turn). Reports how, the address connected, connect's
  *       errno, getpeername and the answer.
- *   supervise_client signal HOST PORT restart|norestart
- *       A SIGALRM handler (with or without SA_RESTART) and a 1 ms interval
- *       timer, then a blocking connect to HOST:PORT (the TCP echo behind a
- *       slow proxy). A connect that fails with EINTR is finished the way
- *       programs do it: poll for POLLOUT, then SO_ERROR. Then one line is
- *       echoed and compared byte for byte: bytes of the proxy's reply left
- *       for the program to read would show up here.
+ *   supervise_client signal HOST PORT restart|norestart [FIRST_MS]
+ *       A SIGALRM handler (with or without SA_RESTART) and an interval
+ *       timer (first after FIRST_MS, default 1, then every 1 ms), then a
+ *       blocking connect to HOST:PORT (the TCP echo behind a slow proxy).
+ *       A connect that fails with EINTR is finished the way programs do
+ *       it: poll for POLLOUT (its revents are reported), then SO_ERROR.
+ *       Then one line is echoed and compared byte for byte: bytes of the
+ *       proxy's reply left for the program to read would show up here.
+ *       SIGPIPE is ignored: a write on a dead socket reports EPIPE.
  *   supervise_client nonblocking HOST PORT
  *       connect on a non-blocking socket to HOST:PORT (an address: the
  *       TCP echo behind a slow proxy); on EINPROGRESS, poll for POLLOUT
@@ -308,7 +310,8 @@ static int echo_line(int fd, const char *msg, char *got, size_t *gotlen)
 	return done == len && memcmp(got, msg, len) == 0 ? 0 : EPROTO;
 }
 
-static int mode_signal(const char *host, const char *port, const char *how)
+static int mode_signal(const char *host, const char *port, const char *how,
+		       int first_ms)
 {
 	static const char msg[] = "a line after a slow connect\n";
 	struct itimerval on = { { 0, 1000 }, { 0, 1000 } }, off = { 0 };
@@ -319,10 +322,13 @@ static int mode_signal(const char *host, const char *port, const char *how)
 	size_t gotlen = 0;
 	double t0, ms;
 	long during;
-	int fd, e, finish = 0, so = 0, r;
+	int fd, e, finish = 0, so = 0, r, revents = -1;
 
-	if (numeric(host, port, &ss, &len) != 0)
+	if (numeric(host, port, &ss, &len) != 0 || first_ms < 1)
 		return 2;
+	on.it_value.tv_sec = first_ms / 1000;
+	on.it_value.tv_usec = (first_ms % 1000) * 1000;
+	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;
 	sa.sa_flags = strcmp(how, "restart") == 0 ? SA_RESTART : 0;
@@ -348,13 +354,15 @@ static int mode_signal(const char *host, const char *port, const char *how)
 				continue;
 			break;
 		}
+		revents = r == 1 ? p.revents : 0;
 		getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl);
 	}
 	setitimer(ITIMER_REAL, &off, NULL);
 	printf("{\"connect\": \"%s\", \"connect_ms\": %.1f, "
 	       "\"alarms_during_connect\": %ld, \"finished_by_poll\": %s, "
-	       "\"so_error\": \"%s\"",
-	       ename(e), ms, during, finish ? "true" : "false", ename(so));
+	       "\"so_error\": \"%s\", \"revents\": %d",
+	       ename(e), ms, during, finish ? "true" : "false", ename(so),
+	       revents);
 	if (e == 0 || (e == EINTR && so == 0)) {
 		e = echo_line(fd, msg, got, &gotlen);
 		printf(", \"echo\": \"%s\", \"got\": ", ename(e));
@@ -665,8 +673,9 @@ int main(int argc, char **argv)
 		fetch(argv[2], argv[3]);
 		return 0;
 	}
-	if (argc == 5 && strcmp(argv[1], "signal") == 0)
-		return mode_signal(argv[2], argv[3], argv[4]);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "signal") == 0)
+		return mode_signal(argv[2], argv[3], argv[4],
+				   argc == 6 ? atoi(argv[5]) : 1);
 	if (argc == 4 && strcmp(argv[1], "nonblocking") == 0)
 		return mode_nonblocking(argv[2], argv[3]);
 	if (argc == 6 && strcmp(argv[1], "fork-exec") == 0)
