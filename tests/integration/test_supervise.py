@@ -34,6 +34,7 @@ import pytest
 import dnsenv
 import harness
 import leakcap
+import proxies
 import topo
 from harness import CLIENTS, DANTE
 
@@ -318,6 +319,20 @@ def test_static_c_by_name(client, c_static):
     assert re.search(r"connect %s:%d via (%s|\[::ffff:%s\]):%d: ok in " % (
         re.escape(NAME), HTTP, re.escape(topo.PROXY4_C),
         re.escape(topo.PROXY4_C), 1080), r.stderr), r
+    assert_only_proxy_reached(client, r, want=1)
+
+
+@pytest.mark.parametrize("proxy,user", [
+    (harness.DANTE_USER, True), (harness.MICRO, False),
+    (harness.MICRO_USER, True)], ids=["dante-user", "micro", "micro-user"])
+def test_static_c_through_other_proxies(client, c_static, proxy, user):
+    # Username/password authentication, and microsocks, which takes one
+    # protocol message per read.
+    env = {"SOCKS5_USER": proxies.TEST_USER,
+           "SOCKS5_PASSWORD": proxies.TEST_PASSWORD} if user else None
+    r = run(client, [c_static, "http", NAME, HTTP], proxy=proxy, env=env)
+    assert r.rc == 0, r
+    assert_fetch_via_proxy(r.json(), r)
     assert_only_proxy_reached(client, r, want=1)
 
 
