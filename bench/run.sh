@@ -104,12 +104,18 @@ if [ -z "${S5_BENCH_INNER:-}" ]; then
 		fail "$BUILD/libsocks5wrap.so or $BUILD/socks5wrap missing:" \
 			"run make first"
 	mkdir -p "$OUT" || fail "cannot create $OUT"
-	for p in $PROGRAMS; do
+	# bench_cc NAME OUTPUT [FLAG...]: bench/NAME.c into $OUT/OUTPUT.
+	bench_cc() {
+		src=bench/$1.c
+		dst=$OUT/$2
+		shift 2
 		${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -Wshadow \
 			-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-			-Wvla -Wundef -Wwrite-strings \
-			-o "$OUT/$p" "bench/$p.c" ||
-			fail "cannot compile bench/$p.c"
+			-Wvla -Wundef -Wwrite-strings "$@" -o "$dst" "$src" ||
+			fail "cannot compile $src $*"
+	}
+	for p in $PROGRAMS; do
+		bench_cc "$p" "$p"
 	done
 	# A library of another revision, for rows 8 and 9 (before vs after).
 	if [ -n "${BASELINE_LIB:-}" ] && [ -z "${BASELINE_REV:-}" ]; then
@@ -406,21 +412,21 @@ run_mem() {
 		fail "udpmem $1: bad output: $line"
 }
 
-# with plain|preload|pc COMMAND...: runs COMMAND bare, under the preload
-# (configured with a proxy that is never contacted), or under proxychains4.
+# with plain|preload|pc: the words to put before a command to run it
+# bare, under the preload (configured with a proxy that is never
+# contacted), or under proxychains4.
 with() {
-	w=$1
-	shift
-	case $w in
-	plain) SOCKS5_PROXY=127.0.0.1:1 "$@" ;;
-	preload) LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 "$@" ;;
-	pc) "$PC" -q -f "$tmp/pc-null.conf" "$@" ;;
+	case $1 in
+	plain) echo "env SOCKS5_PROXY=127.0.0.1:1" ;;
+	preload) echo "env LD_PRELOAD=$LIB SOCKS5_PROXY=127.0.0.1:1" ;;
+	pc) echo "$PC -q -f $tmp/pc-null.conf" ;;
 	esac
 }
 
 # idle plain|preload|pc: RESULT VmRSS KiB, RESULT2 RssAnon KiB
 run_idle() {
-	line=$(with "$1" timeout 10 "$OUT/idlemem" 2>"$tmp/err") ||
+	# shellcheck disable=SC2046
+	line=$(timeout 10 $(with "$1") "$OUT/idlemem" 2>"$tmp/err") ||
 		fail "idlemem ($1): $(cat "$tmp/err")"
 	RESULT=$(field rss_kib "$line")
 	RESULT2=$(field anon_kib "$line")
@@ -436,8 +442,8 @@ run_calls() {
 	*) n=1000000 ;;
 	esac
 	pin=$(client_pin split)
-	# shellcheck disable=SC2086
-	line=$(with "$2" timeout 30 $pin "$OUT/callbench" "$1" $n 21 2 \
+	# shellcheck disable=SC2046,SC2086
+	line=$(timeout 30 $pin $(with "$2") "$OUT/callbench" "$1" $n 21 2 \
 		2>"$tmp/err") || fail "callbench $1 ($2): $(cat "$tmp/err")"
 	RESULT=$(field ns_per_call "$line")
 	is_number "$RESULT" || fail "callbench $1 ($2): bad output: $line"
@@ -454,7 +460,8 @@ run_callgrind() {
 	epoll) fn=bench_epoll_loop ;;
 	*) fn=bench_loop ;;
 	esac
-	with "$2" timeout 120 valgrind --tool=callgrind --trace-children=yes \
+	# shellcheck disable=SC2046
+	timeout 120 $(with "$2") valgrind --tool=callgrind --trace-children=yes \
 		--callgrind-out-file="$tmp/cg.%p" --collect-atstart=no \
 		--toggle-collect=$fn "$OUT/callbench" "$1" 10000 1 60 \
 		>/dev/null 2>"$tmp/err" ||
@@ -465,18 +472,19 @@ run_callgrind() {
 	is_number "$RESULT" || fail "callgrind callbench $1 ($2): no totals"
 }
 
-# startup: one round of start-ups, all variants in turn; records them.
-run_startup() {
+# run_starts COUNT "KEY..." -- VARIANT [-- VARIANT]...: one round of
+# startbench, COUNT starts of each variant in turn (startbench's
+# arguments); records each variant's median under its KEY, in order.
+run_starts() {
 	pin=$(client_pin split)
-	set -- -- /bin/true \
-		-- LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 /bin/true \
-		-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" /bin/true
-	[ -n "$PC" ] && set -- "$@" -- "$PC" -q -f "$tmp/pc-null.conf" /bin/true
+	count=$1
+	keys=$2
+	shift 2
 	# shellcheck disable=SC2086
-	timeout 60 $pin "$OUT/startbench" 200 10 "$@" >"$tmp/start.out" \
+	timeout 60 $pin "$OUT/startbench" "$count" 10 "$@" >"$tmp/start.out" \
 		2>"$tmp/err" || fail "startbench: $(cat "$tmp/err")"
 	k=0
-	for key in start_plain start_preload start_launcher start_pc; do
+	for key in $keys; do
 		line=$(grep "^variant $k " "$tmp/start.out")
 		k=$((k + 1))
 		[ -n "$line" ] || continue
@@ -484,6 +492,15 @@ run_startup() {
 		is_number "$v" || fail "startbench: bad output: $line"
 		record "$key" "$v"
 	done
+}
+
+# startup: one round of start-ups of /bin/true, all variants in turn.
+run_startup() {
+	set -- -- /bin/true \
+		-- LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 /bin/true \
+		-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" /bin/true
+	[ -n "$PC" ] && set -- "$@" -- "$PC" -q -f "$tmp/pc-null.conf" /bin/true
+	run_starts 200 "start_plain start_preload start_launcher start_pc" "$@"
 }
 
 # tcp native|preload|pipeline|pc: connections per second through a fresh
