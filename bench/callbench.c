@@ -4,8 +4,16 @@
  * with timeout 0 on descriptors socks5wrap never had a part in (an empty
  * pipe, an eventfd, a Unix socket and a listening TCP socket, none ready):
  * the calls an asynchronous connect() has to hook, for every program.
+ * For the seccomp supervisor: getpid through syscall() (no libc wrapper
+ * to hook), and 1-byte datagrams on a UDP socket connected to a sink of
+ * our own on 127.0.0.1, with sendto() naming no address (the filter lets
+ * it through) or with sendmsg() naming none (the filter catches every
+ * sendmsg, and the supervisor lets it continue). The sink is never read:
+ * once its small buffer is full the kernel drops what arrives, and the
+ * sender does not notice.
  *
- *   callbench devnull|pipe|poll|epoll COUNT BATCHES MAX_SECONDS
+ *   callbench devnull|pipe|poll|epoll|getpid|udpsend|udpmsg COUNT BATCHES
+ *             MAX_SECONDS
  *
  * Makes COUNT calls (pairs for pipe) in BATCHES equal batches, each timed
  * with CLOCK_MONOTONIC, and stops early once MAX_SECONDS have passed (at
@@ -26,6 +34,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -38,6 +47,8 @@
 __attribute__((noinline)) void bench_loop(int wfd, int rfd, long n);
 __attribute__((noinline)) void bench_poll_loop(struct pollfd *p, long n);
 __attribute__((noinline)) void bench_epoll_loop(int ep, long n);
+__attribute__((noinline)) void bench_getpid_loop(long n);
+__attribute__((noinline)) void bench_udp_loop(int fd, bool msg, long n);
 
 /* n writes of one byte to wfd; with rfd >= 0 each is read back from it. */
 __attribute__((noinline)) void bench_loop(int wfd, int rfd, long n)
@@ -72,6 +83,53 @@ __attribute__((noinline)) void bench_epoll_loop(int ep, long n)
 	for (i = 0; i < n; i++)
 		if (epoll_wait(ep, ev, NWATCH, 0) != 0)
 			bench_die(PROG, "epoll_wait", errno);
+}
+
+/* n getpid system calls, made without libc's wrapper. */
+__attribute__((noinline)) void bench_getpid_loop(long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (syscall(SYS_getpid) <= 0)
+			bench_die(PROG, "getpid", errno);
+}
+
+/* n 1-byte datagrams on the connected socket fd: sendmsg() with msg,
+ * else sendto(); neither names an address. */
+__attribute__((noinline)) void bench_udp_loop(int fd, bool msg, long n)
+{
+	char c = 'x';
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	long i;
+	ssize_t r;
+
+	for (i = 0; i < n; i++) {
+		r = msg ? sendmsg(fd, &m, 0) : sendto(fd, &c, 1, 0, NULL, 0);
+		if (r != 1)
+			bench_die(PROG, msg ? "sendmsg" : "sendto", errno);
+	}
+}
+
+/* A UDP socket connected to a sink on 127.0.0.1 (a port the kernel
+ * picks) whose receive buffer is as small as the kernel allows. */
+static int udp_to_sink(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int small = 1, sink, fd;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sink = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sink < 0 || fd < 0 ||
+	    setsockopt(sink, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) < 0 ||
+	    bind(sink, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(sink, (struct sockaddr *)&sa, &len) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		bench_die(PROG, "UDP sink", errno);
+	return fd;
 }
 
 /* The descriptors to watch: an empty pipe, an eventfd at 0, one end of a
@@ -114,7 +172,8 @@ static int epoll_of(const struct pollfd *p)
 	return ep;
 }
 
-enum mode { M_DEVNULL, M_PIPE, M_POLL, M_EPOLL };
+enum mode { M_DEVNULL, M_PIPE, M_POLL, M_EPOLL, M_GETPID, M_UDPSEND,
+	    M_UDPMSG, N_MODES };
 
 /* One batch of n calls (pairs) of the mode. */
 static void batch(enum mode m, int wfd, int rfd, struct pollfd *p, int ep,
@@ -124,6 +183,10 @@ static void batch(enum mode m, int wfd, int rfd, struct pollfd *p, int ep,
 		bench_poll_loop(p, n);
 	else if (m == M_EPOLL)
 		bench_epoll_loop(ep, n);
+	else if (m == M_GETPID)
+		bench_getpid_loop(n);
+	else if (m == M_UDPSEND || m == M_UDPMSG)
+		bench_udp_loop(wfd, m == M_UDPMSG, n);
 	else
 		bench_loop(wfd, rfd, n);
 }
@@ -140,17 +203,19 @@ int main(int argc, char **argv)
 	double per[MAX_BATCHES];
 	int64_t deadline, t0;
 	long count, batches, each, secs, done = 0, b;
-	static const char *const names[] = { "devnull", "pipe", "poll",
-					     "epoll" };
+	static const char *const names[N_MODES] = {
+		"devnull", "pipe", "poll", "epoll", "getpid", "udpsend",
+		"udpmsg"
+	};
 	struct pollfd w[NWATCH];
 	int p[2], wfd = -1, rfd = -1, ep = -1;
 	enum mode m = M_DEVNULL;
 
-	while (argc == 5 && m <= M_EPOLL && strcmp(argv[1], names[m]) != 0)
+	while (argc == 5 && m < N_MODES && strcmp(argv[1], names[m]) != 0)
 		m++;
-	if (argc != 5 || m > M_EPOLL) {
-		fprintf(stderr, "usage: " PROG " devnull|pipe|poll|epoll COUNT "
-				"BATCHES MAX_SECONDS\n");
+	if (argc != 5 || m == N_MODES) {
+		fprintf(stderr, "usage: " PROG " devnull|pipe|poll|epoll|getpid|"
+				"udpsend|udpmsg COUNT BATCHES MAX_SECONDS\n");
 		return 2;
 	}
 	count = bench_num(PROG, "count", argv[2], 1, 100000000);
@@ -166,7 +231,9 @@ int main(int argc, char **argv)
 			bench_die(PROG, "pipe2", errno);
 		rfd = p[0];
 		wfd = p[1];
-	} else {
+	} else if (m == M_UDPSEND || m == M_UDPMSG) {
+		wfd = udp_to_sink();
+	} else if (m != M_GETPID) {
 		watched(w);
 		if (m == M_EPOLL)
 			ep = epoll_of(w);

@@ -49,11 +49,30 @@
 #  10. poll() and epoll_wait() with timeout 0 on four descriptors the
 #      library never had a part in, ns per call with and without the
 #      preload, and in instructions per call under callgrind.
+#  11. supervise: the launcher's seccomp supervisor (src/supervise), on
+#      programs built here with cc -static. TCP connections through s5fwd
+#      (as in 6, 1500 at most per run), in µs per connection: a client
+#      speaking SOCKS5 itself (the baseline), the dynamic tcpbench under
+#      the preload, the static tcpbench under socks5wrap (supervised
+#      because it is static), the dynamic one under socks5wrap --supervise
+#      (preload and supervisor); and the supervisor's µs added to the
+#      preload's, per connection and in the median time from socket() to
+#      the echo; s5fwd's counts must match. Calls the filter lets through
+#      (write() to /dev/null, getpid through syscall(), sendto() naming no
+#      address on a UDP socket connected to a sink of callbench's own),
+#      and one it catches and the supervisor lets continue (sendmsg()
+#      naming no address, the same socket), ns per call of the static
+#      callbench: run directly (the baseline), under socks5wrap
+#      --supervise, and under allowall (a filter that allows every call:
+#      what seccomp itself costs). Start-up of the static nop (main
+#      returns 0): directly (the baseline), under socks5wrap (supervised)
+#      and socks5wrap --no-supervise.
 # proxychains4, when installed, is a further column wherever it applies
-# (2 and 3 do not: it has no UDP and no per-socket state).
+# (2, 3 and 11 do not: it has no UDP, no per-socket state, and no way into
+# a static program).
 #
 # Variables: RUNS (5); ONLY, a list of the groups to run (gai udp mem
-# calls startup tcp ttfb stall asyncio poll; default all), e.g.
+# calls startup tcp ttfb stall asyncio poll supervise; default all), e.g.
 # ONLY="stall asyncio poll ttfb"; BASELINE_LIB, another libsocks5wrap.so
 # (say one built before a change) that rows 8 and 9 also measure and set
 # against this build's; BASELINE_REV, a git revision of this repository
@@ -77,12 +96,13 @@ OUT=$BUILD/bench
 LIB=$(cd "$BUILD" 2>/dev/null && pwd)/libsocks5wrap.so
 LAUNCHER=$(cd "$BUILD" 2>/dev/null && pwd)/socks5wrap
 PROGRAMS="gai s5echo udpbench udpmem callbench idlemem startbench s5fwd
-	tcpbench linkdelay stallbench"
+	tcpbench linkdelay stallbench allowall"
+STATIC_PROGRAMS="tcpbench callbench nop"
 
 say() { echo "bench: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
-BENCH_GROUPS="gai udp mem calls startup tcp ttfb stall asyncio poll"
+BENCH_GROUPS="gai udp mem calls startup tcp ttfb stall asyncio poll supervise"
 ONLY=${ONLY:-}
 for g in $ONLY; do
 	case " $BENCH_GROUPS " in
@@ -104,13 +124,26 @@ if [ -z "${S5_BENCH_INNER:-}" ]; then
 		fail "$BUILD/libsocks5wrap.so or $BUILD/socks5wrap missing:" \
 			"run make first"
 	mkdir -p "$OUT" || fail "cannot create $OUT"
-	for p in $PROGRAMS; do
+	# bench_cc NAME OUTPUT [FLAG...]: bench/NAME.c into $OUT/OUTPUT.
+	bench_cc() {
+		src=bench/$1.c
+		dst=$OUT/$2
+		shift 2
 		${CC:-cc} -std=c11 -O2 -Wall -Wextra -Werror -Wshadow \
 			-Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-			-Wvla -Wundef -Wwrite-strings \
-			-o "$OUT/$p" "bench/$p.c" ||
-			fail "cannot compile bench/$p.c"
+			-Wvla -Wundef -Wwrite-strings "$@" -o "$dst" "$src" ||
+			fail "cannot compile $src $*"
+	}
+	for p in $PROGRAMS; do
+		bench_cc "$p" "$p"
 	done
+	# The supervisor's programs: statically linked, as a program the
+	# launcher supervises on its own.
+	if want supervise; then
+		for p in $STATIC_PROGRAMS; do
+			bench_cc "$p" "$p-static" -static
+		done
+	fi
 	# A library of another revision, for rows 8 and 9 (before vs after).
 	if [ -n "${BASELINE_LIB:-}" ] && [ -z "${BASELINE_REV:-}" ]; then
 		[ -f "$BASELINE_LIB" ] || fail "BASELINE_LIB: no $BASELINE_LIB"
@@ -406,21 +439,25 @@ run_mem() {
 		fail "udpmem $1: bad output: $line"
 }
 
-# with plain|preload|pc COMMAND...: runs COMMAND bare, under the preload
-# (configured with a proxy that is never contacted), or under proxychains4.
+# with plain|preload|pc|allowall|supervise: the words to put before a
+# command to run it bare, under the preload (configured with a proxy that
+# is never contacted), under proxychains4, under a seccomp filter that
+# allows everything, or under the launcher's supervisor (socks5wrap
+# --supervise, the same proxy).
 with() {
-	w=$1
-	shift
-	case $w in
-	plain) SOCKS5_PROXY=127.0.0.1:1 "$@" ;;
-	preload) LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 "$@" ;;
-	pc) "$PC" -q -f "$tmp/pc-null.conf" "$@" ;;
+	case $1 in
+	plain) echo "env SOCKS5_PROXY=127.0.0.1:1" ;;
+	preload) echo "env LD_PRELOAD=$LIB SOCKS5_PROXY=127.0.0.1:1" ;;
+	pc) echo "$PC -q -f $tmp/pc-null.conf" ;;
+	allowall) echo "env SOCKS5_PROXY=127.0.0.1:1 $OUT/allowall" ;;
+	supervise) echo "env SOCKS5_PROXY=127.0.0.1:1 $LAUNCHER --supervise" ;;
 	esac
 }
 
 # idle plain|preload|pc: RESULT VmRSS KiB, RESULT2 RssAnon KiB
 run_idle() {
-	line=$(with "$1" timeout 10 "$OUT/idlemem" 2>"$tmp/err") ||
+	# shellcheck disable=SC2046
+	line=$(timeout 10 $(with "$1") "$OUT/idlemem" 2>"$tmp/err") ||
 		fail "idlemem ($1): $(cat "$tmp/err")"
 	RESULT=$(field rss_kib "$line")
 	RESULT2=$(field anon_kib "$line")
@@ -428,16 +465,19 @@ run_idle() {
 		fail "idlemem $1: bad output: $line"
 }
 
-# calls devnull|pipe|poll|epoll plain|preload|pc: RESULT ns per call
+# calls MODE plain|preload|pc|allowall|supervise [PROGRAM]: RESULT ns per
+# call of callbench MODE (PROGRAM: another build of it, the static one).
 run_calls() {
 	case $1 in
 	devnull) n=2000000 ;;
 	pipe) n=600000 ;;
+	udpsend) n=100000 ;;
+	udpmsg) n=40000 ;;
 	*) n=1000000 ;;
 	esac
 	pin=$(client_pin split)
-	# shellcheck disable=SC2086
-	line=$(with "$2" timeout 30 $pin "$OUT/callbench" "$1" $n 21 2 \
+	# shellcheck disable=SC2046,SC2086
+	line=$(timeout 30 $pin $(with "$2") "${3:-$OUT/callbench}" "$1" $n 21 2 \
 		2>"$tmp/err") || fail "callbench $1 ($2): $(cat "$tmp/err")"
 	RESULT=$(field ns_per_call "$line")
 	is_number "$RESULT" || fail "callbench $1 ($2): bad output: $line"
@@ -454,7 +494,8 @@ run_callgrind() {
 	epoll) fn=bench_epoll_loop ;;
 	*) fn=bench_loop ;;
 	esac
-	with "$2" timeout 120 valgrind --tool=callgrind --trace-children=yes \
+	# shellcheck disable=SC2046
+	timeout 120 $(with "$2") valgrind --tool=callgrind --trace-children=yes \
 		--callgrind-out-file="$tmp/cg.%p" --collect-atstart=no \
 		--toggle-collect=$fn "$OUT/callbench" "$1" 10000 1 60 \
 		>/dev/null 2>"$tmp/err" ||
@@ -465,18 +506,19 @@ run_callgrind() {
 	is_number "$RESULT" || fail "callgrind callbench $1 ($2): no totals"
 }
 
-# startup: one round of start-ups, all variants in turn; records them.
-run_startup() {
+# run_starts COUNT "KEY..." -- VARIANT [-- VARIANT]...: one round of
+# startbench, COUNT starts of each variant in turn (startbench's
+# arguments); records each variant's median under its KEY, in order.
+run_starts() {
 	pin=$(client_pin split)
-	set -- -- /bin/true \
-		-- LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 /bin/true \
-		-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" /bin/true
-	[ -n "$PC" ] && set -- "$@" -- "$PC" -q -f "$tmp/pc-null.conf" /bin/true
+	count=$1
+	keys=$2
+	shift 2
 	# shellcheck disable=SC2086
-	timeout 60 $pin "$OUT/startbench" 200 10 "$@" >"$tmp/start.out" \
+	timeout 60 $pin "$OUT/startbench" "$count" 10 "$@" >"$tmp/start.out" \
 		2>"$tmp/err" || fail "startbench: $(cat "$tmp/err")"
 	k=0
-	for key in start_plain start_preload start_launcher start_pc; do
+	for key in $keys; do
 		line=$(grep "^variant $k " "$tmp/start.out")
 		k=$((k + 1))
 		[ -n "$line" ] || continue
@@ -486,23 +528,45 @@ run_startup() {
 	done
 }
 
-# tcp native|preload|pipeline|pc: connections per second through a fresh
-# s5fwd on loopback; RESULT conn/s.
+# startup: one round of start-ups of /bin/true, all variants in turn.
+run_startup() {
+	set -- -- /bin/true \
+		-- LD_PRELOAD="$LIB" SOCKS5_PROXY=127.0.0.1:1 /bin/true \
+		-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" /bin/true
+	[ -n "$PC" ] && set -- "$@" -- "$PC" -q -f "$tmp/pc-null.conf" /bin/true
+	run_starts 200 "start_plain start_preload start_launcher start_pc" "$@"
+}
+
+# tcp native|preload|pipeline|static|supervise|pc [COUNT]: connections
+# per second through a fresh s5fwd on loopback, COUNT (30000) at most, 1 s
+# at most; RESULT conn/s, RESULT2 µs per connection (1 s / RESULT), RESULT3
+# the median µs from socket() to the echoed byte. static: the static
+# tcpbench under the launcher (supervised because it is static);
+# supervise: the dynamic one under socks5wrap --supervise (the preload
+# and the supervisor).
 run_tcp() {
 	pin=$(client_pin split)
 	# shellcheck disable=SC2046
 	fwd_start 127.0.0.1 127.0.0.2 $(relay_pin)
-	cmd="$OUT/tcpbench plain 127.0.0.2 $ECHO_PORT 30000 1"
+	args="plain 127.0.0.2 $ECHO_PORT ${2:-30000} 1"
+	cmd="$OUT/tcpbench $args"
+	proxied="SOCKS5_PROXY=127.0.0.1:$FWD_PORT SOCKS5WRAP_NO_PROXY="
 	# shellcheck disable=SC2086
 	case $1 in
 	native)
 		line=$(timeout 60 $pin "$OUT/tcpbench" native 127.0.0.1 \
-			"$FWD_PORT" 127.0.0.2 "$ECHO_PORT" 30000 1 2>"$tmp/err") ;;
+			"$FWD_PORT" 127.0.0.2 "$ECHO_PORT" ${2:-30000} 1 \
+			2>"$tmp/err") ;;
 	preload | pipeline)
 		[ "$1" = pipeline ] && pipe=1 || pipe=0
-		line=$(timeout 60 $pin env LD_PRELOAD="$LIB" \
-			SOCKS5_PROXY="127.0.0.1:$FWD_PORT" SOCKS5WRAP_NO_PROXY= \
+		line=$(timeout 60 $pin env LD_PRELOAD="$LIB" $proxied \
 			SOCKS5WRAP_PIPELINE=$pipe $cmd 2>"$tmp/err") ;;
+	static)
+		line=$(timeout 60 $pin env $proxied "$LAUNCHER" \
+			"$OUT/tcpbench-static" $args 2>"$tmp/err") ;;
+	supervise)
+		line=$(timeout 60 $pin env $proxied "$LAUNCHER" --supervise \
+			$cmd 2>"$tmp/err") ;;
 	pc)
 		pc_conf "$tmp/pc.conf" 127.0.0.1 "$FWD_PORT"
 		line=$(timeout 60 $pin "$PC" -q -f "$tmp/pc.conf" $cmd \
@@ -513,8 +577,10 @@ run_tcp() {
 	[ $rc -eq 0 ] || fail "tcpbench $1: exit $rc: $(cat "$tmp/err")"
 	n=$(field connections "$line")
 	RESULT=$(field rate "$line")
-	is_number "$RESULT" && is_number "$n" ||
+	is_number "$RESULT" && is_number "$n" && [ "$RESULT" != 0 ] ||
 		fail "tcpbench $1: bad output: $line"
+	RESULT2=$(awk -v r="$RESULT" 'BEGIN { printf "%.1f", 1e6 / r }')
+	RESULT3=$(field median_us "$line")
 	# The proof that every connection went through the proxy (one more:
 	# the client's warm-up).
 	[ "$FWD_CONNECTS" = $((n + 1)) ] && [ "$FWD_ECHOES" = $((n + 1)) ] ||
@@ -680,6 +746,9 @@ SLOW_KINDS="native preload"
 [ -n "${BASELINE_LIB:-}" ] && SLOW_KINDS="$SLOW_KINDS base"
 [ -n "$PC" ] && SLOW_KINDS="$SLOW_KINDS pc"
 
+# Connections per run in the supervisor's group (1 s at most).
+SUP_TCP_COUNT=1500
+
 # The python3 of row 9.
 PYTHON=${PYTHON:-/usr/bin/python3}
 [ -x "$PYTHON" ] || PYTHON=$(command -v python3 2>/dev/null)
@@ -788,6 +857,28 @@ while [ $round -le "$RUNS" ]; do
 				[ "$RESULT2" = 1 ] && : >"$tmp/async_${n}_$k.est"
 			done
 		done
+	fi
+	if want supervise; then
+		say "round $round of $RUNS: supervisor: TCP connections"
+		for k in native preload static supervise; do
+			run_tcp "$k" $SUP_TCP_COUNT
+			record "sup_tcp_$k" "$RESULT2"
+			record "sup_tcplat_$k" "$RESULT3"
+		done
+		say "round $round of $RUNS: supervisor: calls it lets through"
+		for m in devnull getpid udpsend udpmsg; do
+			for wr in plain allowall supervise; do
+				run_calls $m "$wr" "$OUT/callbench-static"
+				record "sup_calls_${m}_$wr" "$RESULT"
+			done
+		done
+		say "round $round of $RUNS: supervisor: start-up"
+		nop=$OUT/nop-static
+		run_starts 100 "sup_start_plain sup_start_auto sup_start_off" \
+			-- "$nop" \
+			-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" "$nop" \
+			-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" --no-supervise \
+			"$nop"
 	fi
 	round=$((round + 1))
 done
@@ -1013,6 +1104,59 @@ row "memory per UDP socket, 100 sockets" "KiB VmRSS" \
 row "descriptors per UDP socket" "fds" "plain sockets, no preload" \
 	fds_plain "associated sockets, preload" fds_wrap diff 2
 
+# The supervisor's group.
+# (row() takes k, b, w, p and est for its own: other names here.)
+what="TCP connect + 1 byte echoed + close, through a local SOCKS5 server"
+pl="plain connect() + preload"
+for sv in preload static supervise; do
+	case $sv in
+	preload) l=$pl ;;
+	static) l="static program, plain connect(), socks5wrap (supervisor)" ;;
+	supervise)
+		l="plain connect(), socks5wrap --supervise"
+		l="$l (preload + supervisor)" ;;
+	esac
+	row "$what" "µs/connection (1 s / connections per s)" \
+		"native SOCKS5 client" sup_tcp_native "$l" "sup_tcp_$sv" ratio 1
+	[ "$sv" = preload ] && continue
+	row "$what: supervisor vs preload" \
+		"µs/connection added (goal: +100 at most)" \
+		"$pl" sup_tcp_preload "$l" "sup_tcp_$sv" added 1
+	row "$what: supervisor vs preload" \
+		"median µs from socket() to the echo, added" \
+		"$pl" sup_tcplat_preload "$l" "sup_tcplat_$sv" added 1
+done
+for m in devnull getpid udpsend udpmsg; do
+	case $m in
+	devnull) what="write() of 1 byte to /dev/null" ;;
+	getpid) what="getpid through syscall()" ;;
+	udpsend) what="sendto() of 1 byte naming no address, UDP socket" ;;
+	udpmsg) what="sendmsg() of 1 byte naming no address, UDP socket" ;;
+	esac
+	case $m in
+	udp*) what="$what connected to a sink on 127.0.0.1" ;;
+	esac
+	unit="ns/call, lower is better"
+	if [ "$m" = udpmsg ]; then
+		what="$what: the filter catches it, the supervisor continues it"
+	else
+		what="$what: the filter lets it through"
+		unit="$unit (goal: ratio 1.1 at most)"
+	fi
+	row "static program, $what" "$unit" \
+		"run directly" "sup_calls_${m}_plain" \
+		"socks5wrap --supervise" "sup_calls_${m}_supervise" ratio 1
+	row "static program, $what" "ns/call, lower is better" \
+		"run directly" "sup_calls_${m}_plain" \
+		"a filter that allows every call (bench/allowall)" \
+		"sup_calls_${m}_allowall" ratio 1
+done
+what="start-up of a static program that does nothing (main returns 0)"
+row "$what" "µs, lower is better" "run directly" sup_start_plain \
+	"socks5wrap (supervised: it is static)" sup_start_auto ratio 0
+row "$what" "µs, lower is better" "run directly" sup_start_plain \
+	"socks5wrap --no-supervise" sup_start_off ratio 0
+
 # The chart's numbers: panel, bar, value.
 {
 	for k in plain preload launcher pc; do
@@ -1074,6 +1218,10 @@ row "descriptors per UDP socket" "fds" "plain sockets, no preload" \
 		"$ASYNC_CAP s (the library held the event loop inside" \
 		"connect()): its time times N over the connections it made."
 	[ -n "$ASYNC_NOTE" ] && echo "$ASYNC_NOTE"
+	want supervise && echo "Supervisor rows: the programs marked" \
+		"static are built with cc -static; bench/allowall runs one" \
+		"under a seccomp filter of one instruction that allows every" \
+		"call, what any filter costs a call."
 	if [ -n "${BASELINE_LIB:-}" ] && { want stall || want asyncio; }; then
 		from=
 		[ -n "${BASELINE_REV:-}" ] && from=" (built from $BASELINE_REV)"

@@ -1,12 +1,19 @@
 /* One handler per caught call.
  *
- * Every handler either lets the kernel run the call as made (CONTINUE:
- * only where what the call does cannot depend on an address: a socket
- * that is not IPv4/IPv6, a TCP send that names no new destination), or
- * does the work itself on its copy of the program's descriptor with the
- * bytes it read, and answers with the result. Never CONTINUE after a
- * routing decision: another thread of the program could change the
- * address between our read and the kernel's.
+ * A call the kernel runs as made (CONTINUE) has its address read again
+ * and its descriptor number looked up again by the kernel, after our
+ * check: another thread of the program may have changed either. So
+ * every handler does the work itself, on its copy of the program's
+ * socket with the bytes it read, and answers with the result, except
+ * where no single change can make the call reach a proxied destination:
+ *   - a socket that is not IPv4/IPv6 given no IPv4/IPv6 address (swapping
+ *     an IPv4 socket in would also take rewriting the address);
+ *   - a TCP send naming no address without MSG_FASTOPEN (TCP ignores a
+ *     name added meanwhile);
+ *   - sendto with no address at all (the filter lets it run: it sends on
+ *     what a checked connect() set up).
+ * A datagram socket's sendmsg is made by us even without a name, since
+ * the program could add one after we looked.
  *
  * TCP to a proxied destination: the program's own socket is connected to
  * the proxy and the SOCKS5 CONNECT runs on it in the loop (loop.c), so the
@@ -45,6 +52,11 @@
 static bool is_inet(const struct s5s_call *c)
 {
 	return c->domain == AF_INET || c->domain == AF_INET6;
+}
+
+static bool inet_family(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET || ss->ss_family == AF_INET6;
 }
 
 static bool is_tcp(const struct s5s_call *c)
@@ -314,11 +326,15 @@ static void on_connect(struct sup *s, struct s5s_call *c)
 		s5s_answer(s, c, -r, 0);
 		return;
 	}
-	if (!is_inet(c)) {
+	if (!is_inet(c) && !inet_family(&ss)) {
 		s5s_continue(s, c);
 		return;
 	}
-	if (ss.ss_family == AF_UNSPEC) {
+	/* An IPv4/IPv6 address on another kind of socket: the kernel's
+	 * answer (an error), from our copy; letting it run the call would
+	 * look the number up again, and a socket swapped in meanwhile would
+	 * connect unchecked. */
+	if (!is_inet(c) || ss.ss_family == AF_UNSPEC) {
 		/* Dissolves an association (or fails): nothing is sent. */
 		r = connect(c->fd, (struct sockaddr *)&ss, len);
 		s5s_answer(s, c, r < 0 ? errno : 0, 0);
@@ -478,29 +494,103 @@ static int sendto_data(const struct s5s_call *c, struct gathered *g)
 	return s5s_mem_read(c, c->args[1], g->data, len);
 }
 
+/* The answer to a send we made for the program: its count, or its
+ * errno, with the SIGPIPE the kernel would have sent the thread. */
+static void answer_send(struct sup *s, struct s5s_call *c, ssize_t n,
+			int flags)
+{
+	int err = n < 0 ? errno : 0;
+
+	if (err == EPIPE)
+		s5s_sigpipe(s, c, flags);
+	s5s_answer(s, c, err, n);
+}
+
+/* A TCP send that names an address without MSG_FASTOPEN: TCP ignores the
+ * address, so it is a plain send. We make it on our copy all the same:
+ * letting the kernel run the call would look the descriptor number up
+ * again, and another thread could have put a UDP socket there. A full
+ * buffer on a blocking socket waits in the loop. Takes g->data. */
+static void stream_send(struct sup *s, struct s5s_call *c, struct gathered *g,
+			int flags)
+{
+	int fl = fcntl(c->fd, F_GETFL);
+	ssize_t n = send(c->fd, g->data, g->len,
+			 flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+	struct s5s_op *op;
+
+	if (n >= 0 || errno != EAGAIN || fl < 0 || (fl & O_NONBLOCK) ||
+	    (flags & MSG_DONTWAIT)) {
+		free(g->data);
+		answer_send(s, c, n, flags);
+		return;
+	}
+	op = new_op(c, S5S_OP_DIRECT);
+	if (!op) {
+		free(g->data);
+		s5s_answer(s, c, ENOMEM, 0);
+		return;
+	}
+	op->data = g->data;
+	op->data_len = g->len;
+	op->send_flags = flags;
+	op->want = POLLOUT;
+	start_op(s, op);
+}
+
+/* A socket that is not IPv4/IPv6 given an IPv4/IPv6 address: whatever the
+ * kernel makes of that on this socket (an error), made on our copy; only
+ * an address of another family lets the kernel run the call, which then
+ * takes two races at once (the number and the address) to matter. */
+static void foreign_send(struct sup *s, struct s5s_call *c,
+			 struct gathered *g, struct sockaddr_storage *ss,
+			 socklen_t len, int flags)
+{
+	ssize_t n = send_gathered(c, g, (struct sockaddr *)ss, len, flags);
+
+	free(g->data);
+	answer_send(s, c, n, flags);
+}
+
+/* A datagram (UDP, raw, ICMP) with address ss, or none: routed, then sent
+ * by us. Takes g->data. */
+static void dgram_send(struct sup *s, struct s5s_call *c, const char *what,
+		       struct gathered *g, struct sockaddr_storage *ss,
+		       socklen_t len, int flags)
+{
+	ssize_t n;
+	int r = ss ? dgram_dst(s, c, what, ss, &len) : 0;
+
+	if (r) {
+		free(g->data);
+		s5s_answer(s, c, r, 0);
+		return;
+	}
+	n = send_gathered(c, g, (struct sockaddr *)ss, len, flags);
+	free(g->data);
+	answer_send(s, c, n, flags);
+}
+
 static void on_sendto(struct sup *s, struct s5s_call *c)
 {
 	int flags = (int)c->args[3];
-	bool has_addr = c->args[4] != 0;
 	struct sockaddr_storage ss;
 	struct gathered g = { 0 };
 	socklen_t len = 0;
-	ssize_t n;
 	int r = s5s_take_fd(s, c);
 
-	if (r < 0) {
-		s5s_answer(s, c, -r, 0);
-		return;
-	}
-	/* Without an address (MSG_FASTOPEN alone) the kernel sends on the
-	 * connection connect() made; a TCP send ignores an address unless
-	 * it is MSG_FASTOPEN. */
-	if (!is_inet(c) || !has_addr ||
-	    (is_tcp(c) && !(flags & MSG_FASTOPEN))) {
+	/* The filter lets a sendto without an address run: it sends on
+	 * what connect() set up. With MSG_FASTOPEN alone the same. */
+	if (r == 0 && c->args[4] == 0) {
 		s5s_continue(s, c);
 		return;
 	}
-	r = read_addr(c, c->args[4], c->args[5], &ss, &len);
+	if (r == 0)
+		r = read_addr(c, c->args[4], c->args[5], &ss, &len);
+	if (r == 0 && !is_inet(c) && !inet_family(&ss)) {
+		s5s_continue(s, c);
+		return;
+	}
 	if (r == 0)
 		r = sendto_data(c, &g);
 	if (r < 0) {
@@ -508,19 +598,14 @@ static void on_sendto(struct sup *s, struct s5s_call *c)
 		s5s_answer(s, c, -r, 0);
 		return;
 	}
-	if (is_tcp(c)) {
+	if (!is_inet(c))
+		foreign_send(s, c, &g, &ss, len, flags);
+	else if (is_tcp(c) && (flags & MSG_FASTOPEN))
 		fastopen(s, c, &ss, len, &g, flags);
-		return;
-	}
-	r = dgram_dst(s, c, "sendto", &ss, &len);
-	if (r) {
-		free(g.data);
-		s5s_answer(s, c, r, 0);
-		return;
-	}
-	n = send_gathered(c, &g, (struct sockaddr *)&ss, len, flags);
-	free(g.data);
-	s5s_answer(s, c, n < 0 ? errno : 0, n);
+	else if (is_tcp(c))
+		stream_send(s, c, &g, flags);
+	else
+		dgram_send(s, c, "sendto", &g, &ss, len, flags);
 }
 
 static bool names_dst(const struct msghdr *m)
@@ -528,64 +613,57 @@ static bool names_dst(const struct msghdr *m)
 	return m->msg_name != NULL && m->msg_namelen != 0;
 }
 
+/* sendmsg. Only two cases let the kernel run the call as made: a TCP
+ * socket's message without a name (a name added meanwhile is ignored by
+ * TCP), and a socket that is not IPv4/IPv6 given no IPv4/IPv6 name. A
+ * datagram socket's messages are all sent by us, named or not: the
+ * program could add a name after we looked. */
 static void on_sendmsg(struct sup *s, struct s5s_call *c)
 {
 	int flags = (int)c->args[2];
 	struct sockaddr_storage ss;
-	struct gathered *g;
+	struct gathered *g = NULL;
 	struct msghdr m;
 	socklen_t len = 0;
-	ssize_t n;
+	bool named;
 	int r = s5s_mem_read(c, c->args[1], &m, sizeof(m));
 
-	if (r < 0) {
-		s5s_answer(s, c, -r, 0);
-		return;
-	}
-	/* Most sendmsg calls name no destination: let them run. */
-	if (!names_dst(&m)) {
-		s5s_continue(s, c);
-		return;
-	}
-	r = s5s_take_fd(s, c);
-	if (r < 0) {
-		s5s_answer(s, c, -r, 0);
-		return;
-	}
-	if (!is_inet(c) || (is_tcp(c) && !(flags & MSG_FASTOPEN))) {
-		s5s_continue(s, c);
-		return;
-	}
-	g = malloc(sizeof(*g));
-	if (!g) {
-		s5s_answer(s, c, ENOMEM, 0);
-		return;
-	}
-	r = read_addr(c, (uintptr_t)m.msg_name, m.msg_namelen, &ss, &len);
 	if (r == 0)
-		r = gather(c, &m, g);
-	if (r == 0 && is_tcp(c)) {
+		r = s5s_take_fd(s, c);
+	named = r == 0 && names_dst(&m);
+	if (r == 0 && named)
+		r = read_addr(c, (uintptr_t)m.msg_name, m.msg_namelen, &ss,
+			      &len);
+	if (r == 0 && ((is_tcp(c) && !named) ||
+		       (!is_inet(c) && (!named || !inet_family(&ss))))) {
+		s5s_continue(s, c);
+		return;
+	}
+	if (r == 0) {
+		g = malloc(sizeof(*g));
+		r = g ? gather(c, &m, g) : -ENOMEM;
+	}
+	if (r < 0) {
+		if (g)
+			free(g->data);
+		free(g);
+		s5s_answer(s, c, -r, 0);
+		return;
+	}
+	if (!is_inet(c))
+		foreign_send(s, c, g, &ss, len, flags);
+	else if (is_tcp(c) && (flags & MSG_FASTOPEN))
 		fastopen(s, c, &ss, len, g, flags);
-		free(g);
-		return;
-	}
-	if (r == 0)
-		r = -dgram_dst(s, c, "sendmsg", &ss, &len);
-	if (r < 0) {
-		free(g->data);
-		free(g);
-		s5s_answer(s, c, -r, 0);
-		return;
-	}
-	n = send_gathered(c, g, (struct sockaddr *)&ss, len, flags);
-	free(g->data);
+	else if (is_tcp(c))
+		stream_send(s, c, g, flags);
+	else
+		dgram_send(s, c, "sendmsg", g, named ? &ss : NULL, len, flags);
 	free(g);
-	s5s_answer(s, c, n < 0 ? errno : 0, n);
 }
 
-/* sendmmsg with at least one address: each message sent by us, as the
- * kernel would, stopping at the first that fails (an error only when it
- * is the first). */
+/* sendmmsg on a datagram socket: each message sent by us, as the kernel
+ * would, stopping at the first that fails (an error only when it is the
+ * first). */
 static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
 		      unsigned int vlen, int flags)
 {
@@ -633,6 +711,8 @@ static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
 			err = -r;
 	}
 	free(g);
+	if (err == EPIPE && i == 1)
+		s5s_sigpipe(s, c, flags);
 	/* i counts the message that failed too. */
 	if (err && i == 1)
 		s5s_answer(s, c, err, 0);
@@ -640,13 +720,36 @@ static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
 		s5s_answer(s, c, 0, err ? i - 1 : i);
 }
 
+/* What the messages name: 0 none, 1 only other families, 2 an IPv4/IPv6
+ * address (or a name we cannot read, which counts as one). */
+static int names_of(const struct s5s_call *c, const struct mmsghdr *v,
+		    unsigned int vlen)
+{
+	int most = 0;
+	unsigned int i;
+
+	for (i = 0; i < vlen && most < 2; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (!names_dst(&v[i].msg_hdr))
+			continue;
+		if (read_addr(c, (uintptr_t)v[i].msg_hdr.msg_name,
+			      v[i].msg_hdr.msg_namelen, &ss, &len) < 0 ||
+		    inet_family(&ss))
+			most = 2;
+		else
+			most = 1;
+	}
+	return most;
+}
+
 static void on_sendmmsg(struct sup *s, struct s5s_call *c)
 {
-	unsigned int vlen = (unsigned int)c->args[2], i;
+	unsigned int vlen = (unsigned int)c->args[2];
 	int flags = (int)c->args[3];
 	struct mmsghdr *v;
-	bool named = false;
-	int r;
+	int r, names;
 
 	if (vlen > MMSG_MAX)
 		vlen = MMSG_MAX;
@@ -660,23 +763,21 @@ static void on_sendmmsg(struct sup *s, struct s5s_call *c)
 		return;
 	}
 	r = s5s_mem_read(c, c->args[1], v, vlen * sizeof(*v));
-	for (i = 0; r == 0 && i < vlen; i++)
-		named = named || names_dst(&v[i].msg_hdr);
-	if (r == 0 && !named) {
-		free(v);
-		s5s_continue(s, c);
-		return;
-	}
 	if (r == 0)
 		r = s5s_take_fd(s, c);
-	if (r == 0 && (!is_inet(c) || (is_tcp(c) && !(flags & MSG_FASTOPEN)))) {
+	names = r == 0 ? names_of(c, v, vlen) : 0;
+	if (r == 0 && ((is_tcp(c) && names == 0 && !(flags & MSG_FASTOPEN)) ||
+		       (!is_inet(c) && names < 2))) {
 		free(v);
 		s5s_continue(s, c);
 		return;
 	}
-	/* Fast Open through sendmmsg: nothing uses it; refused rather than
-	 * taught. */
-	if (r == 0 && is_tcp(c))
+	/* An IPv4/IPv6 name on another kind of socket is not something the
+	 * kernel takes; names or Fast Open on TCP through sendmmsg nothing
+	 * uses: refused rather than taught. */
+	if (r == 0 && !is_inet(c))
+		r = -EINVAL;
+	else if (r == 0 && is_tcp(c))
 		r = -EOPNOTSUPP;
 	if (r < 0)
 		s5s_answer(s, c, -r, 0);

@@ -129,10 +129,14 @@ bool s5s_op_step(struct sup *s, struct s5s_op *op, short revents)
 		s5s_op_finish(s, op, 0, 0);
 		return true;
 	}
-	/* MSG_FASTOPEN's data, now that the connection is there. */
+	/* MSG_FASTOPEN's data now that the connection is there, or a TCP
+	 * send that waited for room. */
 	n = send(fd, op->data, op->data_len,
 		 op->send_flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-	s5s_op_finish(s, op, n < 0 ? errno : 0, n);
+	r = n < 0 ? errno : 0;
+	if (r == EPIPE)
+		s5s_sigpipe(s, &op->call, op->send_flags);
+	s5s_op_finish(s, op, r, n);
 	return true;
 }
 

@@ -162,6 +162,10 @@ void s5s_answer(struct sup *s, const struct s5s_call *c, int err,
 		int64_t val);
 /* The kernel runs the call as the program made it. */
 void s5s_continue(struct sup *s, const struct s5s_call *c);
+/* A send we made for the program failed with EPIPE: the thread gets the
+ * SIGPIPE the kernel would have sent it, unless flags has MSG_NOSIGNAL.
+ * Call before answering. */
+void s5s_sigpipe(struct sup *s, const struct s5s_call *c, int flags);
 /* True while the call still waits for us (the thread was not killed). */
 bool s5s_call_valid(struct sup *s, const struct s5s_call *c);
 

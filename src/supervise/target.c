@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,16 @@ void s5s_answer(struct sup *s, const struct s5s_call *c, int err,
 void s5s_continue(struct sup *s, const struct s5s_call *c)
 {
 	send_resp(s, c->id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+}
+
+void s5s_sigpipe(struct sup *s, const struct s5s_call *c, int flags)
+{
+	if (flags & MSG_NOSIGNAL)
+		return;
+	/* The thread still waits in the call (checked first), so its id
+	 * cannot have been reused. */
+	if (s5s_call_valid(s, c))
+		(void)syscall(SYS_tkill, c->tid, SIGPIPE);
 }
 
 bool s5s_call_valid(struct sup *s, const struct s5s_call *c)
