@@ -54,6 +54,12 @@
  *       socket) and connect + send; each waits up to 1 s for the answer.
  *       Reports, per way, the send's errno name and the answer (null when
  *       none came).
+ *   supervise_client flip ADDR PORT N
+ *       N blocking connects, one after the other, to one sockaddr that a
+ *       second thread keeps flipping between 127.0.0.1:PORT (loopback:
+ *       direct) and ADDR:PORT (proxied), so that the address the
+ *       supervisor checks may not be the one the kernel reads if it lets
+ *       the call run. Reports how many connected and each errno's count.
  *   supervise_client foreign ADDR PORT
  *       connect(2) to ADDR:PORT (an IPv4 address) through the other ABIs
  *       an x86-64 kernel may offer: the i386 system call (int $0x80, the
@@ -74,7 +80,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,6 +586,65 @@ static int mode_udp(const char *host, const char *port)
 	return 0;
 }
 
+/* ---- flip ---------------------------------------------------------------- */
+
+static struct sockaddr_in flip_sa;
+static struct in_addr flip_lo, flip_far;
+static atomic_int flip_stop;
+
+static void *flipper(void *arg)
+{
+	volatile struct in_addr *a = &flip_sa.sin_addr;
+
+	(void)arg;
+	while (!atomic_load(&flip_stop)) {
+		*a = flip_lo;
+		*a = flip_far;
+	}
+	return NULL;
+}
+
+static int mode_flip(const char *host, const char *port, int n)
+{
+	int counts[256] = { 0 };
+	pthread_t t;
+	int i, first = 1;
+
+	memset(&flip_sa, 0, sizeof(flip_sa));
+	flip_sa.sin_family = AF_INET;
+	flip_sa.sin_port = htons((unsigned short)atoi(port));
+	if (n < 1 || inet_pton(AF_INET, host, &flip_far) != 1)
+		return 2;
+	inet_pton(AF_INET, "127.0.0.1", &flip_lo);
+	flip_sa.sin_addr = flip_lo;
+	if (pthread_create(&t, NULL, flipper, NULL) != 0)
+		return 1;
+	for (i = 0; i < n; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), e;
+
+		if (fd < 0) {
+			counts[errno & 255]++;
+			continue;
+		}
+		e = connect(fd, (struct sockaddr *)&flip_sa, sizeof(flip_sa)) == 0
+			    ? 0
+			    : errno;
+		counts[e & 255]++;
+		close(fd);
+	}
+	atomic_store(&flip_stop, 1);
+	pthread_join(t, NULL);
+	printf("{\"connects\": %d, \"results\": {", n);
+	for (i = 0; i < 256; i++)
+		if (counts[i]) {
+			printf("%s\"%s\": %d", first ? "" : ", ", ename(i),
+			       counts[i]);
+			first = 0;
+		}
+	printf("}}\n");
+	return 0;
+}
+
 /* ---- foreign ------------------------------------------------------------ */
 
 #ifdef __x86_64__
@@ -698,6 +765,8 @@ int main(int argc, char **argv)
 		return mode_tfo(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "udp") == 0)
 		return mode_udp(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "flip") == 0)
+		return mode_flip(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && strcmp(argv[1], "foreign") == 0)
 		return mode_foreign(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "stay") == 0)
