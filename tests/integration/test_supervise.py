@@ -113,7 +113,7 @@ def _cc_static(bindir, name, *extra):
 @pytest.fixture(scope="session")
 def c_static(bindir):
     """clients/supervise_client.c, gcc -static."""
-    return _cc_static(bindir, "supervise_client")
+    return _cc_static(bindir, "supervise_client", "-pthread")
 
 
 @pytest.fixture(scope="session")
@@ -121,8 +121,8 @@ def c_dynamic(bindir):
     """clients/supervise_client.c, dynamically linked (the preload
     applies; its raw mode still bypasses libc)."""
     out = str(bindir / "supervise_client_dynamic")
-    _build(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out,
-            os.path.join(CLIENTS, "supervise_client.c")],
+    _build(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o",
+            out, os.path.join(CLIENTS, "supervise_client.c")],
            "supervise_client (dynamic)")
     return out
 
@@ -343,6 +343,21 @@ def test_static_c_tcp_fast_open_is_proxied_or_refused(client, c_static):
     res = r.json()
     if res["sendto"] == "ok":
         assert_fetched_via_proxy(res.get("answer", ""), r)
+    assert_only_proxy_reached(client, r)
+
+
+def test_connect_address_flipped_by_another_thread(client, c_static):
+    # A second thread flips the sockaddr between 127.0.0.1 (direct) and
+    # the target (proxied) while connect runs: whichever address the
+    # supervisor checks, the kernel must not connect to the target.
+    n = 2000
+    r = run(client, [c_static, "flip", TARGET4, ECHO, n], timeout=30)
+    assert r.rc == 0, r
+    results = r.json()["results"]
+    assert sum(results.values()) == n, r
+    # Through the proxy to the echo, or refused on the client's loopback.
+    assert set(results) <= {"ok", "ECONNREFUSED"}, r
+    assert results.get("ok", 0) > 0 and results.get("ECONNREFUSED", 0) > 0, r
     assert_only_proxy_reached(client, r)
 
 
