@@ -255,6 +255,19 @@ def test_go_dynamic_http_get_by_name(client, go_dynamic):
     assert_only_proxy_reached(client, r, want=1)
 
 
+def test_go_dynamic_with_the_cgo_resolver(client, go_dynamic):
+    # Go resolves through libc's getaddrinfo (the preload's) whenever
+    # nsswitch.conf names more than files and dns (mdns, resolve,
+    # myhostname: common on desktops), then connects by system call:
+    # the fake address comes from the preload, the connect goes to the
+    # supervisor.
+    r = run(client, [go_dynamic, "get", "http://%s/" % NAME],
+            env={"GODEBUG": "netdns=cgo"})
+    assert r.rc == 0, r
+    assert_fetched_via_proxy(r.stdout, r)
+    assert_only_proxy_reached(client, r, want=1)
+
+
 def test_go_resolve_gives_fake_addresses(client, go_static):
     r = run(client, [go_static, "resolve", NAME])
     assert r.rc == 0, r
@@ -520,14 +533,18 @@ def test_io_uring_in_a_static_program(client, uring_static):
     check_uring(client, r)
 
 
-def test_raw_syscall_in_a_dynamic_program_under_supervise(client,
-                                                          c_dynamic):
+@pytest.mark.parametrize("host", [TARGET4, NAME])
+def test_raw_syscall_in_a_dynamic_program_under_supervise(client, c_dynamic,
+                                                          host):
     # The bare syscall instruction: the preload never sees this connect.
-    r = run(client, [c_dynamic, "raw", TARGET4, HTTP], opts=["--supervise"])
+    # By name, the preload's getaddrinfo hands out the fake address the
+    # supervisor then sees.
+    r = run(client, [c_dynamic, "raw", host, HTTP], opts=["--supervise"])
     assert r.rc == 0, r
     res = r.json()
     assert_fetch_via_proxy(res, r)
-    assert res["peer"] == [TARGET4, HTTP], r
+    if host == TARGET4:
+        assert res["peer"] == [TARGET4, HTTP], r
     assert_only_proxy_reached(client, r, want=1)
 
 
