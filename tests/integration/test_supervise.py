@@ -458,7 +458,7 @@ def test_static_c_proxy_host_goes_direct(client, c_static):
     assert [a for a, _ in client.corp_http_peers()] == [topo.CLIENT4], r
 
 
-def run_captured(lab, name, cmd, opts):
+def run_captured(lab, name, cmd, opts, env=None):
     """Run cmd under the launcher with a capture of the test's own (no
     client fixture: the test expects a direct connection, which the lab
     stops at the decoy). Returns (result, leaks, all packets)."""
@@ -466,7 +466,7 @@ def run_captured(lab, name, cmd, opts):
     lab.target.mark()
     try:
         r = harness.Client(lab.topo).run_wrapped(
-            [str(c) for c in cmd], proxy=DANTE, opts=opts,
+            [str(c) for c in cmd], proxy=DANTE, opts=opts, env=env,
             timeout=RUN_TIMEOUT)
     finally:
         leaks, everything = cap.stop()
@@ -522,8 +522,13 @@ def check_uring(client, r):
     assert_only_proxy_reached(client, r)
 
 
-def test_io_uring_connect_is_proxied_or_refused(client, uring_client):
-    r = run(client, [uring_client, TARGET4, HTTP], opts=["--supervise"])
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_io_uring_connect_is_proxied_or_refused(client, uring_client, how):
+    if how == "option":
+        r = run(client, [uring_client, TARGET4, HTTP], opts=["--supervise"])
+    else:
+        r = run(client, [uring_client, TARGET4, HTTP],
+                env={"SOCKS5WRAP_SUPERVISE": "on"})
     check_uring(client, r)
 
 
@@ -808,12 +813,14 @@ def test_sigterm_to_the_launcher_reaches_the_program(client, c_static):
     assert res.rc == 128 + signal.SIGTERM, res
 
 
-def test_no_supervise_runs_a_static_program_unsupervised(lab, c_static):
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_no_supervise_runs_a_static_program_unsupervised(lab, c_static, how):
     # The old behaviour, on request: the launcher warns, the program goes
     # direct (stopped by the lab's decoy).
     r, leaks, everything = run_captured(
-        lab, "no-supervise", [c_static, "http", TARGET4, HTTP],
-        ["--no-supervise"])
+        lab, "no-supervise-" + how, [c_static, "http", TARGET4, HTTP],
+        ["--no-supervise"] if how == "option" else [],
+        env={"SOCKS5WRAP_SUPERVISE": "off"} if how == "environment" else None)
     assert "static" in r.stderr, r
     assert_went_direct(lab, r, leaks, everything)
 
