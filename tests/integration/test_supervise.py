@@ -15,7 +15,8 @@ supervise_client.c, stress_client.c, uring_client.c) into a temporary
 folder; a missing toolchain (golang-go, a static libc, liburing-dev) fails
 the tests that need it.
 
-    BUILD=build /usr/bin/python3 -m pytest -q tests/integration/test_supervise.py
+    BUILD=build /usr/bin/python3 -m pytest -q \
+        tests/integration/test_supervise.py
 """
 
 import ipaddress
@@ -302,7 +303,7 @@ def test_go_udp_is_proxied_or_refused(client, go_static):
     assert_only_proxy_reached(client, r)
 
 
-# -- gcc -static ----------------------------------------------------------------
+# -- gcc -static --------------------------------------------------------------
 
 def test_static_c_by_address(client, c_static):
     r = run(client, [c_static, "http", TARGET4, HTTP], opts=["-v"])
@@ -490,7 +491,7 @@ def test_static_c_no_proxy_list_goes_direct(lab, c_static):
     assert_went_direct(lab, r, leaks, everything)
 
 
-# -- busybox-static ---------------------------------------------------------------
+# -- busybox-static -----------------------------------------------------------
 
 def test_busybox_wget_by_name(client, busybox):
     # No -T: busybox 1.35's wget -T crashes even without socks5wrap.
@@ -509,7 +510,7 @@ def test_busybox_nc_by_address(client, busybox):
     assert_only_proxy_reached(client, r, want=1)
 
 
-# -- io_uring -------------------------------------------------------------------
+# -- io_uring -----------------------------------------------------------------
 
 def check_uring(client, r):
     assert r.rc == 0, r
@@ -569,7 +570,7 @@ def test_static_udp_is_proxied_or_refused(client, c_static):
     assert_only_proxy_reached(client, r)
 
 
-# -- signals, threads, process trees --------------------------------------------
+# -- signals, threads, process trees ------------------------------------------
 
 @pytest.mark.parametrize("how", ["restart", "norestart"])
 def test_signals_during_a_slow_connect(client, scripted, c_static, how):
@@ -825,7 +826,7 @@ def test_no_supervise_runs_a_static_program_unsupervised(lab, c_static, how):
     assert_went_direct(lab, r, leaks, everything)
 
 
-# -- exit status, seccomp of the program's own ------------------------------------
+# -- exit status, seccomp of the program's own --------------------------------
 
 def test_exit_status_passes_through(client, c_static):
     r = run(client, [c_static, "exit", TARGET4, HTTP, "3"])

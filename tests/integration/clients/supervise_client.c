@@ -586,7 +586,7 @@ static int mode_udp(const char *host, const char *port)
 	return 0;
 }
 
-/* ---- flip ---------------------------------------------------------------- */
+/* ---- flip --------------------------------------------------------------- */
 
 static struct sockaddr_in flip_sa;
 static struct in_addr flip_lo, flip_far;
