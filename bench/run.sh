@@ -1138,7 +1138,7 @@ for m in devnull getpid udpsend udpmsg; do
 	esac
 	unit="ns/call, lower is better"
 	if [ "$m" = udpmsg ]; then
-		what="$what: the filter catches it, the supervisor continues it"
+		what="$what: the filter catches it, the supervisor sends it"
 	else
 		what="$what: the filter lets it through"
 		unit="$unit (goal: ratio 1.1 at most)"
