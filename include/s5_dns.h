@@ -44,6 +44,25 @@ int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
 		   const struct s5_cidr *net6, uint32_t capacity,
 		   uint32_t grace_s);
 
+/* The variable through which the launcher's supervisor hands its pool's
+ * descriptor to the preload of the programs it runs. */
+#define S5_POOL_FD_ENV "SOCKS5WRAP_POOL_FD"
+
+/* The same pool in a memfd (*fd_out, close-on-exec), so that processes
+ * that are not forks of each other can share it: the launcher's
+ * supervisor and the preload of the programs it runs. Returns as
+ * s5_pool_create, or the -errno of memfd_create/ftruncate. */
+int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
+			  const struct s5_cidr *net4,
+			  const struct s5_cidr *net6, uint32_t capacity,
+			  uint32_t grace_s);
+
+/* Maps the pool that fd holds when it is one of this build's layout for
+ * these ranges (any capacity): 0, or -EINVAL for anything else. The
+ * descriptor may be closed afterwards. */
+int s5_pool_attach(struct s5_pool **out, int fd, const struct s5_cidr *net4,
+		   const struct s5_cidr *net6);
+
 /* Unmaps the pool (tests; the library keeps its pool for life). */
 void s5_pool_destroy(struct s5_pool *p);
 

@@ -50,6 +50,8 @@ struct s5p_direct {
 	uint8_t addr[16]; /* IPv4 in the first 4 bytes, the rest zero */
 };
 
+#define S5P_MAGIC 0x53355031u /* "S5P1" */
+
 struct s5_pool {
 	/* Process-shared and robust: see s5p_lock(). Guards every field
 	 * marked "lock" and the three arrays after the header. */
@@ -58,6 +60,7 @@ struct s5_pool {
 	/* Fixed by s5_pool_create, read without the lock. */
 	size_t map_len;
 	size_t off_buckets, off_slots, off_last;
+	uint32_t magic; /* S5P_MAGIC: a pool of this layout (s5_pool_attach) */
 	uint32_t capacity, grace_s;
 	uint32_t n_buckets; /* a power of two, at least 2 * capacity */
 	struct s5_cidr net4, net6;

@@ -9,6 +9,8 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dns_internal.h"
 
@@ -90,14 +92,10 @@ static void layout(struct s5_pool *h, uint32_t capacity)
 			      (size_t)capacity * sizeof(uint32_t));
 }
 
-int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
-		   const struct s5_cidr *net6, uint32_t capacity,
-		   uint32_t grace_s)
+/* The header of a new pool (h), or -EINVAL / -ENOMEM. */
+static int plan(struct s5_pool *h, const struct s5_cidr *net4,
+		const struct s5_cidr *net6, uint32_t capacity, uint32_t grace_s)
 {
-	struct s5_pool h, *p;
-	void *map;
-	int rc;
-
 	if (!range_ok(net4, AF_INET, 30) || !range_ok(net6, AF_INET6, 126) ||
 	    capacity == 0)
 		return -EINVAL;
@@ -105,27 +103,117 @@ int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
 	capacity = min_u32(capacity, s5p_range_slots(net6));
 	if (capacity > POOL_MAX_CAPACITY)
 		return -ENOMEM;
+	memset(h, 0, sizeof(*h));
+	layout(h, capacity);
+	h->magic = S5P_MAGIC;
+	h->grace_s = grace_s;
+	copy_range(&h->net4, net4);
+	copy_range(&h->net6, net6);
+	return 0;
+}
 
-	memset(&h, 0, sizeof(h));
-	layout(&h, capacity);
-	h.grace_s = grace_s;
-	copy_range(&h.net4, net4);
-	copy_range(&h.net6, net6);
+/* Puts header h into a fresh zeroed mapping: every bucket is empty, every
+ * slot FREE, every direct entry empty. Pages are only touched as slots
+ * fill. */
+static int fill(void *map, const struct s5_pool *h, struct s5_pool **out)
+{
+	struct s5_pool *p = map;
+	int rc;
 
-	/* Anonymous pages are zero: every bucket is empty, every slot FREE,
-	 * every direct entry empty. Pages are only touched as slots fill. */
+	memcpy(p, h, sizeof(*h));
+	rc = init_lock(&p->lock);
+	if (rc) {
+		munmap(map, h->map_len);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
+		   const struct s5_cidr *net6, uint32_t capacity,
+		   uint32_t grace_s)
+{
+	struct s5_pool h;
+	void *map;
+	int rc = plan(&h, net4, net6, capacity, grace_s);
+
+	if (rc)
+		return rc;
 	map = mmap(NULL, h.map_len, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return -ENOMEM;
-	p = map;
-	memcpy(p, &h, sizeof(h));
-	rc = init_lock(&p->lock);
-	if (rc) {
-		munmap(map, h.map_len);
+	return fill(map, &h, out);
+}
+
+int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
+			  const struct s5_cidr *net4,
+			  const struct s5_cidr *net6, uint32_t capacity,
+			  uint32_t grace_s)
+{
+	struct s5_pool h;
+	void *map;
+	int fd, rc = plan(&h, net4, net6, capacity, grace_s);
+
+	if (rc)
+		return rc;
+	fd = memfd_create("socks5wrap-names", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)h.map_len) < 0) {
+		rc = -errno;
+		close(fd);
 		return rc;
 	}
-	*out = p;
+	map = mmap(NULL, h.map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
+	if (map == MAP_FAILED) {
+		close(fd);
+		return -ENOMEM;
+	}
+	rc = fill(map, &h, out);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int s5_pool_attach(struct s5_pool **out, int fd, const struct s5_cidr *net4,
+		   const struct s5_cidr *net6)
+{
+	struct s5_pool want;
+	const struct s5_pool *h;
+	struct stat st;
+	void *map;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < (off_t)sizeof(*h) ||
+	    (uint64_t)st.st_size > ((uint64_t)1 << 36))
+		return -EINVAL;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -EINVAL;
+	h = map;
+	/* Our layout for its capacity, our ranges: anything else is not a
+	 * pool this build can use (or not a pool at all). */
+	if (h->magic != S5P_MAGIC || h->capacity == 0 ||
+	    h->capacity > POOL_MAX_CAPACITY ||
+	    plan(&want, net4, net6, h->capacity, h->grace_s) != 0 ||
+	    want.capacity != h->capacity || want.map_len != h->map_len ||
+	    want.map_len != (size_t)st.st_size ||
+	    want.n_buckets != h->n_buckets ||
+	    want.off_buckets != h->off_buckets ||
+	    want.off_slots != h->off_slots || want.off_last != h->off_last ||
+	    memcmp(&want.net4, &h->net4, sizeof(want.net4)) != 0 ||
+	    memcmp(&want.net6, &h->net6, sizeof(want.net6)) != 0) {
+		munmap(map, (size_t)st.st_size);
+		return -EINVAL;
+	}
+	*out = map;
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "fork.h"
 #include "hook.h"
+#include "names.h"
 #include "logfile.h"
 #include "tcp.h"
 #include "s5_log.h"
@@ -199,6 +200,7 @@ static void init_once_fn(void)
 	s5_fork_install();
 	s5_logfile_setup(s5_cfg.log_level,
 			 symbols_ok ? s5_cfg.log_file : NULL);
+	s5_pool_early();
 	s5_guard_leave();
 }
 

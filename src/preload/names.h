@@ -30,6 +30,10 @@ enum s5_name_route s5_name_route(const char *node, char *norm);
 struct s5_pool;
 /* The process's pool, mapped on first use; NULL when it cannot be. */
 struct s5_pool *s5_pool(void);
+
+/* At start-up: maps the supervisor's pool now when one was handed down
+ * (SOCKS5WRAP_POOL_FD), before the program may close its descriptor. */
+void s5_pool_early(void);
 /* Seconds on CLOCK_MONOTONIC (shared by all processes: fork-safe). */
 uint32_t s5_now_s(void);
 

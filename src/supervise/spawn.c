@@ -37,6 +37,7 @@
 #endif
 
 #define EXIT_OWN 125
+#define POOL_FD_MIN 100
 
 /* Signals sent to the launcher that the program should get instead. */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
@@ -67,9 +68,25 @@ static int full_read(int fd, void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
+/* The pool's descriptor, for the preload of dynamically linked programs
+ * in the tree (S5_POOL_FD_ENV): a copy without close-on-exec, above the
+ * numbers programs expect to find free. */
+static void hand_down_pool(int pool_fd)
+{
+	char num[16];
+	int fd = pool_fd >= 0 ? fcntl(pool_fd, F_DUPFD, POOL_FD_MIN) : -1;
+
+	if (fd < 0) {
+		unsetenv(S5_POOL_FD_ENV);
+		return;
+	}
+	snprintf(num, sizeof(num), "%d", fd);
+	setenv(S5_POOL_FD_ENV, num, 1);
+}
+
 /* In the child: never returns. */
 static void child(const char *path, char **argv, const sigset_t *old,
-		  int report, int go)
+		  int report, int go, int pool_fd)
 {
 	struct sock_filter insns[S5S_FILTER_MAX];
 	struct sock_fprog prog;
@@ -78,6 +95,7 @@ static void child(const char *path, char **argv, const sigset_t *old,
 	int fd, err;
 
 	sigprocmask(SIG_SETMASK, old, NULL);
+	hand_down_pool(pool_fd);
 	prog.len = (unsigned short)s5s_filter(insns);
 	prog.filter = insns;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -152,7 +170,7 @@ static int spawn(struct sup *s, const char *path, char **argv,
 	if (pid == 0) {
 		close(report[0]);
 		close(go[1]);
-		child(path, argv, old, report[1], go[0]);
+		child(path, argv, old, report[1], go[0], s->pool_fd);
 	}
 	close(report[1]);
 	close(go[0]);
@@ -254,9 +272,9 @@ static int prepare(struct sup *s, const char *path, const struct s5_config *c,
 	s5log_setup(c->log_level, open_log(c), log_write);
 	r = notif_buffers(s);
 	if (r == 0)
-		r = s5_pool_create(&s->pool, &c->fake4, &c->fake6,
-				   S5_POOL_DEFAULT_CAPACITY,
-				   S5_POOL_DEFAULT_GRACE_S);
+		r = s5_pool_create_shared(&s->pool, &s->pool_fd, &c->fake4,
+					  &c->fake6, S5_POOL_DEFAULT_CAPACITY,
+					  S5_POOL_DEFAULT_GRACE_S);
 	if (r == 0)
 		r = s5s_peers_init(&s->peers);
 	if (r == 0)
@@ -288,7 +306,7 @@ int s5s_run(const char *path, char **argv, const struct s5_config *c)
 
 	memset(&s, 0, sizeof(s));
 	s.cfg = c;
-	s.listener = s.sigfd = s.dns.fd4 = s.dns.fd6 = -1;
+	s.listener = s.sigfd = s.dns.fd4 = s.dns.fd6 = s.pool_fd = -1;
 	for (size_t i = 0; i < S5S_FWD_MAX; i++)
 		s.dns.fwd[i].fd = -1;
 	if (prepare(&s, path, c, &mask) != 0)
@@ -318,6 +336,8 @@ out:
 	s5s_peers_free(&s.peers);
 	if (s.pool)
 		s5_pool_destroy(s.pool);
+	if (s.pool_fd >= 0)
+		close(s.pool_fd);
 	free(s.req);
 	free(s.resp);
 	free(s.ops);

@@ -209,7 +209,10 @@ bool s5s_op_step(struct sup *s, struct s5s_op *op, short revents);
 
 struct sup {
 	const struct s5_config *cfg;
+	/* Shared with the preload of the programs in the tree (a memfd:
+	 * pool_fd), so a name either resolves means the same to both. */
 	struct s5_pool *pool;
+	int pool_fd;
 	int listener;
 	pid_t child;
 	bool child_done, thread_pidfd_ok, thread_pidfd_tried, listener_hup;
