@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -740,6 +741,67 @@ static void holder_that_died_leaves_a_usable_pool(void **state)
 	assert_reverse(AF_INET, d, "new.example");
 }
 
+/* A pool in a memfd, mapped a second time through its descriptor as the
+ * preload of another program would: both mappings see the same names and
+ * the same direct set. */
+static void shared_pool_is_seen_through_its_descriptor(void **state)
+{
+	struct s5_cidr a = cidr("198.18.0.0", 15), b = cidr("fd53:5357::", 64);
+	struct s5_pool *mine = NULL, *theirs = NULL;
+	uint8_t v4[4], v6[16], w4[4], w6[16];
+	uint8_t ten[4] = { 10, 1, 2, 3 };
+	char name[S5_NAME_MAX + 1];
+	int fd = -1;
+
+	(void)state;
+	assert_int_equal(s5_pool_create_shared(&mine, &fd, &a, &b, 128, 60), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(s5_pool_attach(&theirs, fd, &a, &b), 0);
+	assert_ptr_not_equal(mine, theirs);
+	assert_int_equal(s5_pool_lookup(theirs, "www.test", 1, v4, v6), 0);
+	assert_int_equal(s5_pool_reverse(mine, AF_INET, v4, 2, name,
+					 sizeof(name)),
+			 8);
+	assert_string_equal(name, "www.test");
+	assert_int_equal(s5_pool_lookup(mine, "www.test", 3, w4, w6), 0);
+	assert_memory_equal(v4, w4, 4);
+	assert_memory_equal(v6, w6, 16);
+	s5_pool_direct_add(mine, AF_INET, ten);
+	assert_true(s5_pool_direct_has(theirs, AF_INET, ten));
+	s5_pool_destroy(theirs);
+	s5_pool_destroy(mine);
+	close(fd);
+}
+
+static void attach_refuses_what_is_not_such_a_pool(void **state)
+{
+	struct s5_cidr a = cidr("198.18.0.0", 15), b = cidr("fd53:5357::", 64);
+	struct s5_cidr other = cidr("100.64.0.0", 10);
+	struct s5_pool *mine = NULL, *p = NULL;
+	char path[] = "/tmp/s5poolXXXXXX";
+	int fd = -1, tmp;
+
+	(void)state;
+	assert_int_equal(s5_pool_create_shared(&mine, &fd, &a, &b, 128, 60), 0);
+	/* Other ranges: another configuration's pool. */
+	assert_int_equal(s5_pool_attach(&p, fd, &other, &b), -EINVAL);
+	s5_pool_destroy(mine);
+	/* Cut short, or a file of the same size that holds something else. */
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(s5_pool_attach(&p, fd, &a, &b), -EINVAL);
+	tmp = mkstemp(path);
+	assert_true(tmp >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(tmp, 1 << 20), 0);
+	assert_int_equal(s5_pool_attach(&p, tmp, &a, &b), -EINVAL);
+	/* Not a descriptor (any more). */
+	close(tmp);
+	assert_int_equal(s5_pool_attach(&p, tmp, &a, &b), -EINVAL);
+	assert_int_equal(s5_pool_attach(&p, -1, &a, &b), -EINVAL);
+	assert_null(p);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -767,6 +829,8 @@ int main(void)
 		T(direct_set_remembers_addresses_per_family),
 		T(direct_set_drops_the_oldest_when_full),
 		T(direct_set_adding_twice_uses_one_entry),
+		cmocka_unit_test(shared_pool_is_seen_through_its_descriptor),
+		cmocka_unit_test(attach_refuses_what_is_not_such_a_pool),
 		cmocka_unit_test(names_are_folded_and_lose_one_trailing_dot),
 		cmocka_unit_test(names_that_cannot_be_dns_names_are_einval),
 		cmocka_unit_test(labels_hold_at_most_63_bytes),
