@@ -154,4 +154,9 @@ int s5_addr_from_name(struct s5_addr *out, const char *name, size_t len,
 int s5_addr_to_sockaddr(const struct s5_addr *a, int family,
 			struct sockaddr_storage *out);
 
+/* The IPv4-mapped IPv6 form of s4 (::ffff:a.b.c.d, same port), as an
+ * IPv6 socket that is not IPV6_V6ONLY reaches an IPv4 address. */
+void s5_sockaddr_mapped(const struct sockaddr_in *s4,
+			struct sockaddr_storage *out, socklen_t *len);
+
 #endif

@@ -497,16 +497,7 @@ int s5_config_pick_proxy(const struct s5_config *c, int domain, bool v6only,
 		return 0;
 	}
 	if (domain == AF_INET6 && c->has_proxy4 && !v6only) {
-		struct sockaddr_in6 s6;
-
-		memset(&s6, 0, sizeof(s6));
-		s6.sin6_family = AF_INET6;
-		s6.sin6_port = c->proxy4.sin_port;
-		s6.sin6_addr.s6_addr[10] = 0xff;
-		s6.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&s6.sin6_addr.s6_addr[12], &c->proxy4.sin_addr, 4);
-		memcpy(out, &s6, sizeof(s6));
-		*len = sizeof(s6);
+		s5_sockaddr_mapped(&c->proxy4, out, len);
 		return 0;
 	}
 	return -EAFNOSUPPORT;

@@ -236,3 +236,19 @@ int s5_addr_to_sockaddr(const struct s5_addr *a, int family,
 	}
 	return -EAFNOSUPPORT;
 }
+
+void s5_sockaddr_mapped(const struct sockaddr_in *s4,
+			struct sockaddr_storage *out, socklen_t *len)
+{
+	struct sockaddr_in6 s6;
+
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_port = s4->sin_port;
+	s6.sin6_addr.s6_addr[10] = 0xff;
+	s6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&s6.sin6_addr.s6_addr[12], &s4->sin_addr, 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &s6, sizeof(s6));
+	*len = sizeof(s6);
+}

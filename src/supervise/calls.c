@@ -150,16 +150,27 @@ static void legacy_family(const struct s5s_call *c, struct sockaddr_storage *ss)
 		ss->ss_family = AF_INET;
 }
 
-static struct s5s_op *new_op(struct s5s_call *c, enum s5s_op_kind kind)
+/* A pending operation for call c, owning c's descriptor and data (the
+ * bytes to send once connected, or NULL). Without memory it frees data,
+ * answers ENOMEM and returns NULL. */
+static struct s5s_op *new_op(struct sup *s, struct s5s_call *c,
+			     enum s5s_op_kind kind, uint8_t *data, size_t dlen,
+			     int flags)
 {
 	struct s5s_op *op = calloc(1, sizeof(*op));
 
-	if (!op)
+	if (!op) {
+		free(data);
+		s5s_answer(s, c, ENOMEM, 0);
 		return NULL;
+	}
 	op->kind = kind;
 	op->call = *c;
 	op->saved_fl = -1;
 	op->deadline = -1;
+	op->data = data;
+	op->data_len = dlen;
+	op->send_flags = flags;
 	c->fd = -1; /* the op owns it now */
 	return op;
 }
@@ -191,17 +202,11 @@ static void proxy_connect(struct sup *s, struct s5s_call *c,
 			  size_t dlen, int flags)
 {
 	const struct s5_config *cfg = s->cfg;
-	struct s5s_op *op = new_op(c, S5S_OP_PROXY);
+	struct s5s_op *op = new_op(s, c, S5S_OP_PROXY, data, dlen, flags);
 	int r;
 
-	if (!op) {
-		free(data);
-		s5s_answer(s, c, ENOMEM, 0);
+	if (!op)
 		return;
-	}
-	op->data = data;
-	op->data_len = dlen;
-	op->send_flags = flags;
 	memcpy(&op->dst, sa, len);
 	op->dlen = len;
 	if (s5_config_pick_proxy(cfg, c->domain,
@@ -255,15 +260,9 @@ static void direct_connect(struct sup *s, struct s5s_call *c,
 		s5s_answer(s, c, r < 0 ? errno : 0, 0);
 		return;
 	}
-	op = new_op(c, S5S_OP_DIRECT);
-	if (!op) {
-		free(data);
-		s5s_answer(s, c, ENOMEM, 0);
+	op = new_op(s, c, S5S_OP_DIRECT, data, dlen, flags);
+	if (!op)
 		return;
-	}
-	op->data = data;
-	op->data_len = dlen;
-	op->send_flags = flags;
 	r = set_nonblock(op);
 	if (r == 0 && connect(op->call.fd, sa, len) < 0)
 		r = -errno;
@@ -525,15 +524,9 @@ static void stream_send(struct sup *s, struct s5s_call *c, struct gathered *g,
 		answer_send(s, c, n, flags);
 		return;
 	}
-	op = new_op(c, S5S_OP_DIRECT);
-	if (!op) {
-		free(g->data);
-		s5s_answer(s, c, ENOMEM, 0);
+	op = new_op(s, c, S5S_OP_DIRECT, g->data, g->len, flags);
+	if (!op)
 		return;
-	}
-	op->data = g->data;
-	op->data_len = g->len;
-	op->send_flags = flags;
 	op->want = POLLOUT;
 	start_op(s, op);
 }
@@ -819,27 +812,26 @@ static void on_getpeername(struct sup *s, struct s5s_call *c)
 
 void s5s_handle(struct sup *s, struct s5s_call *c)
 {
+	static const struct {
+		int nr;
+		void (*fn)(struct sup *s, struct s5s_call *c);
+	} handlers[] = {
+		{ __NR_connect, on_connect },
+		{ __NR_sendto, on_sendto },
+		{ __NR_sendmsg, on_sendmsg },
+		{ __NR_sendmmsg, on_sendmmsg },
+		{ __NR_getpeername, on_getpeername },
+	};
+	size_t i;
+
 	c->fd = -1;
-	switch (c->nr) {
-	case __NR_connect:
-		on_connect(s, c);
-		break;
-	case __NR_sendto:
-		on_sendto(s, c);
-		break;
-	case __NR_sendmsg:
-		on_sendmsg(s, c);
-		break;
-	case __NR_sendmmsg:
-		on_sendmmsg(s, c);
-		break;
-	case __NR_getpeername:
-		on_getpeername(s, c);
-		break;
-	default:
-		s5s_answer(s, c, ENOSYS, 0);
-		break;
-	}
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].nr == c->nr)
+			break;
+	if (i < sizeof(handlers) / sizeof(handlers[0]))
+		handlers[i].fn(s, c);
+	else
+		s5s_answer(s, c, ENOSYS, 0); /* not one the filter sends */
 	if (c->fd >= 0)
 		close(c->fd);
 }

@@ -185,17 +185,7 @@ int s5s_dns_addr(const struct s5s_dns *d, int domain, bool v6only,
 			memcpy(out, &d->addr4, sizeof(d->addr4));
 			*len = sizeof(d->addr4);
 		} else {
-			struct sockaddr_in6 s6;
-
-			memset(&s6, 0, sizeof(s6));
-			s6.sin6_family = AF_INET6;
-			s6.sin6_port = d->addr4.sin_port;
-			s6.sin6_addr.s6_addr[10] = 0xff;
-			s6.sin6_addr.s6_addr[11] = 0xff;
-			memcpy(&s6.sin6_addr.s6_addr[12], &d->addr4.sin_addr,
-			       4);
-			memcpy(out, &s6, sizeof(s6));
-			*len = sizeof(s6);
+			s5_sockaddr_mapped(&d->addr4, out, len);
 		}
 		return 0;
 	}

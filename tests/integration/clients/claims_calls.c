@@ -92,32 +92,7 @@ static socklen_t parse_addr(const char *host, const char *port,
 	exit(2);
 }
 
-/* ["ADDR", PORT] for an AF_INET or AF_INET6 address. */
-static void put_sockaddr(const struct sockaddr_storage *ss)
-{
-	char text[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, text, sizeof(text));
-		port = ntohs(s4->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof(text));
-		port = ntohs(s6->sin6_port);
-	}
-	printf("[\"%s\", %u]", text, port);
-}
-
-static bool readable_within(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1;
-}
 
 static bool in_list(int fd, const int *l, int n)
 {
@@ -191,31 +166,18 @@ static int cmd_syscall_connect(char **argv)
 	socklen_t dlen = parse_addr(argv[0], argv[1], &dst);
 	socklen_t plen = sizeof(peer);
 	static const char req[] = "GET /syscall HTTP/1.0\r\n\r\n";
-	char body[4096];
-	size_t got = 0;
-	ssize_t n;
-	int fd = socket(dst.ss_family, SOCK_STREAM, 0), i;
+	int fd = socket(dst.ss_family, SOCK_STREAM, 0);
 	long r;
 
 	r = syscall(SYS_connect, fd, (struct sockaddr *)&dst, dlen);
 	printf("{\"connect\": \"%s\"", ename(r == 0 ? 0 : errno));
 	if (r == 0 && getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
 		fputs(", \"peer\": ", stdout);
-		put_sockaddr(&peer);
+		put_addr_json(&peer);
 	}
 	if (r == 0 && write(fd, req, sizeof(req) - 1) ==
-			      (ssize_t)(sizeof(req) - 1)) {
-		for (i = 0; i < 100 && got < sizeof(body); i++) {
-			if (!readable_within(fd, IO_TIMEOUT_MS))
-				break;
-			n = read(fd, body + got, sizeof(body) - got);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		fputs(", \"answer\": ", stdout);
-		json_str(body, got);
-	}
+			      (ssize_t)(sizeof(req) - 1))
+		put_reply_json(fd, IO_TIMEOUT_MS);
 	r = syscall(SYS_close, fd);
 	printf(", \"close\": \"%s\", \"closed\": %s}\n",
 	       ename(r == 0 ? 0 : errno), fd_open(fd) ? "false" : "true");
@@ -430,7 +392,7 @@ static void put_recv(int fd)
 	putchar('[');
 	json_str(buf, (size_t)n);
 	fputs(", ", stdout);
-	put_sockaddr(&src);
+	put_addr_json(&src);
 	putchar(']');
 }
 

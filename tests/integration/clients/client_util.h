@@ -3,10 +3,16 @@
 #ifndef S5_CLIENT_UTIL_H
 #define S5_CLIENT_UTIL_H
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* An errno's name ("ECONNREFUSED"), "ok" for 0, "E<n>" for one glibc
  * has no name for (in a buffer of the calling thread's). */
@@ -71,6 +77,56 @@ static inline int list_fds(int *out, int max)
 	}
 	closedir(d);
 	return n;
+}
+
+/* True when fd becomes readable within ms milliseconds. */
+static inline bool readable_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+/* ["ADDR", PORT] for an AF_INET or AF_INET6 address, ["?", 0] else. */
+static inline void put_addr_json(const struct sockaddr_storage *ss)
+{
+	char text[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, text, sizeof(text));
+		port = ntohs(s4->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof(text));
+		port = ntohs(s6->sin6_port);
+	}
+	printf("[\"%s\", %u]", text, port);
+}
+
+/* Reads what fd answers (up to 4 KiB, waiting at most ms for each
+ * piece) and prints it as `, "answer": "..."`. */
+static inline void put_reply_json(int fd, int ms)
+{
+	char body[4096];
+	size_t got = 0;
+	int i;
+
+	for (i = 0; i < 100 && got < sizeof(body); i++) {
+		ssize_t n;
+
+		if (!readable_within(fd, ms))
+			break;
+		n = read(fd, body + got, sizeof(body) - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	fputs(", \"answer\": ", stdout);
+	json_str(body, got);
 }
 
 #endif

@@ -271,12 +271,6 @@ static struct sockaddr_in6 addr6(const char *host, const char *port)
 	return a;
 }
 
-static bool readable_within(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1;
-}
 
 static bool fd_open(int fd)
 {

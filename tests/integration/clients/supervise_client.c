@@ -131,52 +131,12 @@ static int numeric(const char *host, const char *port,
 	return -1;
 }
 
-static void put_addr(const struct sockaddr *sa)
-{
-	char text[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &a->sin_addr, text, sizeof(text));
-		port = ntohs(a->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof(text));
-		port = ntohs(a->sin6_port);
-	}
-	printf("[\"%s\", %d]", text, port);
-}
-
-static int readable_within(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 1;
-}
-
 static const char req[] = "GET / HTTP/1.0\r\nHost: t\r\n\r\n";
 
 /* Reads the answer to a request already sent and prints it. */
 static void put_reply(int fd)
 {
-	char body[4096];
-	size_t got = 0;
-	ssize_t n;
-	int i;
-
-	for (i = 0; i < 100 && got < sizeof(body); i++) {
-		if (!readable_within(fd, IO_TIMEOUT_MS))
-			break;
-		n = read(fd, body + got, sizeof(body) - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	fputs(", \"answer\": ", stdout);
-	json_str(body, got);
+	put_reply_json(fd, IO_TIMEOUT_MS);
 }
 
 /* Sends a GET for / on a connected socket and prints the answer. */
@@ -221,7 +181,7 @@ static int fetch_from(const struct sockaddr *sa, socklen_t len)
 		return errno;
 	}
 	fputs(", \"addr\": ", stdout);
-	put_addr(sa);
+	put_addr_json((const void *)sa);
 	if (use_raw)
 		e = raw_connect(fd, sa, len);
 	else
@@ -230,7 +190,7 @@ static int fetch_from(const struct sockaddr *sa, socklen_t len)
 	if (e == 0) {
 		if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
 			fputs(", \"peer\": ", stdout);
-			put_addr((struct sockaddr *)&peer);
+			put_addr_json(&peer);
 		}
 		put_answer(fd);
 	}

@@ -56,8 +56,6 @@ int main(int argc, char **argv)
 	static const char req[] = "GET / HTTP/1.0\r\nHost: t\r\n\r\n";
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct io_uring ring;
-	char body[4096];
-	size_t got = 0;
 	int fd, r, setup, e;
 
 	if (argc != 3 || inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) {
@@ -81,22 +79,8 @@ int main(int argc, char **argv)
 	printf("{\"setup\": \"%s\", \"via\": \"%s\", \"connect\": \"%s\"",
 	       ename(setup), setup == 0 ? "io_uring" : "connect", ename(e));
 	if (e == 0 && write(fd, req, sizeof(req) - 1) ==
-			      (ssize_t)(sizeof(req) - 1)) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-
-		for (int i = 0; i < 100 && got < sizeof(body); i++) {
-			ssize_t n;
-
-			if (poll(&p, 1, IO_TIMEOUT_MS) != 1)
-				break;
-			n = read(fd, body + got, sizeof(body) - got);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		fputs(", \"answer\": ", stdout);
-		json_str(body, got);
-	}
+			      (ssize_t)(sizeof(req) - 1))
+		put_reply_json(fd, IO_TIMEOUT_MS);
 	printf("}\n");
 	close(fd);
 	return 0;
