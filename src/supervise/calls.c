@@ -362,7 +362,12 @@ static void on_connect(struct sup *s, struct s5s_call *c)
 			return;
 		}
 	}
-	/* UDP and the like connect at once. */
+	/* A stream that is not TCP (SCTP) may take a while to connect;
+	 * UDP and the like connect at once. */
+	if (c->type == SOCK_STREAM) {
+		direct_connect(s, c, (struct sockaddr *)&ss, len, NULL, 0, 0);
+		return;
+	}
 	r = connect(c->fd, (struct sockaddr *)&ss, len);
 	s5s_answer(s, c, r < 0 ? errno : 0, 0);
 }
