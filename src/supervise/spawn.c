@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -255,6 +256,18 @@ static void quiet_stdio(void)
 		close(fd);
 }
 
+/* Each handshake in progress holds a copy of a program's socket: as many
+ * descriptors as the hard limit allows, for us only (after the fork). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* Everything before the fork. Returns 0 or 125 after a message. */
 static int prepare(struct sup *s, const char *path, const struct s5_config *c,
 		   sigset_t *mask)
@@ -322,6 +335,7 @@ int s5s_run(const char *path, char **argv, const struct s5_config *c)
 	if (spawn(&s, path, argv, &old) < 0)
 		goto out;
 	quiet_stdio();
+	raise_nofile();
 	/* Our sends say MSG_NOSIGNAL; this is for any that does not. Set
 	 * after the fork: an ignored signal would stay ignored across the
 	 * program's exec. */

@@ -145,6 +145,12 @@ int s5s_take_fd(struct sup *s, struct s5s_call *c)
 	if (c->fd < 0) {
 		if (err == EBADF || err == ESRCH)
 			return -err;
+		if (err == EMFILE || err == ENFILE) {
+			s5log_msg(S5LOG_ERROR, "supervisor: out of descriptors; "
+				  "a network call of the program is refused",
+				  NULL);
+			return -ENOBUFS;
+		}
 		log_unreadable(c, err);
 		return -EPERM;
 	}
