@@ -8,8 +8,8 @@
  * where no single change can make the call reach a proxied destination:
  *   - a socket that is not IPv4/IPv6 given no IPv4/IPv6 address (swapping
  *     an IPv4 socket in would also take rewriting the address);
- *   - a TCP send naming no address without MSG_FASTOPEN (TCP ignores a
- *     name added meanwhile);
+ *   - a TCP sendmsg naming no address without MSG_FASTOPEN (TCP ignores
+ *     a name added meanwhile);
  *   - sendto with no address at all (the filter lets it run: it sends on
  *     what a checked connect() set up).
  * A datagram socket's sendmsg is made by us even without a name, since
@@ -632,8 +632,11 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 	if (r == 0 && named)
 		r = read_addr(c, (uintptr_t)m.msg_name, m.msg_namelen, &ss,
 			      &len);
-	if (r == 0 && ((is_tcp(c) && !named) ||
-		       (!is_inet(c) && (!named || !inet_family(&ss))))) {
+	/* MSG_FASTOPEN is the exception on TCP: a name added after our
+	 * look would be connected to. */
+	if (r == 0 &&
+	    ((is_tcp(c) && !named && !(flags & MSG_FASTOPEN)) ||
+	     (!is_inet(c) && (!named || !inet_family(&ss))))) {
 		s5s_continue(s, c);
 		return;
 	}
@@ -650,7 +653,7 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 	}
 	if (!is_inet(c))
 		foreign_send(s, c, g, &ss, len, flags);
-	else if (is_tcp(c) && (flags & MSG_FASTOPEN))
+	else if (is_tcp(c) && named && (flags & MSG_FASTOPEN))
 		fastopen(s, c, &ss, len, g, flags);
 	else if (is_tcp(c))
 		stream_send(s, c, g, flags);

@@ -11,6 +11,8 @@
  *   swapconnect  connect() to HOST:PORT on descriptor 100, which another
  *                thread dup2()s between an AF_UNIX socket and a fresh TCP
  *                socket
+ *   fastopen     sendmsg() with MSG_FASTOPEN on a fresh TCP socket each
+ *                time while another thread flips msg_name as in msgname
  *
  * Each runs for at most RACE_MS milliseconds (default 1500) and prints
  * one line of counts. Built with gcc -static -pthread. */
@@ -113,6 +115,21 @@ int main(int argc, char **argv)
 				refused++;
 			else
 				other++;
+		}
+	} else if (strcmp(mode, "fastopen") == 0) {
+		pthread_create(&t, NULL, flip_name, NULL);
+		while (now_ms() < deadline) {
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+			if (sendmsg(fd, &shared_msg,
+				    MSG_FASTOPEN | MSG_DONTWAIT |
+					    MSG_NOSIGNAL) >= 0)
+				ok++;
+			else if (errno == EINVAL || errno == EDESTADDRREQ ||
+				 errno == EPIPE || errno == ENOTCONN)
+				refused++;
+			else
+				other++;
+			close(fd);
 		}
 	} else if (strcmp(mode, "swapsend") == 0 ||
 		   strcmp(mode, "swapconnect") == 0) {
