@@ -611,6 +611,18 @@ static bool names_dst(const struct msghdr *m)
 	return m->msg_name != NULL && m->msg_namelen != 0;
 }
 
+/* A message's name as the kernel takes it: a longer msg_namelen is cut to
+ * a sockaddr_storage (sendmsg(2) does not refuse it, unlike sendto). */
+static int read_name(const struct s5s_call *c, const struct msghdr *m,
+		     struct sockaddr_storage *ss, socklen_t *len)
+{
+	socklen_t n = m->msg_namelen;
+
+	if (n > sizeof(*ss))
+		n = sizeof(*ss);
+	return read_addr(c, (uintptr_t)m->msg_name, n, ss, len);
+}
+
 /* sendmsg. Only two cases let the kernel run the call as made: a TCP
  * socket's message without a name (a name added meanwhile is ignored by
  * TCP), and a socket that is not IPv4/IPv6 given no IPv4/IPv6 name. A
@@ -630,8 +642,7 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 		r = s5s_take_fd(s, c);
 	named = r == 0 && names_dst(&m);
 	if (r == 0 && named)
-		r = read_addr(c, (uintptr_t)m.msg_name, m.msg_namelen, &ss,
-			      &len);
+		r = read_name(c, &m, &ss, &len);
 	/* MSG_FASTOPEN is the exception on TCP: a name added after our
 	 * look would be connected to. */
 	if (r == 0 &&
@@ -686,8 +697,7 @@ static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
 
 		g->data = NULL;
 		if (names_dst(m)) {
-			r = read_addr(c, (uintptr_t)m->msg_name,
-				      m->msg_namelen, &ss, &len);
+			r = read_name(c, m, &ss, &len);
 			if (r == 0)
 				r = -dgram_dst(s, c, "sendmmsg", &ss, &len);
 		}
@@ -735,8 +745,7 @@ static int names_of(const struct s5s_call *c, const struct mmsghdr *v,
 
 		if (!names_dst(&v[i].msg_hdr))
 			continue;
-		if (read_addr(c, (uintptr_t)v[i].msg_hdr.msg_name,
-			      v[i].msg_hdr.msg_namelen, &ss, &len) < 0 ||
+		if (read_name(c, &v[i].msg_hdr, &ss, &len) < 0 ||
 		    inet_family(&ss))
 			most = 2;
 		else
