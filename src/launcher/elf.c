@@ -158,7 +158,8 @@ static int scan_note(const struct elf_src *src, const uint8_t *ph, uint8_t cls,
 	int rc;
 
 	seg_of(ph, cls, &off, &size);
-	if (size == 0 || size > NOTE_SEGMENT_MAX || off > (uint64_t)INT64_MAX)
+	if (size == 0 || size > NOTE_SEGMENT_MAX ||
+	    off > (uint64_t)INT64_MAX - size)
 		return 0; /* not the note we look for */
 	buf = malloc((size_t)size);
 	if (!buf)
@@ -167,7 +168,10 @@ static int scan_note(const struct elf_src *src, const uint8_t *ph, uint8_t cls,
 	if (rc == 0 && has_go_note(buf, (size_t)size))
 		*go = true;
 	free(buf);
-	return rc == -ENOEXEC ? 0 : rc;
+	/* A note that cannot be read (past the end of the file, or where
+	 * pread refuses the offset) is no Go note; the file is judged by
+	 * its headers, as before notes were read. */
+	return rc == -ENOMEM ? rc : 0;
 }
 
 /* Scans the program header table for PT_INTERP and Go's note. p_type is

@@ -7,7 +7,8 @@
  *    than from <elf.h>'s structs): refused or not, class, byte order,
  *    machine, native, PT_INTERP;
  *  - the file read with pread (a memfd holding the same bytes) gives the
- *    same result as the bytes in memory;
+ *    same result as the bytes in memory, Go's build-ID note included
+ *    (a note segment at an offset pread refuses must not fail the file);
  *  - a foreign byte order says nothing about machine or PT_INTERP.
  */
 #include <elf.h>
@@ -139,7 +140,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 
 	rc_file = s5l_elf_inspect(file_of(data, size), &from_file);
-	if (rc_file != rc || (rc == 0 && !same(&from_file, &got)))
+	if (rc_file != rc || (rc == 0 && !same(&from_file, &got)) ||
+	    (rc == 0 && from_file.go != got.go))
+		__builtin_trap();
+	/* Go's note is only looked for in native files. */
+	if (rc == 0 && !got.native && got.go)
 		__builtin_trap();
 	free(copy);
 	return 0;
