@@ -84,6 +84,11 @@ size_t s5_fmt_uint(char out[20], unsigned long long v);
  * family). Shared with the config's error texts. */
 size_t s5_fmt_ip(char out[S5_IP_TEXT_MAX], int family, const uint8_t *addr);
 
+/* The error line for a connect to a fake address no name maps to (any
+ * more, or in this process): "connect ADDR: a fake address that no host
+ * name maps to (hint); refused". */
+void s5log_unmapped(const struct s5_addr *a, const char *hint);
+
 /* Convenience: one line made of NULL-terminated list of strings. */
 void s5log_msg(enum s5log_level level, const char *first, ...)
 	__attribute__((sentinel));

@@ -17,6 +17,7 @@
 #ifndef S5_PROTO_H
 #define S5_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -153,6 +154,13 @@ int s5_addr_from_name(struct s5_addr *out, const char *name, size_t len,
  * length, or -EAFNOSUPPORT (a name, or other IPv6 into AF_INET). */
 int s5_addr_to_sockaddr(const struct s5_addr *a, int family,
 			struct sockaddr_storage *out);
+
+/* For an IPv4 or IPv6 s5_addr: its family (AF_INET, AF_INET6), its 4 or
+ * 16 address bytes, and whether it is the unspecified address (0.0.0.0,
+ * ::). */
+int s5_addr_family(const struct s5_addr *a);
+const uint8_t *s5_addr_ip(const struct s5_addr *a);
+bool s5_addr_unspecified(const struct s5_addr *a);
 
 /* The IPv4-mapped IPv6 form of s4 (::ffff:a.b.c.d, same port), as an
  * IPv6 socket that is not IPV6_V6ONLY reaches an IPv4 address. */

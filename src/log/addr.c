@@ -164,3 +164,16 @@ size_t s5_fmt_ip(char out[S5_IP_TEXT_MAX], int family, const uint8_t *addr)
 	out[l.len] = '\0';
 	return l.len;
 }
+
+void s5log_unmapped(const struct s5_addr *a, const char *hint)
+{
+	struct s5log_line l;
+
+	s5log_begin(&l, S5LOG_ERROR);
+	s5log_str(&l, "connect ");
+	s5log_s5addr(&l, a);
+	s5log_str(&l, ": a fake address that no host name maps to (");
+	s5log_str(&l, hint);
+	s5log_str(&l, "); refused");
+	s5log_end(&l);
+}

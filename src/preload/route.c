@@ -133,42 +133,17 @@ int s5_dst_read(int fd, const struct s5_sock_info *si, bool connect,
 	return S5_DST_ADDR;
 }
 
-/* A connect to 0.0.0.0 or :: reaches this host (Linux treats it as the
- * loopback address), so it never leaves the machine. */
-static bool is_unspecified(const struct s5_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return memcmp(a->atyp == S5_ATYP_IPV4 ? a->u.v4 : a->u.v6, zero,
-		      a->atyp == S5_ATYP_IPV4 ? 4 : 16) == 0;
-}
-
-static const uint8_t *addr_bytes(const struct s5_addr *a)
-{
-	return a->atyp == S5_ATYP_IPV4 ? a->u.v4 : a->u.v6;
-}
-
-static int family_of(const struct s5_addr *a)
-{
-	return a->atyp == S5_ATYP_IPV4 ? AF_INET : AF_INET6;
-}
-
 /* A fake address becomes its name again. One the pool does not know (the
  * name was resolved before an exec, or recycled) has nowhere to go: it
  * must never reach the network. */
 static int fake_to_target(struct s5_addr *target)
 {
 	char name[S5_NAME_MAX + 1];
-	struct s5log_line l;
-	int n = s5_fake_to_name(family_of(target), addr_bytes(target), name);
+	int n = s5_fake_to_name(s5_addr_family(target), s5_addr_ip(target),
+				name);
 
 	if (n < 0) {
-		s5log_begin(&l, S5LOG_ERROR);
-		s5log_str(&l, "connect ");
-		s5log_s5addr(&l, target);
-		s5log_str(&l, ": a fake address that no host name maps to "
-			      "(resolved in another process?); refused");
-		s5log_end(&l);
+		s5log_unmapped(target, "resolved in another process?");
 		return -EHOSTUNREACH;
 	}
 	return s5_addr_from_name(target, name, (size_t)n, target->port);
@@ -182,16 +157,16 @@ int s5_route_dst(const struct sockaddr *sa, socklen_t len,
 	 * cannot read is the caller's mistake, and goes nowhere. */
 	if (s5_addr_from_sockaddr(target, sa, len) < 0)
 		return -EAFNOSUPPORT;
-	if (is_unspecified(target))
+	if (s5_addr_unspecified(target))
 		return S5_PASS;
 	/* Fake addresses first: no exclusion rule may send one out. */
-	if (s5_is_fake(family_of(target), addr_bytes(target))) {
+	if (s5_is_fake(s5_addr_family(target), s5_addr_ip(target))) {
 		*fake = true;
 		return fake_to_target(target);
 	}
 	if (s5_exclude_match_addr(&s5_cfg.exclude, sa, len) ||
 	    s5_config_is_proxy(&s5_cfg, sa, len) ||
-	    s5_is_direct(family_of(target), addr_bytes(target)))
+	    s5_is_direct(s5_addr_family(target), s5_addr_ip(target)))
 		return S5_PASS;
 	return 0;
 }

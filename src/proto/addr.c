@@ -237,6 +237,24 @@ int s5_addr_to_sockaddr(const struct s5_addr *a, int family,
 	return -EAFNOSUPPORT;
 }
 
+int s5_addr_family(const struct s5_addr *a)
+{
+	return a->atyp == S5_ATYP_IPV4 ? AF_INET : AF_INET6;
+}
+
+const uint8_t *s5_addr_ip(const struct s5_addr *a)
+{
+	return a->atyp == S5_ATYP_IPV4 ? a->u.v4 : a->u.v6;
+}
+
+bool s5_addr_unspecified(const struct s5_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(s5_addr_ip(a), zero,
+		      a->atyp == S5_ATYP_IPV4 ? 4 : 16) == 0;
+}
+
 void s5_sockaddr_mapped(const struct sockaddr_in *s4,
 			struct sockaddr_storage *out, socklen_t *len)
 {

@@ -16,24 +16,6 @@
 #include "s5_log.h"
 #include "sup.h"
 
-static bool is_unspecified(const struct s5_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return (a->atyp == S5_ATYP_IPV4 && memcmp(a->u.v4, zero, 4) == 0) ||
-	       (a->atyp == S5_ATYP_IPV6 && memcmp(a->u.v6, zero, 16) == 0);
-}
-
-static int family_of(const struct s5_addr *a)
-{
-	return a->atyp == S5_ATYP_IPV4 ? AF_INET : AF_INET6;
-}
-
-static const uint8_t *bytes_of(const struct s5_addr *a)
-{
-	return a->atyp == S5_ATYP_IPV4 ? a->u.v4 : a->u.v6;
-}
-
 /* The proxy's host, whatever the port: the preload's UDP relay (the
  * address an ASSOCIATE reply names) lives there too. */
 static bool proxy_host(const struct s5_config *c, const struct s5_addr *a)
@@ -47,10 +29,10 @@ static bool proxy_host(const struct s5_config *c, const struct s5_addr *a)
 
 static int unmapped(struct sup *s, struct s5_addr *target)
 {
-	struct s5log_line l;
 	char name[S5_NAME_MAX + 1];
 	uint16_t port = target->port;
-	int n = s5_pool_reverse(s->pool, family_of(target), bytes_of(target),
+	int n = s5_pool_reverse(s->pool, s5_addr_family(target),
+				s5_addr_ip(target),
 				(uint32_t)(s5_now_ms() / 1000), name,
 				sizeof(name));
 
@@ -58,12 +40,7 @@ static int unmapped(struct sup *s, struct s5_addr *target)
 		return s5_addr_from_name(target, name, (size_t)n, port) < 0
 			       ? -EHOSTUNREACH
 			       : S5S_PROXY;
-	s5log_begin(&l, S5LOG_ERROR);
-	s5log_str(&l, "connect ");
-	s5log_s5addr(&l, target);
-	s5log_str(&l, ": a fake address that no host name maps to "
-		      "(resolved outside this supervisor?); refused");
-	s5log_end(&l);
+	s5log_unmapped(target, "resolved outside this supervisor?");
 	return -EHOSTUNREACH;
 }
 
@@ -100,13 +77,13 @@ int s5s_route(struct sup *s, int domain, int type, const struct sockaddr *sa,
 		return -ECONNREFUSED;
 	}
 	/* Linux connects to the unspecified address as to this host. */
-	if (is_unspecified(target))
+	if (s5_addr_unspecified(target))
 		return S5S_DIRECT;
-	if (s5_pool_in_range(s->pool, family_of(target), bytes_of(target)))
+	if (s5_pool_in_range(s->pool, s5_addr_family(target), s5_addr_ip(target)))
 		return unmapped(s, target);
 	if (s5_exclude_match_addr(&c->exclude, sa, len) ||
 	    proxy_host(c, target) ||
-	    s5_pool_direct_has(s->pool, family_of(target), bytes_of(target)))
+	    s5_pool_direct_has(s->pool, s5_addr_family(target), s5_addr_ip(target)))
 		return S5S_DIRECT;
 	return S5S_PROXY;
 }
