@@ -3,10 +3,11 @@
  * A name the proxy must resolve gets an address from a reserved range (one
  * IPv4 range, one IPv6 range; a name has the same slot in both). connect()
  * to such an address is turned back into the name and sent to the proxy
- * as a DOMAINNAME. The pool lives in one shared anonymous mapping, so a
- * process and the children it forks see the same names at the same
- * addresses; it is guarded by a process-shared robust mutex (a child that
- * dies holding it does not wedge the others).
+ * as a DOMAINNAME. The pool lives in one shared mapping, a memfd that
+ * every process of a tree maps (s5_pool_create_shared, s5_pool_attach), so
+ * they all see the same names at the same addresses; it is guarded by a
+ * lock of our own in the mapping, which a process that dies holding it
+ * does not wedge (pool.c).
  *
  * Slots are recycled least-recently-used first, and only when their last
  * use is older than the grace period: an address the program may still
@@ -44,24 +45,65 @@ int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
 		   const struct s5_cidr *net6, uint32_t capacity,
 		   uint32_t grace_s);
 
-/* The variable through which the launcher's supervisor hands its pool's
- * descriptor to the preload of the programs it runs. */
-#define S5_POOL_FD_ENV "SOCKS5WRAP_POOL_FD"
-
-/* The same pool in a memfd (*fd_out, close-on-exec), so that processes
- * that are not forks of each other can share it: the launcher's
- * supervisor and the preload of the programs it runs. Returns as
- * s5_pool_create, or the -errno of memfd_create/ftruncate. */
+/* The same pool in a memfd (*fd_out, close-on-exec, mode 0600) with a
+ * random id, so that processes that are not forks of each other can map
+ * it: every process of one tree, 32-bit and 64-bit, and the launcher's
+ * supervisor. Returns as s5_pool_create, or the -errno of memfd_create,
+ * ftruncate or getrandom. */
 int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
 			  const struct s5_cidr *net4,
 			  const struct s5_cidr *net6, uint32_t capacity,
 			  uint32_t grace_s);
 
-/* Maps the pool that fd holds when it is one of this build's layout for
- * these ranges (any capacity): 0, or -EINVAL for anything else. The
- * descriptor may be closed afterwards. */
+/* Maps the pool that fd holds when it is one of this layout for these
+ * ranges (any capacity), and, when id is not NULL, that id: 0, or -EINVAL
+ * for anything else. The descriptor may be closed afterwards. */
 int s5_pool_attach(struct s5_pool **out, int fd, const struct s5_cidr *net4,
-		   const struct s5_cidr *net6);
+		   const struct s5_cidr *net6, const uint8_t *id);
+
+#define S5_POOL_ID_LEN 16
+
+/* The pool's id (S5_POOL_ID_LEN bytes; zero for s5_pool_create's). */
+void s5_pool_id(const struct s5_pool *p, uint8_t *id);
+
+/* ---- finding a tree's table (tableref.c) ------------------------------ */
+
+/* The variable that names the process tree's table to the processes it
+ * starts: "ID:PID:FD", the id in 32 lower-case hex digits, a process that
+ * holds the table (its creator) and the descriptor number it holds it
+ * under (s5_table_hold), which every holder keeps it at when it can. */
+#define S5_TABLE_ENV "SOCKS5WRAP_TABLE"
+#define S5_TABLE_REF_MAX 56 /* the longest value, with its NUL */
+
+struct s5_table_ref {
+	uint8_t id[S5_POOL_ID_LEN];
+	int pid; /* 1 .. 2^22 (the kernel's PID_MAX_LIMIT) */
+	int fd;  /* 0 .. 2^20 */
+};
+
+/* Parses a value of S5_TABLE_ENV: 0, or -EINVAL for anything that is not
+ * exactly that form. */
+int s5_table_ref_parse(const char *s, struct s5_table_ref *out);
+
+/* Writes r's value into out (S5_TABLE_REF_MAX bytes). */
+void s5_table_ref_format(const struct s5_table_ref *r, char *out);
+
+/* Where a table's descriptor is kept: at this number or above, out of
+ * the way of the numbers programs expect to find free. */
+#define S5_TABLE_FD_MIN 100
+
+/* Trades fd (a table's memfd, which is closed) for the descriptor that
+ * holds the table for the programs this process starts: an O_PATH one,
+ * without close-on-exec, at min or above when the limit allows. It opens
+ * the table again through /proc/PID/fd for its user alone (the memfd is
+ * 0600): a program of another user that inherits it (a setuid one that
+ * changes user) can neither read nor write the table through it. Returns
+ * the descriptor, or -1 (no /proc). */
+int s5_table_hold(int fd, int min);
+
+/* Sets S5_TABLE_ENV to name p, held by this process under fd. Returns 0
+ * or -errno of setenv. */
+int s5_table_env_set(const struct s5_pool *p, int fd);
 
 /* Unmaps the pool (tests; the library keeps its pool for life). */
 void s5_pool_destroy(struct s5_pool *p);
@@ -79,7 +121,7 @@ int s5_name_normalize(const char *name, char *out);
 /* The slot for name (normalised), allocating or recycling one if needed,
  * and marks it used at now_s. Fills v4 (4 bytes) and v6 (16 bytes), each
  * may be NULL. Returns 0, -EINVAL (bad name), -ENOSPC (every slot in use
- * within the grace period), or the pool lock's error (-ENOTRECOVERABLE). */
+ * within the grace period), or the pool lock's error (-ETIMEDOUT). */
 int s5_pool_lookup(struct s5_pool *p, const char *name, uint32_t now_s,
 		   uint8_t *v4, uint8_t *v6);
 

@@ -1,11 +1,10 @@
 /* The pool's shared layout and the helpers the dns files share; not part
  * of the s5_dns.h or s5_dnsmsg.h contract.
  *
- * Everything lives in one MAP_SHARED anonymous mapping, so the parent and
- * the children it forks see the same bytes at the same address. Arrays are
- * found by offset from the header rather than by pointer, so the layout
- * would still hold if the mapping were ever placed elsewhere (a pool
- * shared across exec, DESIGN.md "Later").
+ * Everything lives in one MAP_SHARED mapping: of a memfd, which every
+ * process of a tree maps (at different addresses, after exec), or
+ * anonymous (tests, and a process that lost its tree's table). Arrays are
+ * found by offset from the header rather than by pointer.
  *
  *   struct s5_pool   header, lock, direct set
  *   uint32_t[]       bucket heads of the name index (slot + 1, 0 = empty)
@@ -19,7 +18,6 @@
 #ifndef S5_DNS_INTERNAL_H
 #define S5_DNS_INTERNAL_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,39 +48,73 @@ struct s5p_direct {
 	uint8_t addr[16]; /* IPv4 in the first 4 bytes, the rest zero */
 };
 
-#define S5P_MAGIC 0x53355031u /* "S5P1" */
+#define S5P_MAGIC 0x53355032u /* "S5P2" */
 
+/* The header. The pool is shared by every process of a tree, 32-bit and
+ * 64-bit builds of the library, the launcher (which may be built with
+ * another C library) and its supervisor alike, so the layout is made of
+ * fixed-size fields only, each at the offset the static assertions below
+ * name, the same in every build: no pointers, no size_t, no libc types
+ * (the lock is our own word, not a pthread_mutex_t, whose size differs
+ * between ABIs and C libraries). */
 struct s5_pool {
-	/* Process-shared and robust: see s5p_lock(). Guards every field
-	 * marked "lock" and the three arrays after the header. */
-	pthread_mutex_t lock;
+	uint32_t magic;       /* S5P_MAGIC: a pool of this layout */
+	uint32_t header_size; /* sizeof(struct s5_pool), checked on attach */
+	/* 0 when free, else the holder's token and flags: see pool.c. Guards
+	 * every field marked "lock" and the three arrays after the header. */
+	_Atomic uint32_t lock;
 
-	/* Fixed by s5_pool_create, read without the lock. */
-	size_t map_len;
-	size_t off_buckets, off_slots, off_last;
-	uint32_t magic; /* S5P_MAGIC: a pool of this layout (s5_pool_attach) */
+	/* Fixed by the creator, read without the lock. */
 	uint32_t capacity, grace_s;
 	uint32_t n_buckets; /* a power of two, at least 2 * capacity */
-	struct s5_cidr net4, net6;
 
 	uint32_t fresh; /* lock: slots [fresh, capacity) were never used */
 	uint32_t direct_next; /* lock: the entry the next add overwrites */
+
+	_Alignas(8) uint64_t map_len;
+	uint64_t off_buckets, off_slots, off_last;
+	/* The creator's PID namespace (the inode of /proc/self/ns/pid), 0 if
+	 * unknown: a lock holder's process ID is only looked up by processes
+	 * of the same namespace. */
+	uint64_t pid_ns;
+	/* Random, set by the creator: which tree's table this is
+	 * (SOCKS5WRAP_TABLE names it). */
+	uint8_t id[S5_POOL_ID_LEN];
+	struct s5_cidr net4, net6;
 	struct s5p_direct direct[S5_POOL_DIRECT_MAX]; /* lock */
 };
 
+_Static_assert(sizeof(struct s5_cidr) == 22 &&
+		       _Alignof(struct s5_cidr) == 2,
+	       "struct s5_cidr is part of the shared layout");
+_Static_assert(sizeof(struct s5p_slot) == 268 &&
+		       _Alignof(struct s5p_slot) == 4,
+	       "struct s5p_slot is part of the shared layout");
+_Static_assert(sizeof(struct s5p_direct) == 17,
+	       "struct s5p_direct is part of the shared layout");
+_Static_assert(offsetof(struct s5_pool, lock) == 8 &&
+		       offsetof(struct s5_pool, fresh) == 24 &&
+		       offsetof(struct s5_pool, map_len) == 32 &&
+		       offsetof(struct s5_pool, pid_ns) == 64 &&
+		       offsetof(struct s5_pool, id) == 72 &&
+		       offsetof(struct s5_pool, net4) == 88 &&
+		       offsetof(struct s5_pool, direct) == 132 &&
+		       sizeof(struct s5_pool) == 17544,
+	       "the pool header's layout is shared by every build");
+
 static inline uint32_t *s5p_buckets(struct s5_pool *p)
 {
-	return (uint32_t *)(void *)((char *)p + p->off_buckets);
+	return (uint32_t *)(void *)((char *)p + (size_t)p->off_buckets);
 }
 
 static inline struct s5p_slot *s5p_slots(struct s5_pool *p)
 {
-	return (struct s5p_slot *)(void *)((char *)p + p->off_slots);
+	return (struct s5p_slot *)(void *)((char *)p + (size_t)p->off_slots);
 }
 
 static inline uint32_t *s5p_last(struct s5_pool *p)
 {
-	return (uint32_t *)(void *)((char *)p + p->off_last);
+	return (uint32_t *)(void *)((char *)p + (size_t)p->off_last);
 }
 
 /* Orders the stores of an update as written. A holder that dies is not
@@ -104,8 +136,9 @@ static inline uint32_t s5p_bucket_of(const struct s5_pool *p, uint32_t hash)
 	return hash & (p->n_buckets - 1);
 }
 
-/* Takes p->lock. When its last holder died, rebuilds the derived data
- * (s5p_repair) and marks the lock consistent. Returns 0 or -errno. */
+/* Takes p->lock. When its holder died holding it, rebuilds the derived
+ * data (s5p_repair) first. Returns 0, or -ETIMEDOUT when a holder that is
+ * alive (stopped, say) or cannot be checked kept it for seconds. */
 int s5p_lock(struct s5_pool *p);
 void s5p_unlock(struct s5_pool *p);
 

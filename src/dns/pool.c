@@ -4,12 +4,33 @@
  * truth and the name index is derived from them. A slot is marked FREE
  * before its name is rewritten and USED only once the name is whole, so
  * after a death the index can be rebuilt from the USED slots alone.
+ *
+ * The lock is one 32-bit word in the mapping, waited on with futex(2)
+ * (shared, not private: the waiters are other processes): 0 when free,
+ * else the holder's process ID, with LOCK_WAITERS when someone sleeps on
+ * it and LOCK_FOREIGN when the holder's ID means nothing in the creator's
+ * PID namespace (or cannot be known). It is not a pthread mutex because
+ * 32-bit and 64-bit builds of the library and a launcher built with
+ * another C library share it; and it is not a robust futex because the
+ * robust list belongs to the C library. A waiter that sleeps long looks
+ * the holder up instead: a holder of its own namespace that no longer
+ * exists died inside an update, so the waiter takes the lock over and
+ * repairs the pool. A holder that is alive but stopped, or that cannot be
+ * looked up, is waited for a few seconds and then reported
+ * (-ETIMEDOUT), never taken from.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dns_internal.h"
@@ -61,34 +82,17 @@ static uint32_t bucket_count(uint32_t capacity)
 	return n;
 }
 
-static int init_lock(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int rc;
-
-	rc = pthread_mutexattr_init(&a);
-	if (rc)
-		return -rc;
-	rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	if (!rc)
-		rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	if (!rc)
-		rc = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -rc;
-}
-
 /* Fills the fixed part of the header and the array offsets. */
 static void layout(struct s5_pool *h, uint32_t capacity)
 {
 	h->capacity = capacity;
 	h->n_buckets = bucket_count(capacity);
 	h->off_buckets = align_up(sizeof(*h));
-	h->off_slots = align_up(h->off_buckets +
+	h->off_slots = align_up((size_t)h->off_buckets +
 				(size_t)h->n_buckets * sizeof(uint32_t));
-	h->off_last = align_up(h->off_slots +
+	h->off_last = align_up((size_t)h->off_slots +
 			       (size_t)capacity * sizeof(struct s5p_slot));
-	h->map_len = align_up(h->off_last +
+	h->map_len = align_up((size_t)h->off_last +
 			      (size_t)capacity * sizeof(uint32_t));
 }
 
@@ -106,28 +110,32 @@ static int plan(struct s5_pool *h, const struct s5_cidr *net4,
 	memset(h, 0, sizeof(*h));
 	layout(h, capacity);
 	h->magic = S5P_MAGIC;
+	h->header_size = sizeof(*h);
 	h->grace_s = grace_s;
 	copy_range(&h->net4, net4);
 	copy_range(&h->net6, net6);
 	return 0;
 }
 
+/* The inode of this process's PID namespace, or 0 (no /proc: a
+ * sandbox, say). */
+static uint64_t my_pid_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
 /* Puts header h into a fresh zeroed mapping: every bucket is empty, every
- * slot FREE, every direct entry empty. Pages are only touched as slots
- * fill. */
-static int fill(void *map, const struct s5_pool *h, struct s5_pool **out)
+ * slot FREE, every direct entry empty, the lock free. Pages are only
+ * touched as slots fill. */
+static void fill(void *map, const struct s5_pool *h, struct s5_pool **out)
 {
 	struct s5_pool *p = map;
-	int rc;
 
 	memcpy(p, h, sizeof(*h));
-	rc = init_lock(&p->lock);
-	if (rc) {
-		munmap(map, h->map_len);
-		return rc;
-	}
+	p->pid_ns = my_pid_ns();
 	*out = p;
-	return 0;
 }
 
 int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
@@ -140,11 +148,27 @@ int s5_pool_create(struct s5_pool **out, const struct s5_cidr *net4,
 
 	if (rc)
 		return rc;
-	map = mmap(NULL, h.map_len, PROT_READ | PROT_WRITE,
+	map = mmap(NULL, (size_t)h.map_len, PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return -ENOMEM;
-	return fill(map, &h, out);
+	fill(map, &h, out);
+	return 0;
+}
+
+static int random_id(uint8_t *id)
+{
+	size_t got = 0;
+
+	while (got < S5_POOL_ID_LEN) {
+		ssize_t n = getrandom(id + got, S5_POOL_ID_LEN - got, 0);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return 0;
 }
 
 int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
@@ -156,33 +180,33 @@ int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
 	void *map;
 	int fd, rc = plan(&h, net4, net6, capacity, grace_s);
 
+	if (!rc)
+		rc = random_id(h.id);
 	if (rc)
 		return rc;
 	fd = memfd_create("socks5wrap-names", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)h.map_len) < 0) {
+	/* Only its user may open it again through /proc (which also asks
+	 * that the opener may ptrace the holder). */
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)h.map_len) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
 	}
-	map = mmap(NULL, h.map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		   0);
+	map = mmap(NULL, (size_t)h.map_len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		close(fd);
 		return -ENOMEM;
 	}
-	rc = fill(map, &h, out);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
+	fill(map, &h, out);
 	*fd_out = fd;
 	return 0;
 }
 
 int s5_pool_attach(struct s5_pool **out, int fd, const struct s5_cidr *net4,
-		   const struct s5_cidr *net6)
+		   const struct s5_cidr *net6, const uint8_t *id)
 {
 	struct s5_pool want;
 	const struct s5_pool *h;
@@ -191,25 +215,28 @@ int s5_pool_attach(struct s5_pool **out, int fd, const struct s5_cidr *net4,
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size < (off_t)sizeof(*h) ||
-	    (uint64_t)st.st_size > ((uint64_t)1 << 36))
+	    (uint64_t)st.st_size > ((uint64_t)1 << 36) ||
+	    (uint64_t)st.st_size > (uint64_t)SIZE_MAX)
 		return -EINVAL;
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
 		   MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -EINVAL;
 	h = map;
-	/* Our layout for its capacity, our ranges: anything else is not a
-	 * pool this build can use (or not a pool at all). */
-	if (h->magic != S5P_MAGIC || h->capacity == 0 ||
-	    h->capacity > POOL_MAX_CAPACITY ||
+	/* Our layout for its capacity, our ranges, the id asked for:
+	 * anything else is not a pool this build can use (or not a pool at
+	 * all, or another tree's). */
+	if (h->magic != S5P_MAGIC || h->header_size != sizeof(*h) ||
+	    h->capacity == 0 || h->capacity > POOL_MAX_CAPACITY ||
 	    plan(&want, net4, net6, h->capacity, h->grace_s) != 0 ||
 	    want.capacity != h->capacity || want.map_len != h->map_len ||
-	    want.map_len != (size_t)st.st_size ||
+	    want.map_len != (uint64_t)st.st_size ||
 	    want.n_buckets != h->n_buckets ||
 	    want.off_buckets != h->off_buckets ||
 	    want.off_slots != h->off_slots || want.off_last != h->off_last ||
 	    memcmp(&want.net4, &h->net4, sizeof(want.net4)) != 0 ||
-	    memcmp(&want.net6, &h->net6, sizeof(want.net6)) != 0) {
+	    memcmp(&want.net6, &h->net6, sizeof(want.net6)) != 0 ||
+	    (id && memcmp(id, h->id, S5_POOL_ID_LEN) != 0)) {
 		munmap(map, (size_t)st.st_size);
 		return -EINVAL;
 	}
@@ -217,12 +244,17 @@ int s5_pool_attach(struct s5_pool **out, int fd, const struct s5_cidr *net4,
 	return 0;
 }
 
+void s5_pool_id(const struct s5_pool *p, uint8_t *id)
+{
+	memcpy(id, p->id, S5_POOL_ID_LEN);
+}
+
 void s5_pool_destroy(struct s5_pool *p)
 {
 	/* No pthread_mutex_destroy: a forked child may still map the pool
 	 * and use its lock; the pages go when the last process unmaps them. */
 	if (p)
-		munmap(p, p->map_len);
+		munmap(p, (size_t)p->map_len);
 }
 
 uint32_t s5_pool_capacity(const struct s5_pool *p)
@@ -230,27 +262,128 @@ uint32_t s5_pool_capacity(const struct s5_pool *p)
 	return p->capacity;
 }
 
+#define LOCK_WAITERS 0x80000000u
+#define LOCK_FOREIGN 0x40000000u
+#define LOCK_PID 0x3fffffffu /* a process ID is at most 2^22 */
+
+#define LOCK_NAP_MS 50      /* a wait between looks at the holder */
+#define LOCK_GIVE_UP_MS 2000 /* a live holder kept it this long */
+
+/* This process's token: its ID, marked foreign when the holder check of
+ * other processes could not find it by that ID. Cached per process ID, so
+ * a forked child works its own out. */
+static uint32_t my_token(const struct s5_pool *p)
+{
+	static _Atomic uint32_t cached_pid, cached_token;
+	uint32_t pid = (uint32_t)getpid(), tok;
+	uint64_t ns;
+
+	if (atomic_load_explicit(&cached_pid, memory_order_acquire) == pid)
+		return atomic_load_explicit(&cached_token,
+					    memory_order_relaxed);
+	ns = my_pid_ns();
+	tok = pid & LOCK_PID;
+	if (ns == 0 || ns != p->pid_ns || tok != pid)
+		tok |= LOCK_FOREIGN;
+	atomic_store_explicit(&cached_token, tok, memory_order_relaxed);
+	atomic_store_explicit(&cached_pid, pid, memory_order_release);
+	return tok;
+}
+
+/* Whether the holder whose token is word is known to be dead: it is of
+ * our namespace, and no process has its ID. */
+static bool holder_gone(uint32_t word, uint32_t me)
+{
+	pid_t pid = (pid_t)(word & LOCK_PID);
+
+	if ((word | me) & LOCK_FOREIGN || pid == 0)
+		return false;
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps while the word is still val, LOCK_NAP_MS at most. The kernel's
+ * timespec of SYS_futex is two longs on every ABI this builds for (on
+ * i386 the 64-bit time one is another call). */
+static void nap(_Atomic uint32_t *word, uint32_t val)
+{
+	struct {
+		long sec, nsec;
+	} ts = { 0, LOCK_NAP_MS * 1000000L };
+
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
 int s5p_lock(struct s5_pool *p)
 {
-	int rc = pthread_mutex_lock(&p->lock);
+	uint32_t me = my_token(p), cur = 0;
+	int64_t start = -1, waited;
+	int saved = errno;
 
-	/* A holder died (a forked child killed mid-lookup, say). Its update
-	 * may be half done; repair before anyone else looks, then tell the
-	 * mutex it is usable again, or it would refuse every later lock. */
-	if (rc == EOWNERDEAD) {
-		s5p_repair(p);
-		rc = pthread_mutex_consistent(&p->lock);
-		if (rc) {
-			pthread_mutex_unlock(&p->lock);
-			return -rc;
+	if (atomic_compare_exchange_strong_explicit(&p->lock, &cur, me,
+						    memory_order_acquire,
+						    memory_order_relaxed))
+		return 0;
+	for (;;) {
+		cur = atomic_load_explicit(&p->lock, memory_order_relaxed);
+		if (cur == 0) {
+			/* Taken with LOCK_WAITERS, as others may sleep. */
+			if (atomic_compare_exchange_strong_explicit(
+				    &p->lock, &cur, me | LOCK_WAITERS,
+				    memory_order_acquire,
+				    memory_order_relaxed))
+				break;
+			continue;
 		}
+		if (!(cur & LOCK_WAITERS) &&
+		    !atomic_compare_exchange_strong_explicit(
+			    &p->lock, &cur, cur | LOCK_WAITERS,
+			    memory_order_relaxed, memory_order_relaxed))
+			continue;
+		cur |= LOCK_WAITERS;
+		waited = start < 0 ? 0 : now_ms() - start;
+		if (start < 0)
+			start = now_ms();
+		if (waited >= LOCK_NAP_MS && holder_gone(cur, me)) {
+			/* Only one waiter wins the word from the dead. */
+			if (atomic_compare_exchange_strong_explicit(
+				    &p->lock, &cur, me | LOCK_WAITERS,
+				    memory_order_acquire,
+				    memory_order_relaxed)) {
+				s5p_repair(p);
+				break;
+			}
+			continue;
+		}
+		if (waited > LOCK_GIVE_UP_MS) {
+			errno = saved;
+			return -ETIMEDOUT;
+		}
+		nap(&p->lock, cur);
 	}
-	return -rc;
+	errno = saved;
+	return 0;
 }
 
 void s5p_unlock(struct s5_pool *p)
 {
-	pthread_mutex_unlock(&p->lock);
+	uint32_t old = atomic_exchange_explicit(&p->lock, 0,
+						memory_order_release);
+
+	if (old & LOCK_WAITERS) {
+		int saved = errno;
+
+		syscall(SYS_futex, (uint32_t *)&p->lock, FUTEX_WAKE, INT_MAX,
+			NULL, NULL, 0);
+		errno = saved;
+	}
 }
 
 /* A USED slot whose bytes are not a whole name is what a dead writer

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "s5_config.h"
+#include "s5_dns.h"
 #include "launcher.h"
 #include "../supervise/supervise.h"
 
@@ -98,6 +100,29 @@ static bool supervised(enum supervise m, const char *path,
 	return why != NULL;
 }
 
+/* The tree's name table, made here so that the program starts with it
+ * held (src/preload/tree.c), and named in SOCKS5WRAP_TABLE; a table that
+ * an outer run named is not this run's. Not for a setuid or setgid
+ * program, which ignores the variable. When no table can be made, the
+ * program's preload makes one. */
+static void share_table(const struct s5_config *c, const char *path)
+{
+	struct s5_pool *p;
+	struct stat st;
+	int fd;
+
+	unsetenv(S5_TABLE_ENV);
+	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+		return;
+	if (s5_pool_create_shared(&p, &fd, &c->fake4, &c->fake6,
+				  S5_POOL_DEFAULT_CAPACITY,
+				  S5_POOL_DEFAULT_GRACE_S) < 0)
+		return;
+	fd = s5_table_hold(fd, S5_TABLE_FD_MIN);
+	if (fd >= 0)
+		s5_table_env_set(p, fd);
+}
+
 /* Checks the configuration, sets LD_PRELOAD, and execs PROGRAM, or runs
  * it under the supervisor: never returns 0 of its own. */
 static int run(char **prog_argv)
@@ -125,6 +150,7 @@ static int run(char **prog_argv)
 		free(path);
 		return rc;
 	}
+	share_table(&c, path);
 	/* Only the check was needed here; the credentials go with it. */
 	s5_config_free(&c);
 	s5l_exec(path, prog_argv);

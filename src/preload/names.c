@@ -25,48 +25,19 @@
 #include "s5_log.h"
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-/* Mapped on the first name that needs it, so programs that resolve no
- * names pay nothing; connect() only reads it. */
+/* The process tree's table (tree.c), found or made at start-up; connect()
+ * only reads it. */
 static _Atomic(struct s5_pool *) pool;
-
-/* Under the launcher's supervisor the pool is the supervisor's, handed
- * down as a descriptor: a name the preload resolves then means the same
- * to the supervisor when the program connects to its address with a raw
- * system call (a dynamically linked Go program does). A descriptor that
- * is gone, or holds something else, leaves the process its own pool. */
-static struct s5_pool *shared_pool(void)
-{
-	const char *v = secure_getenv(S5_POOL_FD_ENV);
-	struct s5_pool *p = NULL;
-	char *end;
-	long fd;
-
-	if (!v || !*v)
-		return NULL;
-	fd = strtol(v, &end, 10);
-	if (*end != '\0' || fd < 0 || fd > 1 << 20 ||
-	    s5_pool_attach(&p, (int)fd, &s5_cfg.fake4, &s5_cfg.fake6) < 0)
-		return NULL;
-	return p;
-}
 
 static void make_pool(void)
 {
-	struct s5_pool *p = shared_pool();
+	struct s5_pool *p = s5_tree_table();
 
-	if (p) {
-		atomic_store(&pool, p);
-		return;
-	}
-	if (s5_pool_create(&p, &s5_cfg.fake4, &s5_cfg.fake6,
-			   S5_POOL_DEFAULT_CAPACITY,
-			   S5_POOL_DEFAULT_GRACE_S) < 0) {
+	if (!p)
 		s5log_msg(S5LOG_ERROR,
 			  "cannot map the fake-address pool; host names will "
 			  "not resolve",
 			  NULL);
-		return;
-	}
 	atomic_store(&pool, p);
 }
 
@@ -78,9 +49,10 @@ struct s5_pool *s5_pool(void)
 
 void s5_pool_early(void)
 {
-	/* Mapped now, before the program can close the descriptor. */
-	if (secure_getenv(S5_POOL_FD_ENV))
-		(void)s5_pool();
+	/* Now, before the program can close descriptors or clear its
+	 * environment, and before it forks: a child that resolves the first
+	 * name must share the table with its parent. */
+	(void)s5_pool();
 }
 
 /* The pool if some name already made it, without making it. */

@@ -28,12 +28,14 @@ extern const uint8_t s5_loopback6[16];
 enum s5_name_route s5_name_route(const char *node, char *norm);
 
 struct s5_pool;
-/* The process's pool, mapped on first use; NULL when it cannot be. */
+/* The process's pool, mapped at start-up; NULL when it cannot be. */
 struct s5_pool *s5_pool(void);
 
-/* At start-up: maps the supervisor's pool now when one was handed down
- * (SOCKS5WRAP_POOL_FD), before the program may close its descriptor. */
+/* At start-up: finds or makes the tree's table (s5_tree_table). */
 void s5_pool_early(void);
+/* The process tree's table, found through SOCKS5WRAP_TABLE and /proc, or
+ * made (tree.c); NULL when no table can be mapped at all. */
+struct s5_pool *s5_tree_table(void);
 /* Seconds on CLOCK_MONOTONIC (shared by all processes: fork-safe). */
 uint32_t s5_now_s(void);
 

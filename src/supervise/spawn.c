@@ -38,7 +38,6 @@
 #endif
 
 #define EXIT_OWN 125
-#define POOL_FD_MIN 100
 
 /* Signals sent to the launcher that the program should get instead. */
 static const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM,
@@ -69,25 +68,9 @@ static int full_read(int fd, void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-/* The pool's descriptor, for the preload of dynamically linked programs
- * in the tree (S5_POOL_FD_ENV): a copy without close-on-exec, above the
- * numbers programs expect to find free. */
-static void hand_down_pool(int pool_fd)
-{
-	char num[16];
-	int fd = pool_fd >= 0 ? fcntl(pool_fd, F_DUPFD, POOL_FD_MIN) : -1;
-
-	if (fd < 0) {
-		unsetenv(S5_POOL_FD_ENV);
-		return;
-	}
-	snprintf(num, sizeof(num), "%d", fd);
-	setenv(S5_POOL_FD_ENV, num, 1);
-}
-
 /* In the child: never returns. */
 static void child(const char *path, char **argv, const sigset_t *old,
-		  int report, int go, int pool_fd)
+		  int report, int go)
 {
 	struct sock_filter insns[S5S_FILTER_MAX];
 	struct sock_fprog prog;
@@ -96,7 +79,6 @@ static void child(const char *path, char **argv, const sigset_t *old,
 	int fd, err;
 
 	sigprocmask(SIG_SETMASK, old, NULL);
-	hand_down_pool(pool_fd);
 	prog.len = (unsigned short)s5s_filter(insns);
 	prog.filter = insns;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -171,7 +153,7 @@ static int spawn(struct sup *s, const char *path, char **argv,
 	if (pid == 0) {
 		close(report[0]);
 		close(go[1]);
-		child(path, argv, old, report[1], go[0], s->pool_fd);
+		child(path, argv, old, report[1], go[0]);
 	}
 	close(report[1]);
 	close(go[0]);
@@ -288,6 +270,16 @@ static int prepare(struct sup *s, const char *path, const struct s5_config *c,
 		r = s5_pool_create_shared(&s->pool, &s->pool_fd, &c->fake4,
 					  &c->fake6, S5_POOL_DEFAULT_CAPACITY,
 					  S5_POOL_DEFAULT_GRACE_S);
+	/* The tree's table, for the preload of its programs: they inherit
+	 * the descriptor, or open it again through /proc/<our pid>/fd
+	 * (src/preload/tree.c). */
+	if (r == 0) {
+		s->pool_fd = s5_table_hold(s->pool_fd, S5_TABLE_FD_MIN);
+		if (s->pool_fd >= 0)
+			r = s5_table_env_set(s->pool, s->pool_fd);
+		else
+			unsetenv(S5_TABLE_ENV);
+	}
 	if (r == 0)
 		r = s5s_peers_init(&s->peers);
 	if (r == 0)

@@ -57,6 +57,8 @@ FUZZ_MAXLEN_fuzz_dns_query := 1024
 FUZZ_MAXLEN_fuzz_elf := 4096
 FUZZ_MAXLEN_fuzz_options := 1024
 FUZZ_MAXLEN_fuzz_hostent := 600
+# SOCKS5WRAP_TABLE is at most 49 bytes.
+FUZZ_MAXLEN_fuzz_tableref := 128
 # A socket address is at most 128 bytes.
 FUZZ_MAXLEN_fuzz_dst := 160
 # Several lines of an /etc/hosts text, some with fields past 255 bytes.

@@ -6,15 +6,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "s5_dns.h"
-#include "dns/dns_internal.h" /* only for the dead-holder test */
+#include "dns/dns_internal.h" /* only for the lock tests */
 
 static struct s5_pool *pool;
 
@@ -756,7 +760,7 @@ static void shared_pool_is_seen_through_its_descriptor(void **state)
 	(void)state;
 	assert_int_equal(s5_pool_create_shared(&mine, &fd, &a, &b, 128, 60), 0);
 	assert_true(fd >= 0);
-	assert_int_equal(s5_pool_attach(&theirs, fd, &a, &b), 0);
+	assert_int_equal(s5_pool_attach(&theirs, fd, &a, &b, NULL), 0);
 	assert_ptr_not_equal(mine, theirs);
 	assert_int_equal(s5_pool_lookup(theirs, "www.test", 1, v4, v6), 0);
 	assert_int_equal(s5_pool_reverse(mine, AF_INET, v4, 2, name,
@@ -782,24 +786,149 @@ static void attach_refuses_what_is_not_such_a_pool(void **state)
 	int fd = -1, tmp;
 
 	(void)state;
+	uint8_t id[S5_POOL_ID_LEN], zero[S5_POOL_ID_LEN] = { 0 };
+	struct s5_pool *again = NULL;
+
 	assert_int_equal(s5_pool_create_shared(&mine, &fd, &a, &b, 128, 60), 0);
+	/* Its id: random, so not zero; asked for, it must match. */
+	s5_pool_id(mine, id);
+	assert_memory_not_equal(id, zero, sizeof(id));
+	assert_int_equal(s5_pool_attach(&again, fd, &a, &b, id), 0);
+	s5_pool_destroy(again);
+	id[5] ^= 1;
+	assert_int_equal(s5_pool_attach(&p, fd, &a, &b, id), -EINVAL);
 	/* Other ranges: another configuration's pool. */
-	assert_int_equal(s5_pool_attach(&p, fd, &other, &b), -EINVAL);
+	assert_int_equal(s5_pool_attach(&p, fd, &other, &b, NULL), -EINVAL);
 	s5_pool_destroy(mine);
 	/* Cut short, or a file of the same size that holds something else. */
 	assert_int_equal(ftruncate(fd, 4096), 0);
-	assert_int_equal(s5_pool_attach(&p, fd, &a, &b), -EINVAL);
+	assert_int_equal(s5_pool_attach(&p, fd, &a, &b, NULL), -EINVAL);
 	tmp = mkstemp(path);
 	assert_true(tmp >= 0);
 	unlink(path);
 	assert_int_equal(ftruncate(tmp, 1 << 20), 0);
-	assert_int_equal(s5_pool_attach(&p, tmp, &a, &b), -EINVAL);
+	assert_int_equal(s5_pool_attach(&p, tmp, &a, &b, NULL), -EINVAL);
 	/* Not a descriptor (any more). */
 	close(tmp);
-	assert_int_equal(s5_pool_attach(&p, tmp, &a, &b), -EINVAL);
-	assert_int_equal(s5_pool_attach(&p, -1, &a, &b), -EINVAL);
+	assert_int_equal(s5_pool_attach(&p, tmp, &a, &b, NULL), -EINVAL);
+	assert_int_equal(s5_pool_attach(&p, -1, &a, &b, NULL), -EINVAL);
 	assert_null(p);
 	close(fd);
+}
+
+/* Two tables: two ids. And the memfd is its user's alone. */
+static void shared_pools_have_their_own_ids(void **state)
+{
+	struct s5_cidr a = cidr("198.18.0.0", 15), b = cidr("fd53:5357::", 64);
+	struct s5_pool *one = NULL, *two = NULL;
+	uint8_t id1[S5_POOL_ID_LEN], id2[S5_POOL_ID_LEN];
+	struct stat st;
+	int fd1 = -1, fd2 = -1;
+
+	(void)state;
+	assert_int_equal(s5_pool_create_shared(&one, &fd1, &a, &b, 16, 60), 0);
+	assert_int_equal(s5_pool_create_shared(&two, &fd2, &a, &b, 16, 60), 0);
+	s5_pool_id(one, id1);
+	s5_pool_id(two, id2);
+	assert_memory_not_equal(id1, id2, sizeof(id1));
+	assert_int_equal(fstat(fd1, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_true(fcntl(fd1, F_GETFD) & FD_CLOEXEC);
+	s5_pool_destroy(one);
+	s5_pool_destroy(two);
+	close(fd1);
+	close(fd2);
+}
+
+/* A holder that is alive keeps the lock: a waiter gives up after a few
+ * seconds rather than take it (a stopped process is no dead one), and
+ * takes it over, repairing, once the holder is gone. */
+static void live_holder_is_waited_for_then_dead_one_taken_over(void **state)
+{
+	uint8_t a[4], d[4];
+	int status, sync[2];
+	char byte;
+	pid_t pid;
+
+	(void)state;
+	lookup_ok("kept.example", 1, a, NULL);
+	assert_int_equal(pipe(sync), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (s5p_lock(pool))
+			_exit(2);
+		(void)!write(sync[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	assert_int_equal(read(sync[0], &byte, 1), 1);
+	assert_int_equal(s5_pool_lookup(pool, "other.example", 2, d, NULL),
+			 -ETIMEDOUT);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	lookup_ok("kept.example", 3, d, NULL);
+	assert_memory_equal(d, a, 4);
+	close(sync[0]);
+	close(sync[1]);
+}
+
+/* A holder from another PID namespace (its ID means nothing here) is
+ * never taken over, even when no process here has its ID. */
+static void foreign_holder_is_never_taken_over(void **state)
+{
+	uint8_t d[4];
+
+	(void)state;
+	/* LOCK_FOREIGN (bit 30) with an ID beyond any pid_max. */
+	atomic_store(&pool->lock, 0x40000000u | 0x3ffffffeu);
+	assert_int_equal(s5_pool_lookup(pool, "x.example", 1, d, NULL),
+			 -ETIMEDOUT);
+	atomic_store(&pool->lock, 0);
+	lookup_ok("x.example", 1, d, NULL);
+}
+
+static void table_ref_parses_one_form_only(void **state)
+{
+	struct s5_table_ref r;
+	char out[S5_TABLE_REF_MAX];
+	static const char *bad[] = {
+		"",
+		"0123456789abcdef0123456789abcde:1:100", /* 31 digits */
+		"0123456789abcdef0123456789abcdefa:1:100",
+		"0123456789ABCDEF0123456789abcdef:1:100", /* upper case */
+		"0123456789abcdef0123456789abcdef:0:100", /* no PID 0 */
+		"0123456789abcdef0123456789abcdef:01:100",
+		"0123456789abcdef0123456789abcdef:+1:100",
+		"0123456789abcdef0123456789abcdef:-1:100",
+		"0123456789abcdef0123456789abcdef:4194305:100",
+		"0123456789abcdef0123456789abcdef:1:1048577",
+		"0123456789abcdef0123456789abcdef:1:00",
+		"0123456789abcdef0123456789abcdef:1:",
+		"0123456789abcdef0123456789abcdef:1",
+		"0123456789abcdef0123456789abcdef:1:100 ",
+		"0123456789abcdef0123456789abcdef:1:100:",
+		"0123456789abcdef0123456789abcdef:99999999999999999999:1",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(s5_table_ref_parse(bad[i], &r), -EINVAL);
+	assert_int_equal(s5_table_ref_parse(NULL, &r), -EINVAL);
+	assert_int_equal(s5_table_ref_parse(
+				 "00ff0123456789abcdef0123456789ab:4194304:0",
+				 &r),
+			 0);
+	assert_int_equal(r.id[0], 0);
+	assert_int_equal(r.id[1], 0xff);
+	assert_int_equal(r.id[15], 0xab);
+	assert_int_equal(r.pid, 4194304);
+	assert_int_equal(r.fd, 0);
+	r.fd = 1048576;
+	s5_table_ref_format(&r, out);
+	assert_string_equal(out,
+			    "00ff0123456789abcdef0123456789ab:4194304:1048576");
 }
 
 int main(void)
@@ -838,6 +967,10 @@ int main(void)
 		T(threads_agree_on_every_name),
 		T(forked_child_shares_the_pool),
 		T(holder_that_died_leaves_a_usable_pool),
+		T(live_holder_is_waited_for_then_dead_one_taken_over),
+		T(foreign_holder_is_never_taken_over),
+		cmocka_unit_test(shared_pools_have_their_own_ids),
+		cmocka_unit_test(table_ref_parses_one_form_only),
 #undef T
 #undef S
 	};
