@@ -88,9 +88,11 @@ int s5_table_ref_parse(const char *s, struct s5_table_ref *out);
 /* Writes r's value into out (S5_TABLE_REF_MAX bytes). */
 void s5_table_ref_format(const struct s5_table_ref *r, char *out);
 
-/* Where a table's descriptor is kept: at this number or above, out of
- * the way of the numbers programs expect to find free. */
-#define S5_TABLE_FD_MIN 100
+/* Where the library keeps its own descriptors, the table's among them:
+ * out of the low range programs count on, from 1024 up (also clear of
+ * select()'s FD_SETSIZE) when the soft limit allows, else just below the
+ * soft limit. */
+int s5_high_fd_base(void);
 
 /* Trades fd (a table's memfd, which is closed) for the descriptor that
  * holds the table for the programs this process starts: an O_PATH one,

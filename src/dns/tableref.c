@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "s5_dns.h"
@@ -115,4 +116,17 @@ int s5_table_hold(int fd, int min)
 	}
 	fcntl(held, F_SETFD, 0);
 	return held;
+}
+
+int s5_high_fd_base(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 1024;
+	if (rl.rlim_cur > 1024 + 64)
+		return 1024;
+	if (rl.rlim_cur > 128)
+		return (int)rl.rlim_cur - 64;
+	return (int)rl.rlim_cur / 2;
 }

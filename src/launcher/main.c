@@ -118,7 +118,7 @@ static void share_table(const struct s5_config *c, const char *path)
 				  S5_POOL_DEFAULT_CAPACITY,
 				  S5_POOL_DEFAULT_GRACE_S) < 0)
 		return;
-	fd = s5_table_hold(fd, S5_TABLE_FD_MIN);
+	fd = s5_table_hold(fd, s5_high_fd_base());
 	if (fd >= 0)
 		s5_table_env_set(p, fd);
 }

@@ -3,30 +3,19 @@
  * descriptor (s5_internal_close) before it goes away. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/resource.h>
 
 #include "kind_internal.h"
+#include "s5_dns.h"
 #include "real.h"
 
-/* Internal descriptors live out of the low range programs count on: from
- * 1024 up (also clear of select()'s FD_SETSIZE) when the soft limit allows,
- * else just below the soft limit. */
-static int high_base(void)
+int s5_internal_base(void)
 {
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-		return 1024;
-	if (rl.rlim_cur > 1024 + 64)
-		return 1024;
-	if (rl.rlim_cur > 128)
-		return (int)rl.rlim_cur - 64;
-	return (int)rl.rlim_cur / 2;
+	return s5_high_fd_base();
 }
 
 int s5_internal_adopt(int fd, struct s5_obj *owner)
 {
-	int nfd = real.fcntl(fd, F_DUPFD_CLOEXEC, high_base());
+	int nfd = real.fcntl(fd, F_DUPFD_CLOEXEC, s5_internal_base());
 
 	if (nfd < 0) {
 		real.fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -39,6 +28,11 @@ int s5_internal_adopt(int fd, struct s5_obj *owner)
 	 * just could close it. */
 	(void)s5_fd_attach(nfd, S5FD_INTERNAL, owner);
 	return nfd;
+}
+
+void s5_internal_keep(int fd)
+{
+	(void)s5_fd_attach(fd, S5FD_INTERNAL, NULL);
 }
 
 void s5_internal_close(int fd)
@@ -54,6 +48,7 @@ void s5_internal_close(int fd)
 int s5_internal_relocate(int fd)
 {
 	struct s5_obj *owner = s5_fd_owner(fd);
+	bool keep_cloexec;
 	int nfd;
 
 	if (!s5_fd_is_internal(fd)) {
@@ -61,7 +56,10 @@ int s5_internal_relocate(int fd)
 			s5_obj_put(owner);
 		return 0; /* stale: the number is the program's already */
 	}
-	nfd = real.fcntl(fd, F_DUPFD_CLOEXEC, high_base());
+	/* The name table's descriptor stays inheritable where it goes. */
+	keep_cloexec = real.fcntl(fd, F_GETFD) != 0;
+	nfd = real.fcntl(fd, keep_cloexec ? F_DUPFD_CLOEXEC : F_DUPFD,
+			 s5_internal_base());
 	if (nfd < 0) {
 		if (owner != NULL)
 			s5_obj_put(owner);

@@ -4,9 +4,10 @@
  * with LD_PRELOAD and all it starts) maps the same table, a memfd
  * (src/dns/pool.c), so that a name resolved anywhere in the tree connects
  * from anywhere in it. Each process holds it by an O_PATH descriptor
- * without close-on-exec (s5_table_hold), at the number SOCKS5WRAP_TABLE
- * names when it can: a program it execs inherits that, and opens the
- * table again through /proc/self/fd. The memfd is 0600, so a program of
+ * without close-on-exec (s5_table_hold) among the library's own
+ * descriptors (kind_internal.h: a high number, which the program's loops
+ * that close every descriptor leave open): a program it execs inherits
+ * that, and opens the table again through /proc/self/fd. The memfd is 0600, so a program of
  * another user that inherits the descriptor (a setuid one that changes
  * user) can open nothing through it, and /proc/PID/fd of our processes
  * is closed to other users anyway. A program that closed its descriptors
@@ -44,6 +45,7 @@
 
 #include "conf.h"
 #include "hook.h"
+#include "kind_internal.h"
 #include "names.h"
 #include "s5_dns.h"
 #include "s5_log.h"
@@ -139,6 +141,18 @@ static int scan(pid_t pid, const uint8_t *id, struct s5_pool **out)
 	return t;
 }
 
+/* Holds the table (s5_table_hold) among the library's own descriptors,
+ * which the program's closing loops leave open and a dup2 onto moves
+ * (kind_internal.h). Returns the descriptor or -1. */
+static int hold(int fd)
+{
+	int held = s5_table_hold(fd, s5_internal_base());
+
+	if (held >= 0)
+		s5_internal_keep(held);
+	return held;
+}
+
 /* Looks for the table in the order above. Returns an open descriptor of
  * it, with *held true when that was our own inherited one. */
 static int find(const struct s5_table_ref *ref, struct s5_pool **out,
@@ -187,9 +201,10 @@ struct s5_pool *s5_tree_table(void)
 	if (fd >= 0) {
 		if (held) {
 			close(fd);
+			s5_internal_keep(ref.fd);
 			return p;
 		}
-		fd = s5_table_hold(fd, named ? ref.fd : S5_TABLE_FD_MIN);
+		fd = hold(fd);
 		if (!named && fd >= 0)
 			s5_table_env_set(p, fd);
 		return p;
@@ -212,7 +227,7 @@ struct s5_pool *s5_tree_table(void)
 			return NULL;
 		return p;
 	}
-	fd = s5_table_hold(fd, S5_TABLE_FD_MIN);
+	fd = hold(fd);
 	if (fd >= 0)
 		s5_table_env_set(p, fd);
 	else

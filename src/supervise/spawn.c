@@ -274,7 +274,7 @@ static int prepare(struct sup *s, const char *path, const struct s5_config *c,
 	 * the descriptor, or open it again through /proc/<our pid>/fd
 	 * (src/preload/tree.c). */
 	if (r == 0) {
-		s->pool_fd = s5_table_hold(s->pool_fd, S5_TABLE_FD_MIN);
+		s->pool_fd = s5_table_hold(s->pool_fd, s5_high_fd_base());
 		if (s->pool_fd >= 0)
 			r = s5_table_env_set(s->pool, s->pool_fd);
 		else

@@ -107,21 +107,34 @@ def test_another_user_cannot_open_the_table(client):
 
 
 def test_a_program_that_lost_the_table_refuses_its_addresses(client):
-    """The shell closes the table's descriptor and execs the program in
-    its place: no process it can reach holds the table any more. It says
-    so and refuses the address the tree resolved before; nothing goes
-    out."""
-    closer = ("import os, sys; os.close(int(sys.argv[1])); "
-              "os.execv(sys.argv[2], sys.argv[2:])")
+    """A program that cannot reach the table (here /proc is hidden by an
+    empty mount, as in some sandboxes, so neither its own descriptor nor
+    its parent's can be opened again) says so and refuses the address the
+    tree resolved before; nothing goes out."""
     script = ('addr=$(%s %s resolve %s | sed \'s/.*: "//;s/".*//\'); '
-              'exec %s -c "%s" ${SOCKS5WRAP_TABLE##*:} %s %s fetch $addr' % (
-                  PY, PROBE, NAME, PY, closer, PY, PROBE))
+              'exec unshare --mount sh -c "mount -t tmpfs none /proc && '
+              'exec %s %s fetch $addr"' % (PY, PROBE, NAME, PY, PROBE))
     r = client.run_wrapped(["/bin/sh", "-c", script], opts=["-v"])
     assert r.rc == 0, r
     assert last_json(r)["result"] == "EHOSTUNREACH", r
     # A warning, shown from -v up: a program that closes every descriptor
     # and execs one that never connects should not print it each time.
     assert "name table is out of reach" in r.stderr, r
+
+
+def test_closing_every_descriptor_keeps_the_table(client):
+    """A program that closes every descriptor it can (os.closerange, as
+    daemons do) and execs another: the table's descriptor is the
+    library's, and stays, so the address resolved before connects."""
+    closer = ("import os, sys; os.closerange(3, 65536); "
+              "os.execv(sys.argv[1], sys.argv[1:])")
+    script = ('addr=$(%s %s resolve %s | sed \'s/.*: "//;s/".*//\'); '
+              'exec %s -c "%s" %s %s fetch $addr' % (
+                  PY, PROBE, NAME, PY, closer, PY, PROBE))
+    r = client.run_wrapped(["/bin/sh", "-c", script])
+    assert r.rc == 0, r
+    res = last_json(r)
+    assert res["result"] == "ok" and PAGE in res["page"], r
 
 
 # ---- nothing left behind ---------------------------------------------------

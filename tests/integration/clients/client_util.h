@@ -51,9 +51,26 @@ static inline void json_str(const char *s, size_t n)
 	putchar('"');
 }
 
-/* The open descriptors, without the one opendir uses: up to max of them
- * into out, and their number (at most max); with out NULL, just how many
- * there are. -1 when /proc/self/fd cannot be read. */
+/* Whether fd is the library's hold on the process tree's name table
+ * (a memfd, src/preload/tree.c), which every preloaded process has. */
+static inline bool is_name_table(int fd)
+{
+	static const char memfd[] = "/memfd:socks5wrap-names";
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return strncmp(link, memfd, sizeof(memfd) - 1) == 0;
+}
+
+/* The open descriptors, without the one opendir uses and the name
+ * table's: up to max of them into out, and their number (at most max);
+ * with out NULL, just how many there are. -1 when /proc/self/fd cannot
+ * be read. */
 static inline int list_fds(int *out, int max)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -69,7 +86,7 @@ static inline int list_fds(int *out, int max)
 		if (de->d_name[0] == '.')
 			continue;
 		fd = atoi(de->d_name);
-		if (fd == self)
+		if (fd == self || is_name_table(fd))
 			continue;
 		if (out != NULL)
 			out[n] = fd;
