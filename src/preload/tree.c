@@ -14,7 +14,8 @@
  * (a daemon), or whose parent's were closed before the exec, looks
  * elsewhere. In order:
  *
- *   1. the descriptor SOCKS5WRAP_TABLE names, in this process;
+ *   1. the descriptor SOCKS5WRAP_TABLE names, in this process (any of
+ *      ours that is a table, when the variable is gone);
  *   2. that number in the parent, in the process the variable names, then
  *      in the parent's ancestors;
  *   3. every descriptor of the parent and of that process, in case one
@@ -120,8 +121,10 @@ static pid_t parent_of(pid_t pid)
 	return (pid_t)ppid;
 }
 
-/* Every descriptor of pid that is one of our memfds. */
-static int scan(pid_t pid, const uint8_t *id, struct s5_pool **out)
+/* Every descriptor of pid that is one of our memfds; *num gets the
+ * number of the one that was it. */
+static int scan(pid_t pid, const uint8_t *id, struct s5_pool **out,
+		int *num)
 {
 	char path[32];
 	struct dirent *e;
@@ -134,9 +137,13 @@ static int scan(pid_t pid, const uint8_t *id, struct s5_pool **out)
 	d = opendir(path);
 	if (!d)
 		return -1;
-	while (t < 0 && (e = readdir(d)) != NULL)
-		if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
-			t = try_proc(pid, atoi(e->d_name), id, out);
+	while (t < 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+		    atoi(e->d_name) == dirfd(d))
+			continue;
+		*num = atoi(e->d_name);
+		t = try_proc(pid, *num, id, out);
+	}
 	closedir(d);
 	return t;
 }
@@ -154,19 +161,28 @@ static int hold(int fd)
 }
 
 /* Looks for the table in the order above. Returns an open descriptor of
- * it, with *held true when that was our own inherited one. */
+ * it, with *held set to the number of our own inherited one when it was
+ * that (else -1). */
 static int find(const struct s5_table_ref *ref, struct s5_pool **out,
-		bool *held)
+		int *held)
 {
 	pid_t self = getpid(), parent = getppid(), up = parent;
-	int i, t;
+	int i, t, num;
 
-	*held = false;
-	if (!ref)
-		return scan(parent, NULL, out);
+	*held = -1;
+	if (!ref) {
+		/* A program that cleared its environment and then execd
+		 * this one in its place left us its descriptor. */
+		t = scan(self, NULL, out, &num);
+		if (t >= 0) {
+			*held = num;
+			return t;
+		}
+		return scan(parent, NULL, out, &num);
+	}
 	t = try_proc(self, ref->fd, ref->id, out);
 	if (t >= 0) {
-		*held = true;
+		*held = ref->fd;
 		return t;
 	}
 	t = try_proc(parent, ref->fd, ref->id, out);
@@ -178,9 +194,9 @@ static int find(const struct s5_table_ref *ref, struct s5_pool **out,
 			t = try_proc(up, ref->fd, ref->id, out);
 	}
 	if (t < 0)
-		t = scan(parent, ref->id, out);
+		t = scan(parent, ref->id, out, &num);
 	if (t < 0 && ref->pid != parent && ref->pid != self)
-		t = scan(ref->pid, ref->id, out);
+		t = scan(ref->pid, ref->id, out, &num);
 	return t;
 }
 
@@ -188,9 +204,9 @@ struct s5_pool *s5_tree_table(void)
 {
 	const char *v = secure_getenv(S5_TABLE_ENV);
 	struct s5_table_ref ref;
-	bool named = v && s5_table_ref_parse(v, &ref) == 0, held;
+	bool named = v && s5_table_ref_parse(v, &ref) == 0;
 	struct s5_pool *p = NULL;
-	int fd;
+	int fd, held;
 
 	if (v && *v && !named)
 		s5log_msg(S5LOG_WARN, S5_TABLE_ENV,
@@ -199,9 +215,11 @@ struct s5_pool *s5_tree_table(void)
 			  NULL);
 	fd = find(named ? &ref : NULL, &p, &held);
 	if (fd >= 0) {
-		if (held) {
+		if (held >= 0) {
 			close(fd);
-			s5_internal_keep(ref.fd);
+			s5_internal_keep(held);
+			if (!named)
+				s5_table_env_set(p, held);
 			return p;
 		}
 		fd = hold(fd);

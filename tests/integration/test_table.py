@@ -106,14 +106,42 @@ def test_another_user_cannot_open_the_table(client):
     assert ours["result"] == "ok" and PAGE in ours["page"], r
 
 
-def test_a_program_that_lost_the_table_refuses_its_addresses(client):
-    """A program that cannot reach the table (here /proc is hidden by an
-    empty mount, as in some sandboxes, so neither its own descriptor nor
-    its parent's can be opened again) says so and refuses the address the
-    tree resolved before; nothing goes out."""
+CLOSER_C = r"""
+/* closer FD PROGRAM [ARGS]: closes FD with the system call itself (a
+ * static program: no library sees it), then execs PROGRAM. */
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	syscall(SYS_close, atoi(argv[1]));
+	execv(argv[2], argv + 2);
+	return 127;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def closer(tmp_path_factory):
+    d = tmp_path_factory.mktemp("closer")
+    src, out = d / "closer.c", d / "closer"
+    src.write_text(CLOSER_C)
+    cp = subprocess.run(["gcc", "-static", "-O2", "-o", str(out), str(src)],
+                        capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    return str(out)
+
+
+def test_a_program_that_lost_the_table_refuses_its_addresses(client, closer):
+    """The last holder of the table closes it behind the library's back (a
+    static program's own system call) and execs a program: no process it
+    can reach holds the table any more. The program says so and refuses
+    the address the tree resolved before; nothing goes out."""
     script = ('addr=$(%s %s resolve %s | sed \'s/.*: "//;s/".*//\'); '
-              'exec unshare --mount sh -c "mount -t tmpfs none /proc && '
-              'exec %s %s fetch $addr"' % (PY, PROBE, NAME, PY, PROBE))
+              'exec %s ${SOCKS5WRAP_TABLE##*:} %s %s fetch $addr' % (
+                  PY, PROBE, NAME, closer, PY, PROBE))
     r = client.run_wrapped(["/bin/sh", "-c", script], opts=["-v"])
     assert r.rc == 0, r
     assert last_json(r)["result"] == "EHOSTUNREACH", r
