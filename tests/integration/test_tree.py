@@ -379,24 +379,35 @@ def test_daemon_that_closed_every_descriptor_connects_to_an_earlier_name(
 
 
 # -- 7. a program that clears its environment --------------------------------
+#
+# env -i LD_PRELOAD=... PROGRAM ADDRESS, the address resolved before by the
+# program's parent, which runs it as a child and waits ("child"), or by a
+# shell that then execs env in its own place ("exec": the program is the
+# process that resolved, under another image and without the environment).
 
-def env_i(keep_proxy):
-    """env -i that keeps LD_PRELOAD (and, with keep_proxy, SOCKS5_PROXY);
-    with SANITIZE=1 also the sanitizers' options, without which the ASan
-    runtime refuses to start after the library."""
+def cleared_env(keep_proxy, how):
+    """sh -c text: resolve NAME, then run tree_client.py fetch ADDR under
+    env -i that keeps LD_PRELOAD (and, with keep_proxy, SOCKS5_PROXY); with
+    SANITIZE=1 also the sanitizers' options, without which the ASan runtime
+    refuses to start after the library."""
     keep = ["LD_PRELOAD"] + (["SOCKS5_PROXY"] if keep_proxy else [])
     if sanitizers.enabled():
         keep += ["ASAN_OPTIONS", "UBSAN_OPTIONS"]
-    # sh expands them in the process that resolved, exec replaces it.
-    return "exec env -i %s " % " ".join('%s="$%s"' % (k, k) for k in keep)
+    env_i = "env -i %s " % " ".join('%s="$%s"' % (k, k) for k in keep)
+    fetch = " ".join(tree_client("fetch"))
+    if how == "exec":
+        return RESOLVE + 'exec %s%s "$addr" %d' % (env_i, fetch, HTTP)
+    # python resolves and starts env as its child; sh only fills in the
+    # variables and execs python.
+    return "exec %s %s%s {addr} %d" % (" ".join(tree_client("spawn", NAME)),
+                                       env_i, fetch, HTTP)
 
 
 @pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("how", ["child", "exec"])
 def test_program_with_a_cleared_environment_uses_the_tree_table(client,
-                                                                way):
-    script = RESOLVE + env_i(True) + '%s "$addr" %d' % (
-        " ".join(tree_client("fetch")), HTTP)
-    r = run(client, ["sh", "-c", script], way)
+                                                                way, how):
+    r = run(client, ["sh", "-c", cleared_env(True, how)], way)
     assert r.rc == 0, r
     out = r.json()
     assert is_fake(out["addr"]), r
@@ -405,14 +416,14 @@ def test_program_with_a_cleared_environment_uses_the_tree_table(client,
 
 
 @pytest.mark.parametrize("way", WAYS)
-def test_program_without_proxy_settings_refuses_a_tree_name(client, way):
+@pytest.mark.parametrize("how", ["child", "exec"])
+def test_program_without_proxy_settings_refuses_a_tree_name(client, way,
+                                                            how):
     # Without SOCKS5_PROXY the library has no proxy and refuses whatever
     # should go through one (src/config: "SOCKS5_PROXY is not set"); the
     # address is still the tree's, so it is refused as a proxied name,
     # not as an unknown fake address. Nothing goes direct (the capture).
-    script = RESOLVE + env_i(False) + '%s "$addr" %d' % (
-        " ".join(tree_client("fetch")), HTTP)
-    r = run(client, ["sh", "-c", script], way)
+    r = run(client, ["sh", "-c", cleared_env(False, how)], way)
     assert r.rc == 0, r
     out = r.json()
     assert is_fake(out["addr"]), r

@@ -10,14 +10,19 @@ another (test_tree.py); each prints or writes one JSON object.
     tree_client.py exec NAME ARG...
         resolves NAME (AF_INET), puts the address where an ARG holds
         "{addr}" and execs ARG... in the same process.
+    tree_client.py spawn NAME ARG...
+        the same, but ARG... runs as a child, waited for; its exit status
+        is this program's.
     tree_client.py daemon NAME PORT OUT [--close loop|range]
                           [--exec ARG...]
         resolves NAME, then becomes a daemon: fork, setsid, fork again,
         closes every descriptor (a loop up to the descriptor limit, or
-        close_range(2)); then fetches from the address itself, or execs
-        ARG... with "{addr}" and "{out}" filled in. The JSON goes to OUT
-        (written whole, then renamed: a reader never sees half of it).
-        The first process exits at once with {"daemon": PID}.
+        close_range(2)) and waits until the program that started it has
+        exited, as a daemon outlives it; then fetches from the address
+        itself, or execs ARG... with "{addr}" and "{out}" filled in. The
+        JSON goes to OUT (written whole, then renamed: a reader never sees
+        half of it). The first process prints {"daemon": "started",
+        "addr": ADDR} and exits at once.
 
 A fetch's JSON: addr, result ("ok" or an errno name), body (the answer's
 text, when connected). Exit status 0 whenever the program got that far, so
@@ -32,6 +37,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 
 TIMEOUT = 10
 # A daemon must end by itself even if nothing answers it.
@@ -120,6 +126,26 @@ def cmd_exec(args):
     os.execvp(argv[0], argv)
 
 
+def cmd_spawn(args):
+    addr = resolve(args[0])
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        argv = fill(args[1:], addr=addr)
+        os.execvp(argv[0], argv)
+    _, status = os.waitpid(pid, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
+
+
+def gone(pid):
+    """Whether pid has exited (a zombie counts: it holds nothing)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def close_everything(how):
     if how == "range":
         libc = ctypes.CDLL(None, use_errno=True)
@@ -146,6 +172,7 @@ def cmd_daemon(args):
         how, rest = rest[1], rest[2:]
     argv = rest[1:] if rest[:1] == ["--exec"] else None
     addr = resolve(name)
+    starter = os.getpid()
     pid = os.fork()
     if pid:
         os.waitpid(pid, 0)
@@ -159,6 +186,10 @@ def cmd_daemon(args):
     fd = os.open("/dev/null", os.O_RDWR)   # 0, 1 and 2 again
     os.dup2(fd, 1)
     os.dup2(fd, 2)
+    for _ in range(500):                    # 5 s at most
+        if gone(starter):
+            break
+        time.sleep(0.01)
     try:
         if argv:
             argv = fill(argv, addr=addr, out=out)
@@ -173,7 +204,7 @@ def cmd_daemon(args):
 
 def main():
     cmds = {"fork": cmd_fork, "fetch": cmd_fetch, "exec": cmd_exec,
-            "daemon": cmd_daemon}
+            "spawn": cmd_spawn, "daemon": cmd_daemon}
     if len(sys.argv) < 3 or sys.argv[1] not in cmds:
         sys.stderr.write(__doc__)
         return 2
