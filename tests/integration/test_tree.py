@@ -258,7 +258,7 @@ CHROMIUM_NO_ASAN = ("Chromium cannot run with the ASan-built library "
 @pytest.mark.skipif(sanitizers.enabled(), reason=CHROMIUM_NO_ASAN)
 @pytest.mark.parametrize("way", WAYS)
 def test_chromium_multi_process_fetches_a_page_by_name(client, tmp_path, way):
-    # About 1 to 1.5 s per run on the development machine.
+    # About 1 s a run on the development machine (0.7 to 1.2 s).
     cmd = [CHROMIUM] + CHROMIUM_FLAGS + [
         "--user-data-dir=%s" % (tmp_path / "profile"),
         "--dump-dom", "http://%s/" % NAME]
