@@ -16,8 +16,14 @@ import pytest
 
 # Skip reasons CI accepts: (regular expression searched in the reason, why
 # CI cannot do better). CI's machine is Debian 12 as root with the packages
-# .ci/run installs, which is all these tests need: none is accepted.
-ACCEPTED = []
+# .ci/run installs, which is all these tests need; what is accepted is a
+# program that cannot run in one of CI's passes at all.
+ACCEPTED = [
+    (r"^Chromium cannot run with the ASan-built library \(SANITIZE=1\)",
+     "Chromium crashes at start with the ASan-built library preloaded, and "
+     "spins for minutes with libasan preloaded first (test_tree.py); the "
+     "plain pass runs the test"),
+]
 
 
 def on_ci():
