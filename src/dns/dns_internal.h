@@ -73,10 +73,10 @@ struct s5_pool {
 
 	_Alignas(8) uint64_t map_len;
 	uint64_t off_buckets, off_slots, off_last;
-	/* The creator's PID namespace (the inode of /proc/self/ns/pid), 0 if
-	 * unknown: a lock holder's process ID is only looked up by processes
-	 * of the same namespace. */
-	uint64_t pid_ns;
+	/* The PID namespace (the inode of /proc/self/ns/pid) of the first
+	 * process that took the lock, 0 before: a lock holder's process ID
+	 * is only looked up by processes of the same namespace. */
+	_Atomic uint64_t pid_ns;
 	/* Random, set by the creator: which tree's table this is
 	 * (SOCKS5WRAP_TABLE names it). */
 	uint8_t id[S5_POOL_ID_LEN];

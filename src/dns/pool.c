@@ -25,6 +25,7 @@
 #include <linux/futex.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -133,8 +134,10 @@ static void fill(void *map, const struct s5_pool *h, struct s5_pool **out)
 {
 	struct s5_pool *p = map;
 
-	memcpy(p, h, sizeof(*h));
-	p->pid_ns = my_pid_ns();
+	/* The direct set is zero in h and in the fresh mapping: its 17 KB
+	 * are left untouched, so that start-up faults in one page, not
+	 * five. */
+	memcpy(p, h, offsetof(struct s5_pool, direct));
 	*out = p;
 }
 
@@ -281,9 +284,16 @@ static uint32_t my_token(const struct s5_pool *p)
 	if (atomic_load_explicit(&cached_pid, memory_order_acquire) == pid)
 		return atomic_load_explicit(&cached_token,
 					    memory_order_relaxed);
+	/* The first process to take the lock names the namespace (looking
+	 * it up costs a /proc lookup, which start-up need not pay). */
 	ns = my_pid_ns();
+	if (ns != 0) {
+		uint64_t none = 0;
+
+		atomic_compare_exchange_strong(&p->pid_ns, &none, ns);
+	}
 	tok = pid & LOCK_PID;
-	if (ns == 0 || ns != p->pid_ns || tok != pid)
+	if (ns == 0 || ns != atomic_load(&p->pid_ns) || tok != pid)
 		tok |= LOCK_FOREIGN;
 	atomic_store_explicit(&cached_token, tok, memory_order_relaxed);
 	atomic_store_explicit(&cached_pid, pid, memory_order_release);

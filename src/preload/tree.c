@@ -14,13 +14,15 @@
  * (a daemon), or whose parent's were closed before the exec, looks
  * elsewhere. In order:
  *
- *   1. the descriptor SOCKS5WRAP_TABLE names, in this process (any of
- *      ours that is a table, when the variable is gone);
+ *   1. the descriptor SOCKS5WRAP_TABLE names, in this process;
  *   2. that number in the parent, in the process the variable names, then
  *      in the parent's ancestors;
  *   3. every descriptor of the parent and of that process, in case one
- *      was moved (only the parent's when the variable is gone: a program
- *      that cleared its environment).
+ *      was moved.
+ * When the variable is gone (a program that cleared its environment, or
+ * one started with LD_PRELOAD alone), only the number where the library
+ * keeps its descriptors (s5_high_fd_base), in this process and then in
+ * the parent.
  *
  * A descriptor is opened only when /proc shows it is one of our memfds,
  * and kept only when it is a table of this layout, for the configured
@@ -42,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -160,6 +163,15 @@ static int hold(int fd)
 	return held;
 }
 
+/* Whether our descriptor fd may be a table: a file with no name (a
+ * memfd), which fstat tells without /proc. */
+static bool maybe_table(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 0;
+}
+
 /* Looks for the table in the order above. Returns an open descriptor of
  * it, with *held set to the number of our own inherited one when it was
  * that (else -1). */
@@ -171,14 +183,20 @@ static int find(const struct s5_table_ref *ref, struct s5_pool **out,
 
 	*held = -1;
 	if (!ref) {
-		/* A program that cleared its environment and then execd
-		 * this one in its place left us its descriptor. */
-		t = scan(self, NULL, out, &num);
-		if (t >= 0) {
-			*held = num;
-			return t;
+		/* Where the library keeps it: a program that cleared its
+		 * environment and then execd this one in its place left us
+		 * its descriptor, or our parent holds it. Only that number:
+		 * this is also the way of every program started with
+		 * LD_PRELOAD alone, whose start-up it must not slow down. */
+		num = s5_high_fd_base();
+		if (maybe_table(num)) {
+			t = try_proc(self, num, NULL, out);
+			if (t >= 0) {
+				*held = num;
+				return t;
+			}
 		}
-		return scan(parent, NULL, out, &num);
+		return try_proc(parent, num, NULL, out);
 	}
 	t = try_proc(self, ref->fd, ref->id, out);
 	if (t >= 0) {
