@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #define S5_VERSION 0x05
 #define S5_AUTH_VERSION 0x01 /* RFC 1929 sub-negotiation version */

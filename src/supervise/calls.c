@@ -49,6 +49,27 @@
 #define IOV_MAX_ 1024
 #define MMSG_MAX 1024
 
+/* A message header as the kernel reads it from the program (its struct
+ * user_msghdr), lengths as wide as a pointer. libc's struct msghdr may
+ * not be that: musl's has an int msg_iovlen and a socklen_t
+ * msg_controllen beside padding, and reading the program's header through
+ * it would drop the high half that the kernel looks at. */
+struct umsghdr {
+	uintptr_t name;
+	int namelen;
+	uintptr_t iov;
+	unsigned long iovlen;
+	uintptr_t control;
+	unsigned long controllen;
+	unsigned int flags;
+};
+
+/* The kernel's struct mmsghdr, for sendmmsg. */
+struct ummsghdr {
+	struct umsghdr hdr;
+	unsigned int len;
+};
+
 static bool is_inet(const struct s5s_call *c)
 {
 	return c->domain == AF_INET || c->domain == AF_INET6;
@@ -380,7 +401,7 @@ struct gathered {
 	size_t control_len;
 };
 
-static int gather(const struct s5s_call *c, const struct msghdr *m,
+static int gather(const struct s5s_call *c, const struct umsghdr *m,
 		  struct gathered *g)
 {
 	struct iovec *iov;
@@ -390,19 +411,18 @@ static int gather(const struct s5s_call *c, const struct msghdr *m,
 	g->data = NULL;
 	g->len = 0;
 	g->control_len = 0;
-	if (m->msg_iovlen > IOV_MAX_)
+	if (m->iovlen > IOV_MAX_)
 		return -EMSGSIZE;
-	if (m->msg_controllen > CONTROL_MAX)
+	if (m->controllen > CONTROL_MAX)
 		return -ENOBUFS;
-	iov = calloc(m->msg_iovlen ? m->msg_iovlen : 1, sizeof(*iov));
+	iov = calloc(m->iovlen ? m->iovlen : 1, sizeof(*iov));
 	g->data = malloc(DATA_MAX);
 	if (!iov || !g->data) {
 		free(iov);
 		return -ENOMEM;
 	}
-	r = s5s_mem_read(c, (uintptr_t)m->msg_iov, iov,
-			 m->msg_iovlen * sizeof(*iov));
-	for (i = 0; r == 0 && i < m->msg_iovlen; i++) {
+	r = s5s_mem_read(c, m->iov, iov, m->iovlen * sizeof(*iov));
+	for (i = 0; r == 0 && i < m->iovlen; i++) {
 		if (iov[i].iov_len > DATA_MAX - total) {
 			r = -EMSGSIZE;
 			break;
@@ -412,11 +432,10 @@ static int gather(const struct s5s_call *c, const struct msghdr *m,
 		total += iov[i].iov_len;
 	}
 	free(iov);
-	if (r == 0 && m->msg_controllen)
-		r = s5s_mem_read(c, (uintptr_t)m->msg_control, g->control,
-				 m->msg_controllen);
+	if (r == 0 && m->controllen)
+		r = s5s_mem_read(c, m->control, g->control, m->controllen);
 	g->len = total;
-	g->control_len = m->msg_controllen;
+	g->control_len = m->controllen;
 	return r;
 }
 
@@ -606,21 +625,21 @@ static void on_sendto(struct sup *s, struct s5s_call *c)
 		dgram_send(s, c, "sendto", &g, &ss, len, flags);
 }
 
-static bool names_dst(const struct msghdr *m)
+static bool names_dst(const struct umsghdr *m)
 {
-	return m->msg_name != NULL && m->msg_namelen != 0;
+	return m->name != 0 && m->namelen != 0;
 }
 
 /* A message's name as the kernel takes it: a longer msg_namelen is cut to
  * a sockaddr_storage (sendmsg(2) does not refuse it, unlike sendto). */
-static int read_name(const struct s5s_call *c, const struct msghdr *m,
+static int read_name(const struct s5s_call *c, const struct umsghdr *m,
 		     struct sockaddr_storage *ss, socklen_t *len)
 {
-	socklen_t n = m->msg_namelen;
+	socklen_t n = (socklen_t)m->namelen;
 
 	if (n > sizeof(*ss))
 		n = sizeof(*ss);
-	return read_addr(c, (uintptr_t)m->msg_name, n, ss, len);
+	return read_addr(c, m->name, n, ss, len);
 }
 
 /* sendmsg. Only two cases let the kernel run the call as made: a TCP
@@ -633,7 +652,7 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 	int flags = (int)c->args[2];
 	struct sockaddr_storage ss;
 	struct gathered *g = NULL;
-	struct msghdr m;
+	struct umsghdr m;
 	socklen_t len = 0;
 	bool named;
 	int r = s5s_mem_read(c, c->args[1], &m, sizeof(m));
@@ -676,7 +695,7 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 /* sendmmsg on a datagram socket: each message sent by us, as the kernel
  * would, stopping at the first that fails (an error only when it is the
  * first). */
-static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
+static void send_each(struct sup *s, struct s5s_call *c, struct ummsghdr *v,
 		      unsigned int vlen, int flags)
 {
 	struct gathered *g = malloc(sizeof(*g));
@@ -688,7 +707,7 @@ static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
 		return;
 	}
 	for (i = 0; i < vlen && !err; i++) {
-		struct msghdr *m = &v[i].msg_hdr;
+		struct umsghdr *m = &v[i].hdr;
 		struct sockaddr_storage ss;
 		socklen_t len = 0;
 		unsigned int sent;
@@ -715,8 +734,8 @@ static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
 		if (r == 0)
 			r = s5s_mem_write(c,
 					  c->args[1] + i * sizeof(*v) +
-						  offsetof(struct mmsghdr,
-							   msg_len),
+						  offsetof(struct ummsghdr,
+							   len),
 					  &sent, sizeof(sent));
 		if (r < 0)
 			err = -r;
@@ -733,7 +752,7 @@ static void send_each(struct sup *s, struct s5s_call *c, struct mmsghdr *v,
 
 /* What the messages name: 0 none, 1 only other families, 2 an IPv4/IPv6
  * address (or a name we cannot read, which counts as one). */
-static int names_of(const struct s5s_call *c, const struct mmsghdr *v,
+static int names_of(const struct s5s_call *c, const struct ummsghdr *v,
 		    unsigned int vlen)
 {
 	int most = 0;
@@ -743,9 +762,9 @@ static int names_of(const struct s5s_call *c, const struct mmsghdr *v,
 		struct sockaddr_storage ss;
 		socklen_t len;
 
-		if (!names_dst(&v[i].msg_hdr))
+		if (!names_dst(&v[i].hdr))
 			continue;
-		if (read_name(c, &v[i].msg_hdr, &ss, &len) < 0 ||
+		if (read_name(c, &v[i].hdr, &ss, &len) < 0 ||
 		    inet_family(&ss))
 			most = 2;
 		else
@@ -758,7 +777,7 @@ static void on_sendmmsg(struct sup *s, struct s5s_call *c)
 {
 	unsigned int vlen = (unsigned int)c->args[2];
 	int flags = (int)c->args[3];
-	struct mmsghdr *v;
+	struct ummsghdr *v;
 	int r, names;
 
 	if (vlen > MMSG_MAX)
