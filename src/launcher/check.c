@@ -70,7 +70,7 @@ static void report_failure(const char *label, const struct s5_hs *hs,
 	else
 		why = "handshake failed";
 	fprintf(stderr, "socks5wrap: proxy %s: %s: %s\n", label, why,
-		strerror(err));
+		s5l_strerror(err));
 }
 
 /* One attempt on one address. Returns 0 or 1. */
@@ -85,7 +85,7 @@ static int try_address(const struct s5_config *c, const struct sockaddr *sa,
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		fprintf(stderr, "socks5wrap: proxy %s: no socket: %s\n", label,
-			strerror(errno));
+			s5l_strerror(errno));
 		return 1;
 	}
 	s5_hs_init(&hs, 0, NULL, c->auth, c->user, c->user_len, c->pass,

@@ -127,7 +127,7 @@ void s5l_exec(char *path, char **prog_argv)
 	/* argv[0] stays what the user typed, as execvp(3) leaves it. */
 	execv(path, prog_argv);
 	err = errno;
-	fprintf(stderr, "socks5wrap: %s: %s\n", path, strerror(err));
+	fprintf(stderr, "socks5wrap: %s: %s\n", path, s5l_strerror(err));
 	free(path);
 	/* ENOENT after the file was found: a missing interpreter, or the
 	 * file went away; env(1) also calls both "not found". */

@@ -114,6 +114,12 @@ const char *s5l_bypasses_libc(const char *path);
  * stderr on failure). Returns the exit status: 0, 1, or 125. */
 int s5l_check(void);
 
+/* ---- strerror.c ------------------------------------------------------ */
+
+/* strerror(err), with the same words under glibc and musl for the errno
+ * values whose text differs between them. */
+const char *s5l_strerror(int err);
+
 /* ---- main.c helpers -------------------------------------------------- */
 
 /* getenv for s5_config_load. */

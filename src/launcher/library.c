@@ -141,7 +141,7 @@ int s5l_set_preload(const char *lib)
 	value = s5l_preload_join(lib, getenv("LD_PRELOAD"));
 	if (!value || setenv("LD_PRELOAD", value, 1) < 0) {
 		fprintf(stderr, "socks5wrap: cannot set LD_PRELOAD: %s\n",
-			strerror(value ? errno : ENOMEM));
+			s5l_strerror(value ? errno : ENOMEM));
 		free(value);
 		return S5L_EXIT_OWN;
 	}

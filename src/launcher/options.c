@@ -277,17 +277,18 @@ static bool known_value(int v)
 	return false;
 }
 
-/* Message for what getopt refused. glibc leaves longindex unset here and
- * puts the option's letter in optopt even for a long option, so:
+/* Message for what getopt refused. glibc and musl leave longindex unset
+ * here and put the option's letter in optopt even for a long option, so:
  * - a missing value: the word is argv[optind - 1], as getopt has stepped
- *   past it (a short option lacking its value ended argv);
+ *   past it (a short option lacking its value ended argv; musl then
+ *   steps one further, past the end of argv);
  * - '?' with an unknown letter: a short option, maybe inside a word
  *   ("-vZq", where optind has not moved yet), so name only the letter;
  * - '?' with a known value: a long option given a value it does not take;
  * - '?' with optopt 0: an unknown or ambiguous long option. */
-static int bad_option(int c, char **argv)
+static int bad_option(int c, int argc, char **argv)
 {
-	const char *word = argv[optind - 1];
+	const char *word = argv[(optind > argc ? argc : optind) - 1];
 	bool is_long = strncmp(word, "--", 2) == 0;
 
 	if (c == ':' && is_long)
@@ -382,7 +383,7 @@ int s5l_parse_opts(int argc, char **argv, struct s5l_opts *o)
 			return 0;
 		case '?':
 		case ':':
-			return bad_option(c, argv);
+			return bad_option(c, argc, argv);
 		default:
 			rc = take_value(o, c, opt_name(c, longindex), optarg,
 					&pass_warned);
@@ -399,7 +400,7 @@ static int export_one(const char *var, const char *value)
 		return 0;
 	if (setenv(var, value, 1) < 0) {
 		fprintf(stderr, "socks5wrap: cannot set %s: %s\n", var,
-			strerror(errno));
+			s5l_strerror(errno));
 		return S5L_EXIT_OWN;
 	}
 	return 0;

@@ -73,10 +73,12 @@ FUZZ_MAXLEN_fuzz_fdinfo := 8192
 # interpose on the fuzzer's own calls).
 FUZZ_EXTRA_OBJ := $(FUZZ_BUILD)/obj/src/launcher/elf.o \
 	$(FUZZ_BUILD)/obj/src/launcher/options.o \
+	$(FUZZ_BUILD)/obj/src/launcher/strerror.o \
 	$(FUZZ_BUILD)/obj/src/preload/hostent.o \
 	$(FUZZ_BUILD)/obj/src/preload/route.o
 $(FUZZ_BUILD)/fuzz_elf: $(FUZZ_BUILD)/obj/src/launcher/elf.o
-$(FUZZ_BUILD)/fuzz_options: $(FUZZ_BUILD)/obj/src/launcher/options.o
+$(FUZZ_BUILD)/fuzz_options: $(FUZZ_BUILD)/obj/src/launcher/options.o \
+	$(FUZZ_BUILD)/obj/src/launcher/strerror.o
 $(FUZZ_BUILD)/fuzz_hostent: $(FUZZ_BUILD)/obj/src/preload/hostent.o
 $(FUZZ_BUILD)/fuzz_dst: $(FUZZ_BUILD)/obj/src/preload/route.o
 

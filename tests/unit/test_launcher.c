@@ -23,6 +23,7 @@
 #include "../../src/launcher/library.c"
 #include "../../src/launcher/exec.c"
 #include "../../src/launcher/elf.c"
+#include "../../src/launcher/strerror.c"
 
 /* ---- LD_PRELOAD ---- */
 
