@@ -265,19 +265,42 @@ static bool starts_with_shebang(int fd)
 	       magic[0] == '#' && magic[1] == '!';
 }
 
+/* The launcher's own ELF header, where the linker (GNU ld, lld) mapped
+ * it; NULL when it did not define the symbol. */
+extern const unsigned char __ehdr_start[]
+	__attribute__((weak, visibility("hidden")));
+
+/* The launcher's own class and machine, from its header in memory (no
+ * file to open: /proc costs a start-up a lookup of its own), else from
+ * /proc/self/exe. Returns 0 or -errno. */
+static int own_arch(struct s5l_elf *self)
+{
+	int fd, rc;
+
+	if (__ehdr_start) {
+		uint16_t machine;
+
+		/* e_machine is at offset 18 in both classes. */
+		memcpy(&machine, __ehdr_start + 18, sizeof(machine));
+		self->cls = __ehdr_start[EI_CLASS];
+		self->machine = machine;
+		return 0;
+	}
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = s5l_elf_inspect(fd, self);
+	close(fd);
+	return rc;
+}
+
 /* The launcher's own class and machine: the library is built with it. */
 static bool same_arch_as_launcher(const struct s5l_elf *e)
 {
 	struct s5l_elf self;
-	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	int rc;
 
-	if (fd < 0)
+	if (own_arch(&self) != 0)
 		return true; /* cannot tell: say nothing */
-	rc = s5l_elf_inspect(fd, &self);
-	close(fd);
-	if (rc)
-		return true;
 	return e->native && e->cls == self.cls && e->machine == self.machine;
 }
 

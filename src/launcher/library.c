@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 
 #include "launcher.h"
@@ -65,12 +66,24 @@ static char *path_join(const char *dir, const char *name)
 	return s;
 }
 
+/* The launcher's own path, absolute and free of symbolic links: the name
+ * the kernel was asked to run (AT_EXECFN; relative to the directory we
+ * started in, which is still ours), else /proc/self/exe. The first is
+ * cheaper: resolving anything under /proc/self makes the kernel build the
+ * directory of a new process, a good part of the launcher's own start. */
+static char *own_path(void)
+{
+	const char *execfn = (const char *)getauxval(AT_EXECFN);
+	char *exe = execfn ? realpath(execfn, NULL) : NULL;
+
+	return exe ? exe : realpath("/proc/self/exe", NULL);
+}
+
 /* The library in the launcher's own directory: in a build tree both are
- * made side by side. /proc/self/exe is already absolute and free of
- * symbolic links, which realpath makes sure of. */
+ * made side by side. */
 static char *beside_launcher(void)
 {
-	char *exe = realpath("/proc/self/exe", NULL);
+	char *exe = own_path();
 	char *slash, *lib;
 
 	if (!exe)
