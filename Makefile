@@ -75,6 +75,44 @@ LIB_CORE_OBJ := $(filter-out $(LIBC_IO_OBJ),$(CORE_OBJ))
 
 LIB := $(BUILD)/libsocks5wrap.so
 LAUNCHER := $(BUILD)/socks5wrap
+
+# The launcher is linked statically with musl when musl-gcc is there and
+# works (package musl-tools): no dynamic loader and no glibc start-up, so
+# it adds little to a program's own start (README "How it is built").
+# Otherwise, in sanitizer builds, or with MUSL=0, it is built with $(CC)
+# as the rest. musl's headers lack linux/, asm/ and asm-generic/: a
+# build-local directory links to the kernel's, searched after musl's.
+MUSL ?= 1
+MUSL_CC ?= musl-gcc
+ifeq ($(MUSL)$(SANITIZE)$(TSAN),1)
+MUSL_INC := $(BUILD)/musl/include
+MUSL_ASM := $(firstword $(wildcard \
+	/usr/include/$(shell $(CC) -print-multiarch 2>/dev/null)/asm) \
+	/usr/include/asm)
+MUSL_WORKS := $(shell d=$$(mktemp -d) && \
+	printf '\043include <linux/seccomp.h>\nint main(void){return 0;}\n' \
+		>$$d/t.c && mkdir $$d/inc && \
+	ln -s /usr/include/linux /usr/include/asm-generic $(MUSL_ASM) \
+		$$d/inc/ && \
+	$(MUSL_CC) -static -idirafter $$d/inc -o $$d/t $$d/t.c \
+		>/dev/null 2>&1 && $$d/t && echo yes; rm -rf $$d)
+endif
+ifeq ($(MUSL_WORKS),yes)
+LAUNCHER_CC := $(MUSL_CC)
+LAUNCHER_HOW := static, $(MUSL_CC)
+LAUNCHER_OBJDIR := $(BUILD)/musl/obj
+LAUNCHER_CFLAGS := -idirafter $(MUSL_INC)
+LAUNCHER_LDFLAGS := -static
+else
+LAUNCHER_CC := $(CC)
+LAUNCHER_HOW := dynamic, $(CC)$(if $(filter 1,$(MUSL)$(SANITIZE)$(TSAN)), \
+	(no working $(MUSL_CC)))
+LAUNCHER_OBJDIR := $(BUILD)/obj
+LAUNCHER_CFLAGS :=
+LAUNCHER_LDFLAGS := -lpthread
+endif
+LAUNCHER_ALL_OBJ := $(patsubst %.c,$(LAUNCHER_OBJDIR)/%.o,\
+	$(LAUNCHER_SRC) $(SUPERVISE_SRC) $(CORE_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SNIPPET_BIN := $(patsubst tests/snippets/%.c,$(BUILD)/snippets/%,\
 	$(filter-out tests/snippets/ctorlib.c,$(SNIPPET_SRC)))
@@ -94,9 +132,23 @@ $(LIB): $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(MAPFILE)
 	$(CC) -shared -o $@ $(LIB_CORE_OBJ) $(PRELOAD_OBJ) $(LDFLAGS_ALL) \
 		$(LIB_DEFS) -Wl,--version-script=$(MAPFILE) -ldl -lpthread
 
-$(LAUNCHER): $(CORE_OBJ) $(LAUNCHER_OBJ) $(SUPERVISE_OBJ)
-	$(CC) -o $@ $(LAUNCHER_OBJ) $(SUPERVISE_OBJ) $(CORE_OBJ) \
-		$(LDFLAGS_ALL) -lpthread
+$(LAUNCHER): $(LAUNCHER_ALL_OBJ)
+	@echo "launcher: $(LAUNCHER_HOW)"
+	$(LAUNCHER_CC) -o $@ $(LAUNCHER_ALL_OBJ) $(LDFLAGS_ALL) \
+		$(LAUNCHER_LDFLAGS)
+
+ifeq ($(MUSL_WORKS),yes)
+$(MUSL_INC):
+	@mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn $(MUSL_ASM) $@/asm
+
+$(LAUNCHER_OBJDIR)/%.o: %.c $(wildcard include/*.h src/*/*.h) | $(MUSL_INC)
+	@mkdir -p $(dir $@)
+	$(LAUNCHER_CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LAUNCHER_CFLAGS) \
+		-c -o $@ $<
+endif
 
 # Unit tests link the core modules (and the objects named in the test's
 # first line: a bare name is a preload-internal module without hooks, a
