@@ -2,6 +2,7 @@
  * result the way the library will read it, put the library in front of
  * LD_PRELOAD, exec PROGRAM.
  */
+#include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +22,24 @@ const char *s5l_getenv(const char *name, void *ctx)
 	return getenv(name);
 }
 
+/* A launcher linked with musl looks names up in /etc/hosts and through
+ * the name servers of resolv.conf only: musl has no name service switch,
+ * so a name that only nsswitch.conf's other sources know (mdns, a
+ * directory service, systemd-resolved's own) resolves in the library,
+ * which uses the program's glibc, and not here. */
+#ifdef __GLIBC__
+#define NAME_SERVICE_HINT ""
+#else
+#define NAME_SERVICE_HINT \
+	"socks5wrap: (the launcher looks names up in /etc/hosts and DNS " \
+	"only; give the proxy's address if its name comes from another " \
+	"source of nsswitch.conf)\n"
+#endif
+
 int s5l_load_config(struct s5_config *c)
 {
 	const char *proxy = getenv("SOCKS5_PROXY");
+	bool not_found = false;
 
 	if (!proxy || *proxy == '\0') {
 		fprintf(stderr, "socks5wrap: no proxy configured (set "
@@ -36,11 +52,16 @@ int s5l_load_config(struct s5_config *c)
 		return S5L_EXIT_OWN;
 	}
 	/* The library resolves a proxy name the same way, once: if the name
-	 * does not resolve here, it will not there either. */
+	 * does not resolve here, it will not there either (see
+	 * NAME_SERVICE_HINT for where that may not hold). */
 	if (c->usable)
-		s5_config_resolve_proxy(c, getaddrinfo, freeaddrinfo);
+		not_found = s5_config_resolve_proxy(c, getaddrinfo,
+						    freeaddrinfo) ==
+			    -EHOSTUNREACH;
 	if (!c->usable) {
 		fprintf(stderr, "socks5wrap: %s\n", c->error);
+		if (not_found && NAME_SERVICE_HINT[0])
+			fputs(NAME_SERVICE_HINT, stderr);
 		s5_config_free(c);
 		return S5L_EXIT_OWN;
 	}
