@@ -416,17 +416,23 @@ static int gather(const struct s5s_call *c, const struct umsghdr *m,
 	if (m->controllen > CONTROL_MAX)
 		return -ENOBUFS;
 	iov = calloc(m->iovlen ? m->iovlen : 1, sizeof(*iov));
-	g->data = malloc(DATA_MAX);
-	if (!iov || !g->data) {
-		free(iov);
+	if (!iov)
 		return -ENOMEM;
-	}
 	r = s5s_mem_read(c, m->iov, iov, m->iovlen * sizeof(*iov));
 	for (i = 0; r == 0 && i < m->iovlen; i++) {
-		if (iov[i].iov_len > DATA_MAX - total) {
+		if (iov[i].iov_len > DATA_MAX - total)
 			r = -EMSGSIZE;
-			break;
-		}
+		else
+			total += iov[i].iov_len;
+	}
+	/* A buffer of the message's size, not of the largest: musl's malloc
+	 * maps and unmaps a block of DATA_MAX on every call. */
+	if (r == 0) {
+		g->data = malloc(total ? total : 1);
+		if (!g->data)
+			r = -ENOMEM;
+	}
+	for (i = 0, total = 0; r == 0 && i < m->iovlen; i++) {
 		r = s5s_mem_read(c, (uintptr_t)iov[i].iov_base,
 				 g->data + total, iov[i].iov_len);
 		total += iov[i].iov_len;
@@ -651,7 +657,7 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 {
 	int flags = (int)c->args[2];
 	struct sockaddr_storage ss;
-	struct gathered *g = NULL;
+	struct gathered g = { 0 };
 	struct umsghdr m;
 	socklen_t len = 0;
 	bool named;
@@ -670,26 +676,21 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 		s5s_continue(s, c);
 		return;
 	}
-	if (r == 0) {
-		g = malloc(sizeof(*g));
-		r = g ? gather(c, &m, g) : -ENOMEM;
-	}
+	if (r == 0)
+		r = gather(c, &m, &g);
 	if (r < 0) {
-		if (g)
-			free(g->data);
-		free(g);
+		free(g.data);
 		s5s_answer(s, c, -r, 0);
 		return;
 	}
 	if (!is_inet(c))
-		foreign_send(s, c, g, &ss, len, flags);
+		foreign_send(s, c, &g, &ss, len, flags);
 	else if (is_tcp(c) && named && (flags & MSG_FASTOPEN))
-		fastopen(s, c, &ss, len, g, flags);
+		fastopen(s, c, &ss, len, &g, flags);
 	else if (is_tcp(c))
-		stream_send(s, c, g, flags);
+		stream_send(s, c, &g, flags);
 	else
-		dgram_send(s, c, "sendmsg", g, named ? &ss : NULL, len, flags);
-	free(g);
+		dgram_send(s, c, "sendmsg", &g, named ? &ss : NULL, len, flags);
 }
 
 /* sendmmsg on a datagram socket: each message sent by us, as the kernel
@@ -698,14 +699,10 @@ static void on_sendmsg(struct sup *s, struct s5s_call *c)
 static void send_each(struct sup *s, struct s5s_call *c, struct ummsghdr *v,
 		      unsigned int vlen, int flags)
 {
-	struct gathered *g = malloc(sizeof(*g));
+	struct gathered one, *g = &one;
 	unsigned int i;
 	int err = 0;
 
-	if (!g) {
-		s5s_answer(s, c, ENOMEM, 0);
-		return;
-	}
 	for (i = 0; i < vlen && !err; i++) {
 		struct umsghdr *m = &v[i].hdr;
 		struct sockaddr_storage ss;
@@ -740,7 +737,6 @@ static void send_each(struct sup *s, struct s5s_call *c, struct ummsghdr *v,
 		if (r < 0)
 			err = -r;
 	}
-	free(g);
 	if (err == EPIPE && i == 1)
 		s5s_sigpipe(s, c, flags);
 	/* i counts the message that failed too. */
