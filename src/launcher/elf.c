@@ -150,24 +150,32 @@ static void seg_of(const uint8_t *ph, uint8_t cls, uint64_t *off,
 	}
 }
 
+/* Tables and notes up to this size are read onto the stack: musl's
+ * malloc maps a fresh page for a block of a size it has not seen yet, and
+ * unmaps it on free, a cost the launcher paid before every program. */
+#define SMALL_READ 2048
+
 static int scan_note(const struct elf_src *src, const uint8_t *ph, uint8_t cls,
 		     bool *go)
 {
+	uint8_t small[SMALL_READ];
 	uint64_t off, size;
-	uint8_t *buf;
+	uint8_t *buf = small;
 	int rc;
 
 	seg_of(ph, cls, &off, &size);
 	if (size == 0 || size > NOTE_SEGMENT_MAX ||
 	    off > (uint64_t)INT64_MAX - size)
 		return 0; /* not the note we look for */
-	buf = malloc((size_t)size);
+	if (size > sizeof(small))
+		buf = malloc((size_t)size);
 	if (!buf)
 		return -ENOMEM;
 	rc = read_exact(src, buf, (size_t)size, (off_t)off);
 	if (rc == 0 && has_go_note(buf, (size_t)size))
 		*go = true;
-	free(buf);
+	if (buf != small)
+		free(buf);
 	/* A note that cannot be read (past the end of the file, or where
 	 * pread refuses the offset) is no Go note; the file is judged by
 	 * its headers, as before notes were read. */
@@ -181,7 +189,8 @@ static int scan_phdrs(const struct elf_src *src, const struct ehdr_fields *f,
 		      uint8_t cls, struct s5l_elf *out)
 {
 	size_t size = (size_t)f->phnum * f->phentsize, i;
-	uint8_t *tab;
+	uint8_t small[SMALL_READ];
+	uint8_t *tab = small;
 	int rc;
 
 	out->has_interp = false;
@@ -190,7 +199,8 @@ static int scan_phdrs(const struct elf_src *src, const struct ehdr_fields *f,
 		return 0;
 	if (size > PHDR_TABLE_MAX || f->phoff > (uint64_t)INT64_MAX - size)
 		return -ENOEXEC;
-	tab = malloc(size);
+	if (size > sizeof(small))
+		tab = malloc(size);
 	if (!tab)
 		return -ENOMEM;
 	rc = read_exact(src, tab, size, (off_t)f->phoff);
@@ -204,7 +214,8 @@ static int scan_phdrs(const struct elf_src *src, const struct ehdr_fields *f,
 			rc = scan_note(src, tab + i * f->phentsize, cls,
 				       &out->go);
 	}
-	free(tab);
+	if (tab != small)
+		free(tab);
 	return rc;
 }
 
