@@ -55,6 +55,13 @@ int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
 			  const struct s5_cidr *net6, uint32_t capacity,
 			  uint32_t grace_s);
 
+/* The same as s5_pool_create_shared, for a process that only hands the
+ * table on (the launcher before it execs the program): the header is
+ * written into the memfd without mapping it. *id_out gets its id. */
+int s5_pool_create_file(int *fd_out, uint8_t *id_out,
+			const struct s5_cidr *net4, const struct s5_cidr *net6,
+			uint32_t capacity, uint32_t grace_s);
+
 /* Maps the pool that fd holds when it is one of this layout for these
  * ranges (any capacity), and, when id is not NULL, that id: 0, or -EINVAL
  * for anything else. The descriptor may be closed afterwards. */
@@ -103,9 +110,9 @@ int s5_high_fd_base(void);
  * the descriptor, or -1 (no /proc). */
 int s5_table_hold(int fd, int min);
 
-/* Sets S5_TABLE_ENV to name p, held by this process under fd. Returns 0
- * or -errno of setenv. */
-int s5_table_env_set(const struct s5_pool *p, int fd);
+/* Sets S5_TABLE_ENV to name the table of that id (S5_POOL_ID_LEN
+ * bytes), held by this process under fd. Returns 0 or -errno of setenv. */
+int s5_table_env_set(const uint8_t *id, int fd);
 
 /* Unmaps the pool (tests; the library keeps its pool for life). */
 void s5_pool_destroy(struct s5_pool *p);

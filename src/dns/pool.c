@@ -174,6 +174,48 @@ static int random_id(uint8_t *id)
 	return 0;
 }
 
+/* A memfd of the plan's size, its user's alone; or -errno. */
+static int table_memfd(const struct s5_pool *h)
+{
+	int fd = memfd_create("socks5wrap-names", MFD_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	/* Only its user may open it again through /proc (which also asks
+	 * that the opener may ptrace the holder). */
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)h->map_len) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int s5_pool_create_file(int *fd_out, uint8_t *id_out,
+			const struct s5_cidr *net4, const struct s5_cidr *net6,
+			uint32_t capacity, uint32_t grace_s)
+{
+	struct s5_pool h;
+	size_t len = offsetof(struct s5_pool, direct);
+	int fd, rc = plan(&h, net4, net6, capacity, grace_s);
+
+	if (!rc)
+		rc = random_id(h.id);
+	if (rc)
+		return rc;
+	fd = table_memfd(&h);
+	if (fd < 0)
+		return fd;
+	/* The rest of the file reads as zeros, as in fill(). */
+	if (pwrite(fd, &h, len, 0) != (ssize_t)len) {
+		close(fd);
+		return -EIO;
+	}
+	memcpy(id_out, h.id, S5_POOL_ID_LEN);
+	*fd_out = fd;
+	return 0;
+}
+
 int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
 			  const struct s5_cidr *net4,
 			  const struct s5_cidr *net6, uint32_t capacity,
@@ -187,16 +229,9 @@ int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
 		rc = random_id(h.id);
 	if (rc)
 		return rc;
-	fd = memfd_create("socks5wrap-names", MFD_CLOEXEC);
+	fd = table_memfd(&h);
 	if (fd < 0)
-		return -errno;
-	/* Only its user may open it again through /proc (which also asks
-	 * that the opener may ptrace the holder). */
-	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)h.map_len) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+		return fd;
 	map = mmap(NULL, (size_t)h.map_len, PROT_READ | PROT_WRITE,
 		   MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {

@@ -86,12 +86,12 @@ void s5_table_ref_format(const struct s5_table_ref *r, char *out)
 		 r->fd);
 }
 
-int s5_table_env_set(const struct s5_pool *p, int fd)
+int s5_table_env_set(const uint8_t *id, int fd)
 {
 	struct s5_table_ref r;
 	char v[S5_TABLE_REF_MAX];
 
-	s5_pool_id(p, r.id);
+	memcpy(r.id, id, S5_POOL_ID_LEN);
 	r.pid = (int)getpid();
 	r.fd = fd;
 	s5_table_ref_format(&r, v);

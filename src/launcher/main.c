@@ -128,20 +128,20 @@ static bool supervised(enum supervise m, const char *path,
  * program's preload makes one. */
 static void share_table(const struct s5_config *c, const char *path)
 {
-	struct s5_pool *p;
+	uint8_t id[S5_POOL_ID_LEN];
 	struct stat st;
 	int fd;
 
 	unsetenv(S5_TABLE_ENV);
 	if (stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
 		return;
-	if (s5_pool_create_shared(&p, &fd, &c->fake4, &c->fake6,
-				  S5_POOL_DEFAULT_CAPACITY,
-				  S5_POOL_DEFAULT_GRACE_S) < 0)
+	if (s5_pool_create_file(&fd, id, &c->fake4, &c->fake6,
+				S5_POOL_DEFAULT_CAPACITY,
+				S5_POOL_DEFAULT_GRACE_S) < 0)
 		return;
 	fd = s5_table_hold(fd, s5_high_fd_base());
 	if (fd >= 0)
-		s5_table_env_set(p, fd);
+		s5_table_env_set(id, fd);
 }
 
 /* Checks the configuration, sets LD_PRELOAD, and execs PROGRAM, or runs

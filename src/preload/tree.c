@@ -76,6 +76,15 @@ static bool is_table_link(const char *path)
 	return strncmp(link, MEMFD_LINK, strlen(MEMFD_LINK)) == 0;
 }
 
+/* Whether our descriptor fd may be a table: a file with no name (a
+ * memfd), which fstat tells without /proc. */
+static bool maybe_table(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 0;
+}
+
 /* Maps /proc/PID/fd/FD if it is the table asked for. Returns the open
  * descriptor (close-on-exec), or -1. */
 static int try_proc(pid_t pid, int fd, const uint8_t *id,
@@ -87,7 +96,10 @@ static int try_proc(pid_t pid, int fd, const uint8_t *id,
 	if (pid <= 1 || fd < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
-	if (!is_table_link(path))
+	/* Our own descriptor is looked at with fstat, which needs no /proc
+	 * lookup (each costs tens of microseconds of start-up): opening a
+	 * regular file without a name has no effect. */
+	if (pid == getpid() ? !maybe_table(fd) : !is_table_link(path))
 		return -1;
 	t = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (t < 0)
@@ -151,6 +163,14 @@ static int scan(pid_t pid, const uint8_t *id, struct s5_pool **out,
 	return t;
 }
 
+static void env_set(const struct s5_pool *p, int fd)
+{
+	uint8_t id[S5_POOL_ID_LEN];
+
+	s5_pool_id(p, id);
+	s5_table_env_set(id, fd);
+}
+
 /* Holds the table (s5_table_hold) among the library's own descriptors,
  * which the program's closing loops leave open and a dup2 onto moves
  * (kind_internal.h). Returns the descriptor or -1. */
@@ -161,15 +181,6 @@ static int hold(int fd)
 	if (held >= 0)
 		s5_internal_keep(held);
 	return held;
-}
-
-/* Whether our descriptor fd may be a table: a file with no name (a
- * memfd), which fstat tells without /proc. */
-static bool maybe_table(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 0;
 }
 
 /* Looks for the table in the order above. Returns an open descriptor of
@@ -189,12 +200,10 @@ static int find(const struct s5_table_ref *ref, struct s5_pool **out,
 		 * this is also the way of every program started with
 		 * LD_PRELOAD alone, whose start-up it must not slow down. */
 		num = s5_high_fd_base();
-		if (maybe_table(num)) {
-			t = try_proc(self, num, NULL, out);
-			if (t >= 0) {
-				*held = num;
-				return t;
-			}
+		t = try_proc(self, num, NULL, out);
+		if (t >= 0) {
+			*held = num;
+			return t;
 		}
 		return try_proc(parent, num, NULL, out);
 	}
@@ -237,12 +246,12 @@ struct s5_pool *s5_tree_table(void)
 			close(fd);
 			s5_internal_keep(held);
 			if (!named)
-				s5_table_env_set(p, held);
+				env_set(p, held);
 			return p;
 		}
 		fd = hold(fd);
 		if (!named && fd >= 0)
-			s5_table_env_set(p, fd);
+			env_set(p, fd);
 		return p;
 	}
 	if (named)
@@ -265,7 +274,7 @@ struct s5_pool *s5_tree_table(void)
 	}
 	fd = hold(fd);
 	if (fd >= 0)
-		s5_table_env_set(p, fd);
+		env_set(p, fd);
 	else
 		unsetenv(S5_TABLE_ENV);
 	return p;

@@ -275,8 +275,12 @@ static int prepare(struct sup *s, const char *path, const struct s5_config *c,
 	 * (src/preload/tree.c). */
 	if (r == 0) {
 		s->pool_fd = s5_table_hold(s->pool_fd, s5_high_fd_base());
-		if (s->pool_fd >= 0)
-			r = s5_table_env_set(s->pool, s->pool_fd);
+		if (s->pool_fd >= 0) {
+			uint8_t id[S5_POOL_ID_LEN];
+
+			s5_pool_id(s->pool, id);
+			r = s5_table_env_set(id, s->pool_fd);
+		}
 		else
 			unsetenv(S5_TABLE_ENV);
 	}

@@ -840,6 +840,38 @@ static void shared_pools_have_their_own_ids(void **state)
 	close(fd2);
 }
 
+/* A table written without mapping it (the launcher's) is a whole pool to
+ * the first process that maps it, of the id it reported. */
+static void table_file_is_a_pool_of_its_id(void **state)
+{
+	struct s5_cidr a = cidr("198.18.0.0", 15), b = cidr("fd53:5357::", 64);
+	uint8_t id[S5_POOL_ID_LEN], got[S5_POOL_ID_LEN], v4[4], w4[4];
+	struct s5_pool *p = NULL, *q = NULL;
+	char name[S5_NAME_MAX + 1];
+	struct stat st;
+	int fd = -1;
+
+	(void)state;
+	assert_int_equal(s5_pool_create_file(&fd, id, &a, &b, 64, 60), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(s5_pool_attach(&p, fd, &a, &b, id), 0);
+	s5_pool_id(p, got);
+	assert_memory_equal(got, id, sizeof(id));
+	assert_int_equal(s5_pool_capacity(p), 64);
+	assert_int_equal(s5_pool_attach(&q, fd, &a, &b, id), 0);
+	assert_int_equal(s5_pool_lookup(p, "file.example", 1, v4, NULL), 0);
+	assert_int_equal(s5_pool_reverse(q, AF_INET, v4, 1, name,
+					 sizeof(name)),
+			 12);
+	assert_string_equal(name, "file.example");
+	assert_int_equal(s5_pool_lookup(q, "file.example", 2, w4, NULL), 0);
+	assert_memory_equal(v4, w4, 4);
+	s5_pool_destroy(p);
+	s5_pool_destroy(q);
+	close(fd);
+}
+
 /* A holder that is alive keeps the lock: a waiter gives up after a few
  * seconds rather than take it (a stopped process is no dead one), and
  * takes it over, repairing, once the holder is gone. */
@@ -970,6 +1002,7 @@ int main(void)
 		T(live_holder_is_waited_for_then_dead_one_taken_over),
 		T(foreign_holder_is_never_taken_over),
 		cmocka_unit_test(shared_pools_have_their_own_ids),
+		cmocka_unit_test(table_file_is_a_pool_of_its_id),
 		cmocka_unit_test(table_ref_parses_one_form_only),
 #undef T
 #undef S
