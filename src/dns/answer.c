@@ -242,15 +242,6 @@ static bool cut_suffix(const char *name, size_t *len, const char *suffix)
 	return true;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Four decimal labels, lowest byte first, no leading zeros. */
 static int ptr_v4(const char *s, size_t len, uint8_t addr[16])
 {
@@ -278,7 +269,7 @@ static int ptr_v6(const char *s, size_t len, uint8_t addr[16])
 	if (len != 64)
 		return -EINVAL;
 	for (size_t i = 0; i < 32; i++) {
-		int d = hex_digit(s[2 * i]);
+		int d = s5p_hex_digit(s[2 * i]);
 
 		if (d < 0 || s[2 * i + 1] != '.')
 			return -EINVAL;

@@ -168,6 +168,16 @@ int s5p_slot_of(const struct s5_pool *p, int family, const uint8_t *addr,
 void s5p_addr_of(const struct s5_pool *p, uint32_t slot, uint8_t *v4,
 		 uint8_t *v6);
 
+/* The value of a lower-case hex digit, or -1. */
+static inline int s5p_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 /* ASCII lower case. Not tolower(): a program may have set a locale (a
  * Turkish one folds 'I' elsewhere), and names must not depend on it. */
 static inline char s5p_fold(char c)

@@ -191,19 +191,27 @@ static int table_memfd(const struct s5_pool *h)
 	return fd;
 }
 
+/* The header of a new shared table (h, with its random id) and its
+ * memfd; or -errno. */
+static int new_table(struct s5_pool *h, const struct s5_cidr *net4,
+		     const struct s5_cidr *net6, uint32_t capacity,
+		     uint32_t grace_s)
+{
+	int rc = plan(h, net4, net6, capacity, grace_s);
+
+	if (!rc)
+		rc = random_id(h->id);
+	return rc ? rc : table_memfd(h);
+}
+
 int s5_pool_create_file(int *fd_out, uint8_t *id_out,
 			const struct s5_cidr *net4, const struct s5_cidr *net6,
 			uint32_t capacity, uint32_t grace_s)
 {
 	struct s5_pool h;
 	size_t len = offsetof(struct s5_pool, direct);
-	int fd, rc = plan(&h, net4, net6, capacity, grace_s);
+	int fd = new_table(&h, net4, net6, capacity, grace_s);
 
-	if (!rc)
-		rc = random_id(h.id);
-	if (rc)
-		return rc;
-	fd = table_memfd(&h);
 	if (fd < 0)
 		return fd;
 	/* The rest of the file reads as zeros, as in fill(). */
@@ -223,13 +231,8 @@ int s5_pool_create_shared(struct s5_pool **out, int *fd_out,
 {
 	struct s5_pool h;
 	void *map;
-	int fd, rc = plan(&h, net4, net6, capacity, grace_s);
+	int fd = new_table(&h, net4, net6, capacity, grace_s);
 
-	if (!rc)
-		rc = random_id(h.id);
-	if (rc)
-		return rc;
-	fd = table_memfd(&h);
 	if (fd < 0)
 		return fd;
 	map = mmap(NULL, (size_t)h.map_len, PROT_READ | PROT_WRITE,

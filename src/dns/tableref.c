@@ -13,19 +13,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "s5_dns.h"
+#include "dns_internal.h"
 
 #define PID_LIMIT (1 << 22) /* the kernel's PID_MAX_LIMIT */
 #define FD_LIMIT (1 << 20)  /* the kernel's default fs.nr_open */
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* A decimal number in [lo, max] at *s, up to end (a ':' or the NUL);
  * moves *s past it. */
@@ -56,7 +47,7 @@ int s5_table_ref_parse(const char *s, struct s5_table_ref *out)
 	if (!s)
 		return -EINVAL;
 	for (i = 0; i < 2 * S5_POOL_ID_LEN; i += 2) {
-		int hi = hex_digit(s[i]), lo = hi < 0 ? -1 : hex_digit(s[i + 1]);
+		int hi = s5p_hex_digit(s[i]), lo = hi < 0 ? -1 : s5p_hex_digit(s[i + 1]);
 
 		if (lo < 0)
 			return -EINVAL;
