@@ -310,31 +310,37 @@ uint32_t s5_pool_capacity(const struct s5_pool *p)
 #define LOCK_NAP_MS 50      /* a wait between looks at the holder */
 #define LOCK_GIVE_UP_MS 2000 /* a live holder kept it this long */
 
-/* This process's token: its ID, marked foreign when the holder check of
- * other processes could not find it by that ID. Cached per process ID, so
- * a forked child works its own out. */
-static uint32_t my_token(const struct s5_pool *p)
+/* This process's PID namespace, looked up once per process ID (a forked
+ * child looks its own up: it may have been made in a new namespace). */
+static uint64_t my_ns_cached(void)
 {
-	static _Atomic uint32_t cached_pid, cached_token;
-	uint32_t pid = (uint32_t)getpid(), tok;
+	static _Atomic uint32_t cached_pid;
+	static _Atomic uint64_t cached_ns;
+	uint32_t pid = (uint32_t)getpid();
 	uint64_t ns;
 
 	if (atomic_load_explicit(&cached_pid, memory_order_acquire) == pid)
-		return atomic_load_explicit(&cached_token,
-					    memory_order_relaxed);
-	/* The first process to take the lock names the namespace (looking
-	 * it up costs a /proc lookup, which start-up need not pay). */
+		return atomic_load_explicit(&cached_ns, memory_order_relaxed);
 	ns = my_pid_ns();
-	if (ns != 0) {
-		uint64_t none = 0;
+	atomic_store_explicit(&cached_ns, ns, memory_order_relaxed);
+	atomic_store_explicit(&cached_pid, pid, memory_order_release);
+	return ns;
+}
 
+/* This process's token for p's lock: its ID, marked foreign when the
+ * holder check of other processes could not find it by that ID. The
+ * first process to take the lock names the pool's namespace (a /proc
+ * lookup, which start-up need not pay). */
+static uint32_t my_token(struct s5_pool *p)
+{
+	uint32_t pid = (uint32_t)getpid(), tok = pid & LOCK_PID;
+	uint64_t ns = my_ns_cached(), none = 0;
+
+	if (ns != 0 && atomic_load_explicit(&p->pid_ns,
+					    memory_order_relaxed) == 0)
 		atomic_compare_exchange_strong(&p->pid_ns, &none, ns);
-	}
-	tok = pid & LOCK_PID;
 	if (ns == 0 || ns != atomic_load(&p->pid_ns) || tok != pid)
 		tok |= LOCK_FOREIGN;
-	atomic_store_explicit(&cached_token, tok, memory_order_relaxed);
-	atomic_store_explicit(&cached_pid, pid, memory_order_release);
 	return tok;
 }
 
