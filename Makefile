@@ -8,12 +8,12 @@
 #                         built with ThreadSanitizer into build-tsan/; a
 #                         race report fails it with status 88
 #   make WERROR=1         warnings are errors (CI)
+#   make M32=0            no 32-bit library (built when $(CC) -m32 works)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make fuzz FUZZ_SECONDS=60   (clang, libFuzzer)
 
 VERSION := 0.1.0
 PREFIX ?= /usr/local
-LIBDIR ?= $(PREFIX)/lib
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
@@ -24,6 +24,7 @@ CFLAGS ?= -O2 -g
 SANITIZE ?=
 TSAN ?=
 WERROR ?=
+M32 ?= 1
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build-san
@@ -32,6 +33,8 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 else ifeq ($(TSAN),1)
 BUILD ?= build-tsan
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+# ThreadSanitizer has no 32-bit x86 runtime.
+M32 := 0
 else
 BUILD ?= build
 SANFLAGS :=
@@ -44,9 +47,25 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
+# The library is built once more with -m32 for 32-bit programs when the
+# compiler can (gcc-multilib). Each build lives in the directory its
+# dynamic loader puts in place of $LIB, installed and in the build tree
+# alike, so that one LD_PRELOAD entry, DIR/$LIB/libsocks5wrap.so, names
+# the right file for 32- and 64-bit programs. scripts/lib-token.sh asks
+# both loaders what they put there and writes LIB_TOKEN (this machine's),
+# LIB_TOKEN32 (empty without a 32-bit build) and LIB_TOKEN32_WHY.
+LIB_TOKEN_MK := $(BUILD)/lib-token.mk
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(LIB_TOKEN_MK)
+endif
+LIBDIR ?= $(PREFIX)/$(or $(LIB_TOKEN),lib)
+LIB32DIR ?= $(PREFIX)/$(LIB_TOKEN32)
 PKGLIBDIR := $(LIBDIR)/socks5wrap
+PKGLIBDIR32 := $(if $(LIB_TOKEN32),$(LIB32DIR)/socks5wrap)
 CPPFLAGS_ALL := -D_GNU_SOURCE -Iinclude -DS5_VERSION_STR='"$(VERSION)"' \
-	-DS5_PKGLIBDIR='"$(PKGLIBDIR)"' $(CPPFLAGS)
+	-DS5_PKGLIBDIR='"$(PKGLIBDIR)"' -DS5_PKGLIBDIR32='"$(PKGLIBDIR32)"' \
+	-DS5_LIB_TOKEN='"$(LIB_TOKEN)"' -DS5_LIB_TOKEN32='"$(LIB_TOKEN32)"' \
+	$(CPPFLAGS)
 CFLAGS_ALL := -std=c11 $(WARN) -fPIC -fvisibility=hidden \
 	-fno-strict-aliasing $(SANFLAGS) $(CFLAGS)
 LDFLAGS_ALL := -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
@@ -113,6 +132,11 @@ LAUNCHER_LDFLAGS := -lpthread
 endif
 LAUNCHER_ALL_OBJ := $(patsubst %.c,$(LAUNCHER_OBJDIR)/%.o,\
 	$(LAUNCHER_SRC) $(SUPERVISE_SRC) $(CORE_SRC))
+
+# With a 32-bit build: $(BUILD)/$(LIB_TOKEN)/libsocks5wrap.so is a link to
+# $(LIB), $(BUILD)/$(LIB_TOKEN32)/libsocks5wrap.so the 32-bit library.
+LIB_LINK := $(if $(LIB_TOKEN32),$(BUILD)/$(LIB_TOKEN)/libsocks5wrap.so)
+LIB32 := $(if $(LIB_TOKEN32),$(BUILD)/$(LIB_TOKEN32)/libsocks5wrap.so)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SNIPPET_BIN := $(patsubst tests/snippets/%.c,$(BUILD)/snippets/%,\
 	$(filter-out tests/snippets/ctorlib.c,$(SNIPPET_SRC)))
@@ -122,7 +146,19 @@ MAPFILE := src/preload/libsocks5wrap.map
 
 .PHONY: all test unit snippets integration install uninstall clean fuzz \
 	bench demo check-exports tsan tsan-stress
-all: $(LIB) $(LAUNCHER)
+all: $(LIB) $(LAUNCHER) $(LIB32) $(LIB_LINK)
+
+$(LIB_TOKEN_MK): scripts/lib-token.sh
+	@mkdir -p $(BUILD)
+	@sh scripts/lib-token.sh $(BUILD)/lib-token $(M32) $(CC) $(SANFLAGS) \
+		>$@.tmp && mv $@.tmp $@
+ifneq ($(wildcard $(LIB_TOKEN_MK)),)
+ifeq ($(LIB_TOKEN32),)
+$(info socks5wrap: no 32-bit library: $(LIB_TOKEN32_WHY))
+endif
+endif
+# The launcher knows where both builds are.
+$(LAUNCHER_OBJDIR)/src/launcher/library.o: $(LIB_TOKEN_MK)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -149,6 +185,29 @@ $(LAUNCHER_OBJDIR)/%.o: %.c $(wildcard include/*.h src/*/*.h) | $(MUSL_INC)
 	$(LAUNCHER_CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LAUNCHER_CFLAGS) \
 		-c -o $@ $<
 endif
+
+# The 32-bit library: the same sources with -m32 and 64-bit file offsets
+# and inode numbers (the descriptor table checks inodes). time_t stays
+# 32-bit: the hooks must have the ABI of the libc functions whose names
+# they take, and 32-bit programs call those of the 32-bit time_t (glibc
+# names the 64-bit ones __recvmsg64, __ppoll64...; see real.h).
+obj32 = $(patsubst %.c,$(BUILD)/obj32/%.o,$(1))
+LIB32_OBJ := $(call obj32,$(filter-out $(wildcard src/*/io_libc.c),\
+	$(CORE_SRC)) $(PRELOAD_SRC))
+$(BUILD)/obj32/%.o: %.c $(wildcard include/*.h src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -D_FILE_OFFSET_BITS=64 $(CPPFLAGS_ALL) $(CFLAGS_ALL) \
+		-c -o $@ $<
+
+$(LIB32): $(LIB32_OBJ) $(MAPFILE)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 -shared -o $@ $(LIB32_OBJ) $(LDFLAGS_ALL) $(LIB_DEFS) \
+		-Wl,--version-script=$(MAPFILE) -ldl -lpthread
+
+# A relative link, so that the build tree can move.
+$(LIB_LINK): $(LIB)
+	@mkdir -p $(dir $@)
+	ln -sfn $(subst $(eval) ,/,$(patsubst %,..,$(subst /, ,$(LIB_TOKEN))))/$(notdir $(LIB)) $@
 
 # Unit tests link the core modules (and the objects named in the test's
 # first line: a bare name is a preload-internal module without hooks, a
@@ -205,8 +264,9 @@ integration: all
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -q -rs \
 		tests/integration $(PYTEST_ARGS)
 
-check-exports: $(LIB)
+check-exports: $(LIB) $(LIB32)
 	sh scripts/check-exports.sh $(LIB) $(MAPFILE)
+	$(if $(LIB32),sh scripts/check-exports.sh $(LIB32) $(MAPFILE))
 
 test: all check-exports unit snippets integration
 
@@ -234,13 +294,17 @@ install: all
 		$(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(LAUNCHER) $(DESTDIR)$(BINDIR)/socks5wrap
 	install -m 644 $(LIB) $(DESTDIR)$(PKGLIBDIR)/libsocks5wrap.so
+	$(if $(LIB32),install -d $(DESTDIR)$(PKGLIBDIR32))
+	$(if $(LIB32),install -m 644 $(LIB32) \
+		$(DESTDIR)$(PKGLIBDIR32)/libsocks5wrap.so)
 	install -m 644 man/socks5wrap.1 $(DESTDIR)$(MANDIR)/man1/socks5wrap.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/socks5wrap \
 		$(DESTDIR)$(PKGLIBDIR)/libsocks5wrap.so \
+		$(if $(LIB32),$(DESTDIR)$(PKGLIBDIR32)/libsocks5wrap.so) \
 		$(DESTDIR)$(MANDIR)/man1/socks5wrap.1
-	-rmdir $(DESTDIR)$(PKGLIBDIR)
+	-rmdir $(DESTDIR)$(PKGLIBDIR) $(if $(LIB32),$(DESTDIR)$(PKGLIBDIR32))
 
 clean:
 	rm -rf build build-san build-tsan build-fuzz

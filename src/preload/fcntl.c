@@ -1,6 +1,10 @@
 /* fcntl() with F_DUPFD / F_DUPFD_CLOEXEC makes a copy of a descriptor like
  * dup(): the copy shares the socket's proxy state. fcntl64 is the same
  * function for programs built with _FILE_OFFSET_BITS=64. */
+/* This file defines both names itself: with 64-bit file offsets on a
+ * 32-bit system (the 32-bit library's build) <fcntl.h> would rename fcntl
+ * to fcntl64. Nothing here uses off_t. */
+#undef _FILE_OFFSET_BITS
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
