@@ -4,7 +4,13 @@
 set -eu
 lib=$1
 map=$2
-want=$(sed -n '/global:/,/local:/p' "$map" | tr -d ' \t;' |
+# Names marked time32 belong to libraries built for a 32-bit time_t
+# (ELFCLASS32 here: byte 4 of the ELF header is 1).
+names=$(sed -n '/global:/,/local:/p' "$map")
+if [ "$(od -An -j4 -N1 -tu1 "$lib" | tr -d ' ')" != 1 ]; then
+	names=$(echo "$names" | grep -v 'time32')
+fi
+want=$(echo "$names" | sed 's@/\*.*\*/@@' | tr -d ' \t;' |
 	grep -Ev '^(global:|local:|)$' | sort)
 have=$(nm -D --defined-only "$lib" | awk '{print $3}' |
 	grep -Ev '^(_init|_fini)$' | sed 's/@.*//' | sort -u)

@@ -62,3 +62,4 @@ S5_EXPORT int getsockopt(int fd, int level, int name, void *val,
 	return getsockopt_slow(fd, level, name, val, len);
 }
 S5_SELF_ALIAS(getsockopt);
+S5_TIME64_ALIAS(getsockopt, __getsockopt64);

@@ -69,16 +69,34 @@ static inline bool s5_stage(enum s5_stage stage)
  * first). Each hook's file defines its alias with S5_SELF_ALIAS. */
 #if defined(__GNUC__) && !defined(__clang__)
 /* libc declares some targets nothrow and leaf; the alias need not say so. */
-#define S5_SELF_ALIAS(name)                                                   \
+#define S5_ALIAS(name, other, ...)                                            \
 	_Pragma("GCC diagnostic push")                                        \
 	_Pragma("GCC diagnostic ignored \"-Wmissing-attributes\"")            \
-	extern __typeof__(name) s5_self_##name __attribute__((alias(#name)));  \
+	extern __typeof__(name) other                                         \
+		__attribute__((alias(#name) __VA_ARGS__));                    \
 	_Pragma("GCC diagnostic pop")
 #else
-#define S5_SELF_ALIAS(name)                                                   \
-	extern __typeof__(name) s5_self_##name __attribute__((alias(#name)))
+#define S5_ALIAS(name, other, ...)                                            \
+	extern __typeof__(name) other __attribute__((alias(#name) __VA_ARGS__))
 #endif
+#define S5_SELF_ALIAS(name) S5_ALIAS(name, s5_self_##name)
 #define S5_SELF_DECL(name) extern __typeof__(name) s5_self_##name
+
+/* On a 32-bit system glibc gives programs built with _TIME_BITS=64 names
+ * of their own for calls whose arguments may hold a time (__sendmsg64,
+ * __recvmsg64, __ppoll64...); the library is built with the 32-bit time_t
+ * of the plain names, which is what 32-bit programs call. Where libc's
+ * function under the other name is the very same one (sendmsg, sendmmsg,
+ * getsockopt and setsockopt carry no time of their own: the option
+ * numbers differ instead), the hook takes that name too, so that a
+ * program built that way cannot send around it. The names are in the
+ * version script, marked "time32". */
+#if defined(__TIMESIZE) && __TIMESIZE == 32
+#define S5_TIME64_ALIAS(name, other)                                          \
+	S5_ALIAS(name, other, , visibility("default"))
+#else
+#define S5_TIME64_ALIAS(name, other) extern int s5_no_##other
+#endif
 S5_SELF_DECL(connect);
 S5_SELF_DECL(sendto);
 S5_SELF_DECL(recvfrom);

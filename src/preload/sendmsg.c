@@ -51,6 +51,7 @@ S5_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return s5_result(r, saved);
 }
 S5_SELF_ALIAS(sendmsg);
+S5_TIME64_ALIAS(sendmsg, __sendmsg64);
 
 /* True when no message of the batch names a destination. */
 static bool no_names(const struct mmsghdr *vec, unsigned int vlen)
@@ -102,3 +103,4 @@ S5_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	return (int)i;
 }
 S5_SELF_ALIAS(sendmmsg);
+S5_TIME64_ALIAS(sendmmsg, __sendmmsg64);

@@ -35,3 +35,4 @@ S5_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 	return r;
 }
 S5_SELF_ALIAS(setsockopt);
+S5_TIME64_ALIAS(setsockopt, __setsockopt64);

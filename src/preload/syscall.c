@@ -1,14 +1,66 @@
 /* syscall(): some programs make socket calls through it rather than
  * through the libc wrappers (libuv sends and receives UDP batches with
  * syscall(__NR_sendmmsg / __NR_recvmmsg), so dig does). Those numbers are
- * handed to our hooks; every other number goes to libc as it came. */
+ * handed to our hooks; every other number goes to libc as it came.
+ *
+ * 32-bit x86 (and other older ABIs) also has socketcall(2), one system
+ * call for every socket call, the only one before Linux 4.3:
+ * syscall(SYS_socketcall, SYS_CONNECT, args) is a connect as much as
+ * syscall(SYS_connect, ...) is, so it takes the same way. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#ifdef SYS_socketcall
+#include <linux/net.h>
+#endif
 
 #include "hook.h"
+
+static bool dispatch(long number, const long *a, long *r);
+
+#ifdef SYS_socketcall
+/* socketcall(call, args): args points to the call's arguments, an array
+ * of longs. The calls dispatch() takes become the system call of their
+ * own number (send and recv are sendto and recvfrom without an address,
+ * as the kernel makes them); false for the others, which go to libc. */
+static bool socketcall(const long *a, long *r)
+{
+	static const struct {
+		long number;
+		unsigned char nargs;
+	} calls[] = {
+		[SYS_CONNECT] = { SYS_connect, 3 },
+		[SYS_SEND] = { SYS_sendto, 4 },
+		[SYS_RECV] = { SYS_recvfrom, 4 },
+		[SYS_SENDTO] = { SYS_sendto, 6 },
+		[SYS_RECVFROM] = { SYS_recvfrom, 6 },
+		[SYS_SETSOCKOPT] = { SYS_setsockopt, 5 },
+		[SYS_GETSOCKOPT] = { SYS_getsockopt, 5 },
+		[SYS_SENDMSG] = { SYS_sendmsg, 3 },
+		[SYS_RECVMSG] = { SYS_recvmsg, 3 },
+		[SYS_RECVMMSG] = { SYS_recvmmsg, 5 },
+		[SYS_SENDMMSG] = { SYS_sendmmsg, 4 },
+	};
+	const long *args = (const long *)a[1];
+	long own[6] = { 0 };
+	unsigned long call = (unsigned long)a[0];
+	int i;
+
+	if (call >= sizeof(calls) / sizeof(calls[0]) ||
+	    calls[call].nargs == 0)
+		return false;
+	if (args == NULL) {
+		errno = EFAULT;
+		*r = -1;
+		return true;
+	}
+	for (i = 0; i < calls[call].nargs; i++)
+		own[i] = args[i];
+	return dispatch(calls[call].number, own, r);
+}
+#endif
 
 /* One of ours: true with the hook's result in *r. */
 static bool dispatch(long number, const long *a, long *r)
@@ -63,6 +115,10 @@ static bool dispatch(long number, const long *a, long *r)
 		*r = s5_self_close_range((unsigned int)a[0],
 					   (unsigned int)a[1], (int)a[2]);
 		return true;
+#endif
+#ifdef SYS_socketcall
+	case SYS_socketcall:
+		return socketcall(a, r);
 #endif
 	default:
 		return false;
