@@ -325,18 +325,26 @@ static void warn(const char *path, const char *what, const char *why)
 static void warn_elf(const char *path, int fd)
 {
 	struct s5l_elf e;
+	bool own;
 
 	if (s5l_elf_inspect(fd, &e) != 0)
 		return; /* not ELF, or unreadable: the exec will tell */
-	if (!same_arch_as_launcher(&e))
+	own = same_arch_as_launcher(&e);
+	/* A 32-bit program gets the 32-bit build when LD_PRELOAD names both;
+	 * the supervisor takes programs of its own architecture only. */
+	if (!own && !s5l_preload_serves(&e))
 		warn(path, "is built for another architecture",
 		     "the dynamic loader will skip the preload library");
 	else if (!e.has_interp)
-		warn(path, "is statically linked",
-		     "the preload cannot apply (the supervisor is off)");
+		warn(path, "is statically linked", own ?
+		     "the preload cannot apply (the supervisor is off)" :
+		     "the preload cannot apply, nor can the supervisor (it "
+		     "takes programs of its own architecture only)");
 	else if (e.go)
-		warn(path, "is a Go program",
-		     "it makes its own system calls (the supervisor is off)");
+		warn(path, "is a Go program", own ?
+		     "it makes its own system calls (the supervisor is off)" :
+		     "it makes its own system calls, and the supervisor takes "
+		     "programs of its own architecture only");
 }
 
 const char *s5l_bypasses_libc(const char *path)

@@ -53,8 +53,22 @@ char *s5l_preload_join(const char *lib, const char *old);
 
 /* Locates libsocks5wrap.so: $SOCKS5WRAP_LIBRARY, else beside the launcher,
  * else in the installed library directory. Returns a malloc'd absolute
- * path, or NULL after a message naming the paths tried. */
+ * path, or NULL after a message naming the paths tried. The path holds
+ * the token $LIB, for the dynamic loader to expand, when the 32-bit and
+ * the native build are both there, each under its loader's $LIB. */
 char *s5l_find_library(void);
+
+/* "PRE/$LIB/SUF" when native is "PRE/tok/SUF" and other "PRE/tok32/SUF"
+ * (tok and tok32 whole path components), else NULL (also when out of
+ * memory). Malloc'd. */
+char *s5l_lib_pattern(const char *native, const char *tok,
+		      const char *other, const char *tok32);
+
+struct s5l_elf;
+
+/* True when the entry s5l_find_library chose names builds for more than
+ * one kind of program, one of them for e's class and machine. */
+bool s5l_preload_serves(const struct s5l_elf *e);
 
 /* Puts lib in front of LD_PRELOAD. Returns 0, or 125 after a message. */
 int s5l_set_preload(const char *lib);

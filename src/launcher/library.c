@@ -1,17 +1,30 @@
 /* Where libsocks5wrap.so is, and how it gets into LD_PRELOAD.
  *
+ * With a 32-bit build beside the native one, each in the directory its
+ * dynamic loader puts in place of $LIB (the Makefile asks both loaders),
+ * the entry is DIR/$LIB/libsocks5wrap.so, with the token as it is: every
+ * program, and every program it runs, loads the build of its own kind,
+ * whichever kind its parent was. ld.so(8) expands $LIB in LD_PRELOAD.
+ *
  * No fixed-size buffers: every path here comes from the user or the file
  * system and may be long.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "launcher.h"
+
+/* The kinds of program the chosen entry has a library for, when it names
+ * more than one build; none (n_served 0) for a plain path. */
+static struct s5l_elf served[2];
+static size_t n_served;
 
 bool s5l_preload_entry_ok(const char *path)
 {
@@ -79,6 +92,89 @@ static char *own_path(void)
 	return exe ? exe : realpath("/proc/self/exe", NULL);
 }
 
+char *s5l_lib_pattern(const char *native, const char *tok,
+		      const char *other, const char *tok32)
+{
+	size_t tl = strlen(tok), t32l = strlen(tok32), pre, sl;
+	const char *at, *suffix;
+	char *s;
+
+	if (tl == 0 || t32l == 0)
+		return NULL;
+	for (at = strstr(native, tok); at; at = strstr(at + 1, tok)) {
+		pre = (size_t)(at - native);
+		suffix = at + tl;
+		/* The token is whole path components: "/TOK/". */
+		if (pre == 0 || at[-1] != '/' || *suffix != '/')
+			continue;
+		sl = strlen(suffix);
+		if (strncmp(other, native, pre) != 0 ||
+		    strncmp(other + pre, tok32, t32l) != 0 ||
+		    strcmp(other + pre + t32l, suffix) != 0)
+			continue;
+		s = malloc(pre + sizeof("$LIB") - 1 + sl + 1);
+		if (!s)
+			return NULL;
+		memcpy(s, native, pre);
+		memcpy(s + pre, "$LIB", sizeof("$LIB") - 1);
+		memcpy(s + pre + sizeof("$LIB") - 1, suffix, sl + 1);
+		return s;
+	}
+	return NULL;
+}
+
+/* Records path's ELF class and machine in served[]; false when it is not
+ * a readable ELF file of this byte order. */
+static bool note_served(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = n_served < sizeof(served) / sizeof(served[0]) &&
+	     s5l_elf_inspect(fd, &served[n_served]) == 0 &&
+	     served[n_served].native;
+	close(fd);
+	if (ok)
+		n_served++;
+	return ok;
+}
+
+/* lib: the library found (a file), malloc'd. When native (that library,
+ * or a link to it, under the native token) and lib32 (the 32-bit build
+ * under its own) are both readable ELF files where $LIB tells them apart,
+ * returns the entry with $LIB and frees lib; otherwise returns lib. */
+static char *both_builds(char *lib, const char *native, const char *lib32)
+{
+	char *entry;
+
+	if (!*S5_LIB_TOKEN32 || !lib_is_file(native) || !lib_is_file(lib32))
+		return lib;
+	entry = s5l_lib_pattern(native, S5_LIB_TOKEN, lib32, S5_LIB_TOKEN32);
+	if (!entry)
+		return lib;
+	n_served = 0;
+	if (!note_served(native) || !note_served(lib32)) {
+		n_served = 0;
+		free(entry);
+		return lib;
+	}
+	free(lib);
+	return entry;
+}
+
+bool s5l_preload_serves(const struct s5l_elf *e)
+{
+	size_t i;
+
+	for (i = 0; i < n_served; i++)
+		if (e->native && e->cls == served[i].cls &&
+		    e->machine == served[i].machine)
+			return true;
+	return false;
+}
+
 /* The library in the launcher's own directory: in a build tree both are
  * made side by side. */
 static char *beside_launcher(void)
@@ -98,6 +194,29 @@ static char *beside_launcher(void)
 	 * still the right path. */
 	lib = path_join(exe, S5L_LIB_NAME);
 	free(exe);
+	return lib;
+}
+
+/* DIR/libsocks5wrap.so (lib, a file in a build tree, malloc'd) or the
+ * entry for both builds when they are in DIR/<token>/ too. */
+static char *beside_with_token(char *lib)
+{
+	char *slash = strrchr(lib, '/'), *native, *lib32;
+	size_t dl = (size_t)(slash - lib);
+
+	native = malloc(dl + 1 + strlen(S5_LIB_TOKEN) + 1 +
+			sizeof(S5L_LIB_NAME));
+	lib32 = malloc(dl + 1 + strlen(S5_LIB_TOKEN32) + 1 +
+		       sizeof(S5L_LIB_NAME));
+	if (native && lib32) {
+		sprintf(native, "%.*s/%s/%s", (int)dl, lib, S5_LIB_TOKEN,
+			S5L_LIB_NAME);
+		sprintf(lib32, "%.*s/%s/%s", (int)dl, lib, S5_LIB_TOKEN32,
+			S5L_LIB_NAME);
+		lib = both_builds(lib, native, lib32);
+	}
+	free(native);
+	free(lib32);
 	return lib;
 }
 
@@ -127,10 +246,12 @@ char *s5l_find_library(void)
 		return from_env(env);
 	lib = beside_launcher();
 	if (lib && lib_is_file(lib))
-		return lib;
+		return beside_with_token(lib);
 	if (lib_is_file(installed)) {
 		free(lib);
-		return strdup(installed);
+		lib = strdup(installed);
+		return lib ? both_builds(lib, installed, S5_PKGLIBDIR32 "/"
+					 S5L_LIB_NAME) : NULL;
 	}
 	fprintf(stderr,
 		"socks5wrap: cannot find %s; tried %s and %s (set "

@@ -27,6 +27,53 @@
 
 /* ---- LD_PRELOAD ---- */
 
+static void assert_pattern(const char *native, const char *other,
+			   const char *want)
+{
+	char *s = s5l_lib_pattern(native, "lib/x86_64-linux-gnu", other,
+				  "lib32");
+
+	if (want == NULL) {
+		assert_null(s);
+		return;
+	}
+	assert_non_null(s);
+	assert_string_equal(s, want);
+	free(s);
+}
+
+static void lib_pattern_replaces_both_tokens_with_one_lib(void **state)
+{
+	(void)state;
+	assert_pattern("/usr/local/lib/x86_64-linux-gnu/socks5wrap/l.so",
+		       "/usr/local/lib32/socks5wrap/l.so",
+		       "/usr/local/$LIB/socks5wrap/l.so");
+	assert_pattern("/b/lib/x86_64-linux-gnu/l.so", "/b/lib32/l.so",
+		       "/b/$LIB/l.so");
+}
+
+static void lib_pattern_needs_the_same_rest_and_whole_components(void **state)
+{
+	(void)state;
+	/* Another directory before or after the token. */
+	assert_pattern("/a/lib/x86_64-linux-gnu/l.so", "/b/lib32/l.so", NULL);
+	assert_pattern("/a/lib/x86_64-linux-gnu/l.so", "/a/lib32/m.so", NULL);
+	/* The token inside a longer component. */
+	assert_pattern("/a/xlib/x86_64-linux-gnu/l.so", "/a/xlib32/l.so",
+		       NULL);
+	assert_pattern("/a/lib/x86_64-linux-gnux/l.so", "/a/lib32x/l.so",
+		       NULL);
+	/* No token at all, or not at the place the other path has its. */
+	assert_pattern("/a/lib/l.so", "/a/lib32/l.so", NULL);
+	/* The second of two places is the one that matches. */
+	assert_pattern("/lib/x86_64-linux-gnu/lib/x86_64-linux-gnu/l.so",
+		       "/lib/x86_64-linux-gnu/lib32/l.so",
+		       "/lib/x86_64-linux-gnu/$LIB/l.so");
+	/* An empty token (no 32-bit build) never matches. */
+	assert_null(s5l_lib_pattern("/a/l.so", "", "/a/l.so", ""));
+}
+
+
 static void preload_of_unset_variable_is_the_library_alone(void **state)
 {
 	char *s = s5l_preload_join("/lib/x.so", NULL);
@@ -405,6 +452,9 @@ static void this_test_program_is_dynamic_and_native(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(lib_pattern_replaces_both_tokens_with_one_lib),
+		cmocka_unit_test(
+			lib_pattern_needs_the_same_rest_and_whole_components),
 		cmocka_unit_test(preload_of_unset_variable_is_the_library_alone),
 		cmocka_unit_test(preload_of_empty_variable_is_the_library_alone),
 		cmocka_unit_test(preload_keeps_the_old_entries_after_the_library),
