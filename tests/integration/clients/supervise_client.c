@@ -48,6 +48,10 @@
  *       As http, but connect is the bare `syscall` instruction (on
  *       x86-64; syscall(2) elsewhere): no libc function, so no preload
  *       sees it, even in a dynamically linked build.
+ *   supervise_client socketcall HOST PORT
+ *       As http, but connect is syscall(SYS_socketcall, SYS_CONNECT, args),
+ *       the one socket system call of 32-bit x86 ("ENOSYS" where the
+ *       system has no socketcall).
  *   supervise_client udp ADDR PORT
  *       One datagram to ADDR:PORT (the UDP echo) each way a program can
  *       name a destination: sendto, sendmsg, sendmmsg (each on a fresh
@@ -149,13 +153,26 @@ static void put_answer(int fd)
 	put_reply(fd);
 }
 
-static int use_raw;
+static int use_raw; /* 1: raw, 2: socketcall */
+
+/* SYS_CONNECT of linux/net.h: connect's number for socketcall(2). */
+#define SOCKETCALL_CONNECT 3
 
 /* connect(2) without libc's wrapper; 0 or an errno. */
 static int raw_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	long r;
 
+	if (use_raw == 2) {
+#ifdef SYS_socketcall
+		long args[3] = { fd, (long)sa, (long)len };
+
+		r = syscall(SYS_socketcall, SOCKETCALL_CONNECT, args);
+		return r < 0 ? errno : 0;
+#else
+		return ENOSYS;
+#endif
+	}
 #ifdef __x86_64__
 	__asm__ volatile("syscall"
 			 : "=a"(r)
@@ -643,7 +660,7 @@ static const char *x32_connect(const struct sockaddr_in *sa)
 
 static int mode_foreign(const char *host, const char *port)
 {
-	const char *i386 = "unsupported", *x32 = "unsupported";
+	const char *by_i386 = "unsupported", *x32 = "unsupported";
 #ifdef __x86_64__
 	/* The i386 call takes 32-bit pointers: the address goes below 4 GiB. */
 	struct sockaddr_in *sa = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -657,13 +674,13 @@ static int mode_foreign(const char *host, const char *port)
 	sa->sin_port = htons((unsigned short)atoi(port));
 	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
 		return 2;
-	i386 = i386_connect(sa);
+	by_i386 = i386_connect(sa);
 	x32 = x32_connect(sa);
 #else
 	(void)host;
 	(void)port;
 #endif
-	printf("{\"i386\": \"%s\", \"x32\": \"%s\"}\n", i386, x32);
+	printf("{\"i386\": \"%s\", \"x32\": \"%s\"}\n", by_i386, x32);
 	return 0;
 }
 
@@ -695,8 +712,9 @@ int main(int argc, char **argv)
 		fetch(argv[2], argv[3]);
 		return 0;
 	}
-	if (argc == 4 && strcmp(argv[1], "raw") == 0) {
-		use_raw = 1;
+	if (argc == 4 && (strcmp(argv[1], "raw") == 0 ||
+			  strcmp(argv[1], "socketcall") == 0)) {
+		use_raw = strcmp(argv[1], "raw") == 0 ? 1 : 2;
 		fetch(argv[2], argv[3]);
 		return 0;
 	}
