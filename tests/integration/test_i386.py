@@ -183,9 +183,6 @@ os.execv(child, [child, "http", addr, port])
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the name table is not yet shared "
-                   "across exec between 64- and 32-bit processes: the child "
-                   "refuses the address (EHOSTUNREACH, nothing leaks)")
 def test_64bit_parent_resolves_and_execs_a_32bit_child(client, bin32):
     r = run(client, ["/usr/bin/python3", "-c", EXEC_CODE, bin32, NAME,
                      HTTP])
