@@ -36,6 +36,24 @@ OUR_VARS = ("SOCKS5_PROXY", "SOCKS5_USER", "SOCKS5_PASSWORD",
 
 # ---- helpers --------------------------------------------------------------
 
+def lib_tokens():
+    """(native, 32-bit) expansions of $LIB as the Makefile found them
+    (BUILD/lib-token.mk); the 32-bit one is "" without a 32-bit build."""
+    with open(os.path.join(BUILD, "lib-token.mk")) as f:
+        kv = dict(l.rstrip("\n").split(" := ", 1) for l in f
+                  if " := " in l)
+    return kv.get("LIB_TOKEN", ""), kv.get("LIB_TOKEN32", "")
+
+
+def build_tree_entry():
+    """What the build tree's launcher puts into LD_PRELOAD: BUILD/$LIB/...
+    when the 32-bit build is there too, else the library's path."""
+    if lib_tokens()[1]:
+        return os.path.join(os.path.realpath(BUILD), "$LIB",
+                            "libsocks5wrap.so")
+    return os.path.realpath(REAL_LIB)
+
+
 def compile_c(src_text, out, *flags):
     """Compiles a C snippet; returns the CompletedProcess."""
     src = out + ".c"
@@ -362,7 +380,7 @@ def test_real_library_beside_the_launcher_is_preloaded(launcher, libs):
     r = run(["/usr/bin/env"], env)
     assert r.returncode == 0, r.stderr
     assert env_lines(r.stdout)["LD_PRELOAD"] == \
-        os.path.realpath(REAL_LIB) + ":" + other
+        build_tree_entry() + ":" + other
 
 
 def test_library_beside_a_copied_launcher_is_found(launcher, libs, tmp_path):
@@ -388,6 +406,9 @@ def test_missing_library_exits_125_naming_the_paths(launcher, tmp_path):
         # and so does the test).
         installed = env_lines(r.stdout)["LD_PRELOAD"]
         assert installed.endswith("/socks5wrap/libsocks5wrap.so"), r.stdout
+        # Both builds installed: the entry holds $LIB, and the native
+        # build's directory is the one the launcher checks first.
+        installed = installed.replace("$LIB", lib_tokens()[0])
         hide = ["unshare", "--mount", "--propagation", "private", "--",
                 "sh", "-c", 'mount -t tmpfs s5w-hidden "$0" && exec "$@"',
                 os.path.dirname(installed)]
