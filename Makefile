@@ -53,8 +53,10 @@ endif
 # alike, so that one LD_PRELOAD entry, DIR/$LIB/libsocks5wrap.so, names
 # the right file for 32- and 64-bit programs. scripts/lib-token.sh asks
 # both loaders what they put there and writes LIB_TOKEN (this machine's),
-# LIB_TOKEN32 (empty without a 32-bit build) and LIB_TOKEN32_WHY.
+# LIB_TOKEN32 (empty without a 32-bit build), LIB_TOKEN32_WHY and
+# LIB_TOKEN_ASKED; it asks again when the compiler or M32 changed.
 LIB_TOKEN_MK := $(BUILD)/lib-token.mk
+LIB_TOKEN_ASK := $(M32) $(CC) $(SANFLAGS)
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 -include $(LIB_TOKEN_MK)
 endif
@@ -148,11 +150,14 @@ MAPFILE := src/preload/libsocks5wrap.map
 	bench demo check-exports tsan tsan-stress
 all: $(LIB) $(LAUNCHER) $(LIB32) $(LIB_LINK)
 
-$(LIB_TOKEN_MK): scripts/lib-token.sh
+$(LIB_TOKEN_MK): scripts/lib-token.sh \
+		$(if $(filter-out $(LIB_TOKEN_ASK),$(LIB_TOKEN_ASKED))$(filter-out \
+		$(LIB_TOKEN_ASKED),$(LIB_TOKEN_ASK)),FORCE)
 	@mkdir -p $(BUILD)
-	@sh scripts/lib-token.sh $(BUILD)/lib-token $(M32) $(CC) $(SANFLAGS) \
+	@sh scripts/lib-token.sh $(BUILD)/lib-token $(LIB_TOKEN_ASK) \
 		>$@.tmp && mv $@.tmp $@
-ifneq ($(wildcard $(LIB_TOKEN_MK)),)
+FORCE:
+ifeq ($(strip $(LIB_TOKEN_ASKED)),$(strip $(LIB_TOKEN_ASK)))
 ifeq ($(LIB_TOKEN32),)
 $(info socks5wrap: no 32-bit library: $(LIB_TOKEN32_WHY))
 endif
@@ -190,7 +195,7 @@ endif
 # and inode numbers (the descriptor table checks inodes). time_t stays
 # 32-bit: the hooks must have the ABI of the libc functions whose names
 # they take, and 32-bit programs call those of the 32-bit time_t (glibc
-# names the 64-bit ones __recvmsg64, __ppoll64...; see real.h).
+# names the 64-bit ones __recvmsg64, __ppoll64...; see hook.h).
 obj32 = $(patsubst %.c,$(BUILD)/obj32/%.o,$(1))
 LIB32_OBJ := $(call obj32,$(filter-out $(wildcard src/*/io_libc.c),\
 	$(CORE_SRC)) $(PRELOAD_SRC))

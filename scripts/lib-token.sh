@@ -6,6 +6,7 @@
 #   LIB_TOKEN := lib/x86_64-linux-gnu
 #   LIB_TOKEN32 := lib32
 #   LIB_TOKEN32_WHY :=
+#   LIB_TOKEN_ASKED := 1 gcc
 #
 # Each loader has its own (Debian: lib/x86_64-linux-gnu and lib32; Fedora:
 # lib64 and lib), so it is asked, not assumed: a small program is built
@@ -86,3 +87,4 @@ fi
 echo "LIB_TOKEN := $native"
 echo "LIB_TOKEN32 := $t32"
 echo "LIB_TOKEN32_WHY := $why"
+echo "LIB_TOKEN_ASKED := $m32 $*"
