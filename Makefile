@@ -143,6 +143,10 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 SNIPPET_BIN := $(patsubst tests/snippets/%.c,$(BUILD)/snippets/%,\
 	$(filter-out tests/snippets/ctorlib.c,$(SNIPPET_SRC)))
 CTORLIB := $(BUILD)/snippets/libctor.so
+# The same programs built with -m32, run under the 32-bit library.
+SNIPPET32_BIN := $(if $(LIB32),$(SNIPPET_BIN:$(BUILD)/snippets/%=\
+	$(BUILD)/snippets32/%))
+CTORLIB32 := $(if $(LIB32),$(BUILD)/snippets32/libctor.so)
 TSAN_STRESS := $(BUILD)/tsan/stress
 MAPFILE := src/preload/libsocks5wrap.map
 
@@ -235,6 +239,17 @@ $(CTORLIB): tests/snippets/ctorlib.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -shared -o $@ $< $(LDFLAGS_ALL) -ldl
 
+$(BUILD)/snippets32/%: tests/snippets/%.c tests/snippets/*.h $(CTORLIB32)
+	@mkdir -p $(dir $@)
+	$(CC) -m32 $(CPPFLAGS_ALL) $(CFLAGS_ALL) -rdynamic -o $@ $< \
+		$(LDFLAGS_ALL) -L$(BUILD)/snippets32 -lctor \
+		-Wl,-rpath,'$$ORIGIN' -ldl
+
+$(CTORLIB32): tests/snippets/ctorlib.c
+	@mkdir -p $(dir $@)
+	$(CC) -m32 $(CPPFLAGS_ALL) $(CFLAGS_ALL) -shared -o $@ $< \
+		$(LDFLAGS_ALL) -ldl
+
 # The stress program links the preload's objects, so their hooks (connect,
 # close, getaddrinfo...) are the program's own definitions and take the
 # place of libc's, as a preloaded library's would; -rdynamic exports them,
@@ -262,7 +277,7 @@ endif
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-snippets: all $(SNIPPET_BIN) $(CTORLIB)
+snippets: all $(SNIPPET_BIN) $(CTORLIB) $(SNIPPET32_BIN) $(CTORLIB32)
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/snippets/run.sh
 
 integration: all

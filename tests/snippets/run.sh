@@ -25,6 +25,7 @@ done
 port=$(cat "$tmp/port")
 
 preload="$build/libsocks5wrap.so"
+preload32="$build/\$LIB/libsocks5wrap.so"
 # Sanitizer reports end a snippet with exit statuses of their own (the
 # values of tests/integration/sanitizers.py), and any report text in its
 # output or log fails it, whatever the exit status.
@@ -32,40 +33,53 @@ san_marks='(ERROR|SUMMARY): (Address|Leak|UndefinedBehavior)Sanitizer'
 san_marks="$san_marks|runtime error:"
 if [ "${SANITIZE:-}" = 1 ]; then
 	preload="$(gcc -print-file-name=libasan.so) $preload"
+	preload32="$(gcc -m32 -print-file-name=libasan.so) $preload32"
 	export ASAN_OPTIONS=detect_leaks=0:exitcode=86
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
 fi
+
+# run_one BIN PRELOAD KIND: BIN under PRELOAD, from main() and from a
+# library constructor; KIND goes into its lines.
+run_one() {
+	name=$(basename "$1")
+	for mode in main ctor; do
+		log="$tmp/$name-$mode$3.log"
+		: >"$log"
+		if [ $mode = ctor ]; then ctor=1; else ctor=; fi
+		out=$(env LD_PRELOAD="$2" SOCKS5_PROXY="127.0.0.1:$port" \
+			SOCKS5WRAP_NO_PROXY= SOCKS5WRAP_LOG=info \
+			SOCKS5WRAP_LOG_FILE="$log" ${ctor:+S5_SNIPPET_CTOR=1} \
+			timeout 30 "$1" 2>&1)
+		rc=$?
+		san=$(printf '%s\n' "$out" | cat - "$log" | grep -E "$san_marks")
+		if [ -n "$san" ]; then
+			failed=$((failed + 1))
+			echo "FAIL $name ($mode$3): sanitizer report (exit $rc)"
+			echo "$out" | sed 's/^/    /'
+			sed 's/^/    log: /' "$log"
+		elif [ $rc -eq 0 ] && grep -q "via 127.0.0.1:$port: ok" "$log"; then
+			passed=$((passed + 1))
+			echo "PASS $name ($mode$3)"
+		else
+			failed=$((failed + 1))
+			echo "FAIL $name ($mode$3): exit $rc"
+			echo "$out" | sed 's/^/    /'
+			sed 's/^/    log: /' "$log"
+		fi
+	done
+}
 
 passed=0
 failed=0
 for bin in "$build"/snippets/*; do
 	[ -x "$bin" ] && [ "${bin%.so}" = "$bin" ] || continue
-	name=$(basename "$bin")
-	for mode in main ctor; do
-		log="$tmp/$name-$mode.log"
-		: >"$log"
-		if [ $mode = ctor ]; then ctor=1; else ctor=; fi
-		out=$(env LD_PRELOAD="$preload" SOCKS5_PROXY="127.0.0.1:$port" \
-			SOCKS5WRAP_NO_PROXY= SOCKS5WRAP_LOG=info \
-			SOCKS5WRAP_LOG_FILE="$log" ${ctor:+S5_SNIPPET_CTOR=1} \
-			timeout 30 "$bin" 2>&1)
-		rc=$?
-		san=$(printf '%s\n' "$out" | cat - "$log" | grep -E "$san_marks")
-		if [ -n "$san" ]; then
-			failed=$((failed + 1))
-			echo "FAIL $name ($mode): sanitizer report (exit $rc)"
-			echo "$out" | sed 's/^/    /'
-			sed 's/^/    log: /' "$log"
-		elif [ $rc -eq 0 ] && grep -q "via 127.0.0.1:$port: ok" "$log"; then
-			passed=$((passed + 1))
-			echo "PASS $name ($mode)"
-		else
-			failed=$((failed + 1))
-			echo "FAIL $name ($mode): exit $rc"
-			echo "$out" | sed 's/^/    /'
-			sed 's/^/    log: /' "$log"
-		fi
-	done
+	run_one "$bin" "$preload" ""
+done
+# The same programs built with -m32, when make built the 32-bit library,
+# under it: through $LIB, as the launcher names it.
+for bin in "$build"/snippets32/*; do
+	[ -x "$bin" ] && [ "${bin%.so}" = "$bin" ] || continue
+	run_one "$bin" "$preload32" ", 32-bit"
 done
 # Destinations and headers the fake proxy did not expect: a snippet that
 # asked for the wrong address (or encoded it wrongly) fails the run even
