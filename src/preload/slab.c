@@ -8,8 +8,8 @@
 #define S5_SLAB_BYTES (64u * 1024u)
 
 /* The free-list link sits after the reference count, which must stay
- * readable as zero while the object is free. */
-#define LINK_OFFSET 16
+ * readable as zero while the object is free (slab.h). */
+#define LINK_OFFSET S5_SLAB_LINK_OFFSET
 
 static struct s5_slab_free *link_of(void *p)
 {

@@ -18,8 +18,17 @@ struct s5_slab {
 	struct s5_slab_free *free;
 };
 
+/* Where a free object keeps its free-list link: after the reference count
+ * and the operations pointer, which must stay readable while it is free.
+ * Every object has room for the link there, however small its type (a
+ * struct s5_epoll is 16 bytes with 32-bit pointers: its link would be
+ * the next object's reference count, and the last one's past the slab). */
+#define S5_SLAB_LINK_OFFSET 16
+#define S5_SLAB_MIN (S5_SLAB_LINK_OFFSET + sizeof(struct s5_slab_free))
+
 #define S5_SLAB_INIT(type)                                                    \
-	{ .size = (sizeof(type) + 15) & ~(size_t)15,                          \
+	{ .size = ((sizeof(type) > S5_SLAB_MIN ? sizeof(type) : S5_SLAB_MIN) + \
+		   15) & ~(size_t)15,                                        \
 	  .lock = PTHREAD_MUTEX_INITIALIZER, .free = NULL }
 
 /* A zeroed object but for its first int (the reference count, left as the

@@ -53,6 +53,44 @@ static struct thing *thing_new(int tag)
 	return t;
 }
 
+/* An object smaller than the free-list link's place (slab.h): a count
+ * and one int. */
+struct small {
+	_Atomic int refs;
+	int x;
+};
+
+static struct s5_slab small_slab = S5_SLAB_INIT(struct small);
+
+static void small_objects_keep_their_free_links_to_themselves(void **state)
+{
+	/* More than one slab's worth at the smallest size (64 KiB / 16). */
+	enum { N = 4200 };
+	static struct small *o[N];
+	int i;
+
+	(void)state;
+	assert_true(small_slab.size >= S5_SLAB_MIN);
+	for (i = 0; i < N; i++) {
+		o[i] = s5_slab_alloc(&small_slab);
+		assert_non_null(o[i]);
+		o[i]->x = i;
+	}
+	/* Free every other one: a link written past its own object would
+	 * land in a neighbour still in use, or past the end of the slab. */
+	for (i = 0; i < N; i += 2)
+		s5_slab_free(&small_slab, o[i]);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(atomic_load(&o[i]->refs), 0);
+		if (i % 2)
+			assert_int_equal(o[i]->x, i);
+	}
+	for (i = 1; i < N; i += 2)
+		s5_slab_free(&small_slab, o[i]);
+	for (i = 0; i < N; i++)
+		assert_int_equal(atomic_load(&o[i]->refs), 0);
+}
+
 static int reset(void **state)
 {
 	(void)state;
@@ -360,6 +398,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(untouched_descriptors_have_no_kind),
+		T(small_objects_keep_their_free_links_to_themselves),
 		T(an_attached_object_comes_back_with_a_reference),
 		T(a_reused_number_is_not_ours_and_its_entry_goes),
 		T(attach_replaces_and_drops_the_old_object),
