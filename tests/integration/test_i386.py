@@ -191,6 +191,16 @@ def test_64bit_parent_resolves_and_execs_a_32bit_child(client, bin32):
     assert_only_proxy_reached(client, r, want=1)
 
 
+def test_32bit_parent_resolves_and_execs_a_64bit_child(client, bin32,
+                                                       bin64):
+    r = run(client, [bin32, "resolve-exec", NAME, HTTP, bin64])
+    lines = json_lines(r.stdout)
+    assert lines and in_fake_net(lines[0].get("resolved", "")), r
+    res = fetched(r, "address")
+    assert res["addr"][0] == lines[0]["resolved"], r
+    assert_only_proxy_reached(client, r, want=1)
+
+
 # -- make install --------------------------------------------------------------
 
 def test_make_install_puts_both_builds_where_lib_finds_them(client, tokens,

@@ -28,6 +28,11 @@
  *       then fetches from HOST:PORT itself (an address), waits for the
  *       child and reports its own fetch and the child's exit status. The
  *       child's line comes first.
+ *   supervise_client resolve-exec NAME PORT PROG
+ *       Resolves NAME (getaddrinfo, AF_INET) and execs PROG http ADDR
+ *       PORT with the first address it got (another build of this
+ *       program: the address is only good where the name table is the
+ *       same). Reports the address first.
  *   supervise_client daemon HOST PORT
  *       Forks and exits 0 at once; the child, left behind like a daemon,
  *       waits 500 ms, fetches from HOST:PORT and exits 0.
@@ -426,6 +431,36 @@ static int mode_fork_exec(char *self, const char *host, char *name, char *port)
 	return 0;
 }
 
+/* ---- resolve-exec ------------------------------------------------------- */
+
+static int mode_resolve_exec(const char *name, char *port, char *prog)
+{
+	struct addrinfo hints = { .ai_family = AF_INET,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	char addr[INET_ADDRSTRLEN];
+	int r = getaddrinfo(name, port, &hints, &res);
+
+	if (r != 0) {
+		printf("{\"getaddrinfo\": ");
+		json_str(gai_strerror(r), strlen(gai_strerror(r)));
+		printf("}\n");
+		return 1;
+	}
+	inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr,
+		  addr, sizeof(addr));
+	freeaddrinfo(res);
+	printf("{\"resolved\": \"%s\"}\n", addr);
+	fflush(stdout);
+	{
+		char *argv[] = { prog, "http", addr, port, NULL };
+
+		execv(prog, argv);
+	}
+	printf("{\"exec\": \"%s\"}\n", ename(errno));
+	return 1;
+}
+
 /* ---- daemon ------------------------------------------------------------- */
 
 static int mode_daemon(const char *host, const char *port)
@@ -725,6 +760,8 @@ int main(int argc, char **argv)
 		return mode_nonblocking(argv[2], argv[3]);
 	if (argc == 6 && strcmp(argv[1], "fork-exec") == 0)
 		return mode_fork_exec(argv[2], argv[3], argv[4], argv[5]);
+	if (argc == 5 && strcmp(argv[1], "resolve-exec") == 0)
+		return mode_resolve_exec(argv[2], argv[3], argv[4]);
 	if (argc == 4 && strcmp(argv[1], "daemon") == 0)
 		return mode_daemon(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "own-listener") == 0)
