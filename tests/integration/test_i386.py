@@ -92,9 +92,15 @@ def fetched(r, how=None):
     return res
 
 
+# What the dynamic loader says when it skips our library for a program of
+# the other kind (under SANITIZE=1 it says so about the 64-bit libasan the
+# tests preload, in a 32-bit program: that one is allowed).
+SKIPPED = "libsocks5wrap.so' from LD_PRELOAD cannot be preloaded"
+
+
 def no_arch_warning(r):
     assert "another architecture" not in r.stderr, r
-    assert "wrong ELF class" not in r.stderr, r
+    assert SKIPPED not in r.stderr, r
 
 
 def test_build_tree_holds_both_builds_under_lib(tokens):
@@ -166,7 +172,7 @@ def test_64bit_shell_runs_32_and_64bit_programs(client, bin32, bin64):
     assert len(lines) == 2, r
     for res in lines:
         assert_fetch_via_proxy(res, r)
-    assert "wrong ELF class" not in r.stderr, r
+    assert SKIPPED not in r.stderr, r
     assert_only_proxy_reached(client, r, want=2)
 
 
@@ -246,5 +252,5 @@ def test_make_install_puts_both_builds_where_lib_finds_them(client, tokens,
     assert len(lines) == 2, r
     for res in lines:
         assert_fetch_via_proxy(res, r)
-    assert "wrong ELF class" not in r.stderr, r
+    assert SKIPPED not in r.stderr, r
     assert_only_proxy_reached(client, r, want=2)
