@@ -66,8 +66,8 @@ char *s5l_lib_pattern(const char *native, const char *tok,
 
 struct s5l_elf;
 
-/* True when the entry s5l_find_library chose names builds for more than
- * one kind of program, one of them for e's class and machine. */
+/* True when the entry s5l_find_library chose names the 32-bit build too,
+ * and that build is for e's class and machine. */
 bool s5l_preload_serves(const struct s5l_elf *e);
 
 /* Puts lib in front of LD_PRELOAD. Returns 0, or 125 after a message. */

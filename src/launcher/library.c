@@ -21,10 +21,10 @@
 
 #include "launcher.h"
 
-/* The kinds of program the chosen entry has a library for, when it names
- * more than one build; none (n_served 0) for a plain path. */
-static struct s5l_elf served[2];
-static size_t n_served;
+/* The 32-bit build when the chosen entry names it too (malloc'd), else
+ * NULL. Its ELF header is read only when a warning needs it: every
+ * program the launcher starts pays for what is done here. */
+static char *entry_lib32;
 
 bool s5l_preload_entry_ok(const char *path)
 {
@@ -123,28 +123,10 @@ char *s5l_lib_pattern(const char *native, const char *tok,
 	return NULL;
 }
 
-/* Records path's ELF class and machine in served[]; false when it is not
- * a readable ELF file of this byte order. */
-static bool note_served(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = n_served < sizeof(served) / sizeof(served[0]) &&
-	     s5l_elf_inspect(fd, &served[n_served]) == 0 &&
-	     served[n_served].native;
-	close(fd);
-	if (ok)
-		n_served++;
-	return ok;
-}
-
 /* lib: the library found (a file), malloc'd. When native (that library,
  * or a link to it, under the native token) and lib32 (the 32-bit build
- * under its own) are both readable ELF files where $LIB tells them apart,
- * returns the entry with $LIB and frees lib; otherwise returns lib. */
+ * under its own) are both files where $LIB tells them apart, returns the
+ * entry with $LIB and frees lib; otherwise returns lib. */
 static char *both_builds(char *lib, const char *native, const char *lib32)
 {
 	char *entry;
@@ -152,11 +134,9 @@ static char *both_builds(char *lib, const char *native, const char *lib32)
 	if (!*S5_LIB_TOKEN32 || !lib_is_file(native) || !lib_is_file(lib32))
 		return lib;
 	entry = s5l_lib_pattern(native, S5_LIB_TOKEN, lib32, S5_LIB_TOKEN32);
-	if (!entry)
-		return lib;
-	n_served = 0;
-	if (!note_served(native) || !note_served(lib32)) {
-		n_served = 0;
+	free(entry_lib32);
+	entry_lib32 = entry ? strdup(lib32) : NULL;
+	if (!entry_lib32) {
 		free(entry);
 		return lib;
 	}
@@ -166,13 +146,18 @@ static char *both_builds(char *lib, const char *native, const char *lib32)
 
 bool s5l_preload_serves(const struct s5l_elf *e)
 {
-	size_t i;
+	struct s5l_elf lib;
+	int fd, rc;
 
-	for (i = 0; i < n_served; i++)
-		if (e->native && e->cls == served[i].cls &&
-		    e->machine == served[i].machine)
-			return true;
-	return false;
+	if (!entry_lib32 || !e->native)
+		return false;
+	fd = open(entry_lib32, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	rc = s5l_elf_inspect(fd, &lib);
+	close(fd);
+	return rc == 0 && lib.native && e->cls == lib.cls &&
+	       e->machine == lib.machine;
 }
 
 /* The library in the launcher's own directory: in a build tree both are
