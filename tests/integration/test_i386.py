@@ -103,6 +103,17 @@ def no_arch_warning(r):
     assert SKIPPED not in r.stderr, r
 
 
+def both_fetched(client, r):
+    """A run with two fetches, a 32- and a 64-bit program's: both through
+    the proxy, our library skipped by neither loader."""
+    lines = [l for l in json_lines(r.stdout) if "connect" in l]
+    assert len(lines) == 2, r
+    for res in lines:
+        assert_fetch_via_proxy(res, r)
+    assert SKIPPED not in r.stderr, r
+    assert_only_proxy_reached(client, r, want=2)
+
+
 def test_build_tree_holds_both_builds_under_lib(tokens):
     native, t32 = tokens
     b = harness.build_dir()
@@ -168,12 +179,7 @@ def test_64bit_shell_runs_32_and_64bit_programs(client, bin32, bin64):
         shlex.quote(bin32), NAME, HTTP, shlex.quote(bin64), NAME, HTTP)
     r = run(client, ["/bin/sh", "-c", script])
     assert r.rc == 0, r
-    lines = [l for l in json_lines(r.stdout) if "connect" in l]
-    assert len(lines) == 2, r
-    for res in lines:
-        assert_fetch_via_proxy(res, r)
-    assert SKIPPED not in r.stderr, r
-    assert_only_proxy_reached(client, r, want=2)
+    both_fetched(client, r)
 
 
 # A 64-bit parent resolves (a fake address from the 64-bit library) and
@@ -248,9 +254,4 @@ def test_make_install_puts_both_builds_where_lib_finds_them(client, tokens,
     assert r.rc == 0, r
     assert r.stdout.split("\n")[0] == \
         "/usr/local/$LIB/socks5wrap/libsocks5wrap.so", r
-    lines = [l for l in json_lines(r.stdout) if "connect" in l]
-    assert len(lines) == 2, r
-    for res in lines:
-        assert_fetch_via_proxy(res, r)
-    assert SKIPPED not in r.stderr, r
-    assert_only_proxy_reached(client, r, want=2)
+    both_fetched(client, r)
