@@ -732,12 +732,16 @@ def test_auto_keeps_a_loopback_listener_local(client, scripted, prog):
     assert_local_listener(sp, steps, r, host="127.0.0.1")
 
 
+# The fixed ports below lie under the ephemeral range (32768-60999): a port
+# in it may be held by one of the earlier tests' connections in TIME_WAIT,
+# and bind() then fails with EADDRINUSE, after which the client listens on
+# an ephemeral port, which auto mode rightly takes through the proxy.
 def test_auto_keeps_a_fixed_port_on_the_wildcard_local(client, scripted,
                                                        prog):
     sp = scripted("bind")
-    steps, r = run(client, prog, sp, ["--control", CONTROL, "--port", 47301]
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--port", 17301]
                    + LOCAL)
-    assert_local_listener(sp, steps, r, port=47301)
+    assert_local_listener(sp, steps, r, port=17301)
 
 
 def test_fixed_port_server_answers_another_program_meanwhile(client,
@@ -745,7 +749,7 @@ def test_fixed_port_server_answers_another_program_meanwhile(client,
     # A program with a proxied connection serves on a fixed port; a second,
     # unwrapped program in the same namespace connects to it.
     sp = scripted("bind")
-    port = 47302
+    port = 17302
     p = client.start_wrapped(
         [prog, "--control", CONTROL, "--port", str(port), "--read", "7",
          "--send", "reply"], proxy=sp.url, env=FAST, lifetime=20)
@@ -794,7 +798,7 @@ def test_all_binds_a_fixed_port_too(client, scripted, prog, how):
     sp = scripted("bind")
     env, opts = ({"SOCKS5WRAP_BIND": "all"}, ()) if how == "env" else \
         ({}, ["--bind", "all"])
-    steps, r = run(client, prog, sp, ["--control", CONTROL, "--port", 47303]
+    steps, r = run(client, prog, sp, ["--control", CONTROL, "--port", 17303]
                    + FULL, env=env, opts=opts)
     assert len(bind_requests(sp)) == 1, sp.records()
     assert_bound_through_proxy(steps, r)
