@@ -67,16 +67,20 @@ FUZZ_MAXLEN_fuzz_hosts := 4096
 # reader's 256 bytes.
 FUZZ_MAXLEN_fuzz_fdinfo := 8192
 
-# Targets for code outside the core link the one file they test as well:
+# Targets for code outside the core link the one file they test as well
+# (and what it calls: elf.c asks library.c which builds LD_PRELOAD names):
 # a launcher file (not main.c, whose main() would clash with libFuzzer's),
 # or a preload file without hooks, hostent.c or route.c (the hooks would
 # interpose on the fuzzer's own calls).
 FUZZ_EXTRA_OBJ := $(FUZZ_BUILD)/obj/src/launcher/elf.o \
+	$(FUZZ_BUILD)/obj/src/launcher/library.o \
 	$(FUZZ_BUILD)/obj/src/launcher/options.o \
 	$(FUZZ_BUILD)/obj/src/launcher/strerror.o \
 	$(FUZZ_BUILD)/obj/src/preload/hostent.o \
 	$(FUZZ_BUILD)/obj/src/preload/route.o
-$(FUZZ_BUILD)/fuzz_elf: $(FUZZ_BUILD)/obj/src/launcher/elf.o
+$(FUZZ_BUILD)/fuzz_elf: $(FUZZ_BUILD)/obj/src/launcher/elf.o \
+	$(FUZZ_BUILD)/obj/src/launcher/library.o \
+	$(FUZZ_BUILD)/obj/src/launcher/strerror.o
 $(FUZZ_BUILD)/fuzz_options: $(FUZZ_BUILD)/obj/src/launcher/options.o \
 	$(FUZZ_BUILD)/obj/src/launcher/strerror.o
 $(FUZZ_BUILD)/fuzz_hostent: $(FUZZ_BUILD)/obj/src/preload/hostent.o
