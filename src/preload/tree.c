@@ -153,8 +153,7 @@ static int scan(pid_t pid, const uint8_t *id, struct s5_pool **out,
 	if (!d)
 		return -1;
 	while (t < 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
-		    atoi(e->d_name) == dirfd(d))
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		*num = atoi(e->d_name);
 		t = try_proc(pid, *num, id, out);

@@ -10,6 +10,7 @@ import select
 import shlex
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import time
@@ -241,6 +242,20 @@ class Result:
                     self.elapsed, self.stdout[-4000:], self.stderr[-4000:]))
 
     __repr__ = __str__
+
+
+def has_interpreter(path):
+    """Whether the 64-bit little-endian ELF file at path names a dynamic
+    loader (a PT_INTERP program header): false for a static program."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        assert head[:4] == b"\x7fELF" and head[4] == 2, path
+        phoff, = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    return any(struct.unpack_from("<I", table, i * phentsize)[0] == 3
+               for i in range(phnum))
 
 
 class Client:

@@ -17,11 +17,11 @@ the client namespace's trap, which fails the test.
 
 import os
 import shutil
-import struct
 
 import pytest
 
 import harness
+from harness import has_interpreter
 import sanitizers
 import topo
 
@@ -31,20 +31,6 @@ TARGET4 = topo.TARGET4
 PAGE = "socks5wrap test target"
 BUSYBOX = "/bin/busybox"
 CURL = ["curl", "-q", "-sS", "-m", "10"]
-
-
-def has_interpreter(path):
-    """Whether the 64-bit little-endian ELF file at path names a dynamic
-    loader (a PT_INTERP program header)."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-        assert head[:4] == b"\x7fELF" and head[4] == 2, path
-        phoff, = struct.unpack_from("<Q", head, 32)
-        phentsize, phnum = struct.unpack_from("<HH", head, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    return any(struct.unpack_from("<I", table, i * phentsize)[0] == 3
-               for i in range(phnum))
 
 
 def test_launcher_is_static_when_musl_gcc_is_there():

@@ -26,7 +26,6 @@ import platform
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import time
 
@@ -37,7 +36,7 @@ import harness
 import leakcap
 import proxies
 import topo
-from harness import CLIENTS, DANTE
+from harness import CLIENTS, DANTE, has_interpreter
 
 TARGET4 = topo.TARGET4
 NAME = "www.test"                  # A 203.0.113.7, AAAA fd00:5357:3::7
@@ -167,20 +166,6 @@ def busybox():
     assert not has_interpreter(BUSYBOX), \
         "%s is dynamically linked: install busybox-static" % BUSYBOX
     return BUSYBOX
-
-
-def has_interpreter(path):
-    """Whether the 64-bit little-endian ELF file at path names a dynamic
-    loader (a PT_INTERP program header): false for a static program."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-        assert head[:4] == b"\x7fELF" and head[4] == 2, path
-        phoff, = struct.unpack_from("<Q", head, 32)
-        phentsize, phnum = struct.unpack_from("<HH", head, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    return any(struct.unpack_from("<I", table, i * phentsize)[0] == 3
-               for i in range(phnum))
 
 
 # -- checks -------------------------------------------------------------------
