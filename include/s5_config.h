@@ -47,6 +47,9 @@ struct s5_url {
 /* Returns 0, or -EINVAL with a message in err (which never contains the
  * password). */
 int s5_url_parse(const char *s, struct s5_url *out, char *err, size_t errlen);
+/* The same, with error texts that name var instead of SOCKS5_PROXY. */
+int s5_url_parse_var(const char *var, const char *s, struct s5_url *out,
+		     char *err, size_t errlen);
 
 /* ---- exclusion list -------------------------------------------------- */
 
@@ -107,26 +110,51 @@ enum s5_udp_mode { S5_UDP_PROXY = 0, S5_UDP_BLOCK = 1 };
 /* SOCKS5WRAP_BIND: when listen() becomes a SOCKS5 BIND (kind_bind.c). */
 enum s5_bind_mode { S5_BIND_AUTO = 0, S5_BIND_OFF = 1, S5_BIND_ALL = 2 };
 
+/* Proxies in one list (SOCKS5_PROXY, -p): at most this many. */
+#define S5_PROXY_MAX 8
+/* A proxy that refused the connection or never answered is tried after
+ * the others for this long (the whole process tree remembers it). */
+#define S5_BACKOFF_MS 30000
+
+/* One proxy of the list. */
+struct s5_proxy {
+	struct s5_url url; /* host/port for messages; credentials in hop */
+	/* Addresses: numeric host filled by s5_config_load, a name by
+	 * s5_config_resolve_proxy (only the first of a chain: the others
+	 * are named to the proxy before them, which resolves them). */
+	bool has4, has6, is_name;
+	bool unresolved; /* failover: its name did not resolve; skipped */
+	struct sockaddr_in addr4;
+	struct sockaddr_in6 addr6;
+	/* How the proxy before it in a chain names it, and the credentials
+	 * (from the URL, or SOCKS5_USER and SOCKS5_PASSWORD). */
+	struct s5_hop hop;
+	/* "host:port" or "[v6]:port" for log lines and --check */
+	char label[S5_NAME_MAX + 10];
+};
+
+/* Where the proxy list came from. */
+enum s5_proxy_source { S5_SRC_NONE = 0, S5_SRC_SOCKS5_PROXY, S5_SRC_ALL_PROXY };
+
 struct s5_config {
 	/* false: proxying is impossible; every connection that should be
 	 * proxied is refused. error says why. */
 	bool usable;
 	char error[S5_ERR_MAX];
 
-	struct s5_url url; /* host/port for messages; credentials below */
+	/* The list: with chain, every connection goes through all of them
+	 * in order; without, each new connection takes the first that
+	 * answers (failover). n_proxies >= 1 when usable. */
+	unsigned n_proxies;
+	bool chain; /* SOCKS5WRAP_CHAIN=1 */
+	struct s5_proxy proxy[S5_PROXY_MAX];
+	enum s5_proxy_source source;
+	const char *source_var; /* "SOCKS5_PROXY", "ALL_PROXY" or "all_proxy" */
+	/* Said once at start-up (info): a variable that was read but not
+	 * taken, such as ALL_PROXY with an http:// URL. Empty when none. */
+	char notice[S5_ERR_MAX];
 
-	/* Proxy addresses: numeric host filled by s5_config_load, a name
-	 * by s5_config_resolve_proxy. */
-	bool has_proxy4, has_proxy6, proxy_is_name;
-	struct sockaddr_in proxy4;
-	struct sockaddr_in6 proxy6;
-
-	bool auth; /* offer username/password */
-	uint8_t user_len, pass_len;
-	char user[S5_CRED_MAX + 1];
-	char pass[S5_CRED_MAX + 1];
-
-	struct s5_exclude exclude;
+struct s5_exclude exclude;
 	int timeout_ms;
 	enum s5log_level log_level;
 	const char *log_file; /* points into the environment, or NULL */
@@ -143,7 +171,9 @@ struct s5_config {
 
 typedef const char *(*s5_getenv_fn)(const char *name, void *ctx);
 
-/* Reads SOCKS5_PROXY, SOCKS5_USER, SOCKS5_PASSWORD, SOCKS5WRAP_NO_PROXY,
+/* Reads SOCKS5_PROXY (or ALL_PROXY / all_proxy), SOCKS5_USER,
+ * SOCKS5_PASSWORD, SOCKS5WRAP_CHAIN, SOCKS5WRAP_NO_PROXY (or NO_PROXY /
+ * no_proxy with ALL_PROXY),
  * SOCKS5WRAP_TIMEOUT, SOCKS5WRAP_LOG, SOCKS5WRAP_LOG_FILE, SOCKS5WRAP_DNS,
  * SOCKS5WRAP_FAKE_NET, SOCKS5WRAP_FAKE_NET6, SOCKS5WRAP_UDP,
  * SOCKS5WRAP_BIND, SOCKS5WRAP_PIPELINE, SOCKS5WRAP_OPTIMISTIC through get. Always fills *c completely: on a bad value c->usable is
@@ -159,24 +189,32 @@ typedef int (*s5_getaddrinfo_fn)(const char *node, const char *service,
 				 struct addrinfo **res);
 typedef void (*s5_freeaddrinfo_fn)(struct addrinfo *res);
 
-/* When the proxy host is a name, looks it up once with gai (one IPv4 and
- * one IPv6 address kept). On failure marks c unusable with a message.
- * Returns 0 or -errno: -EINVAL when an address it found lies inside a
- * fake range (the error text is then the one s5_config_load gives for a
- * numeric proxy there). A no-op for numeric hosts. */
+/* Looks up the proxies given by name once with gai (one IPv4 and one IPv6
+ * address kept): every one of a failover list, the first of a chain. A
+ * failover proxy that does not resolve is marked unresolved and skipped;
+ * when none is left (or the first of a chain fails) c is marked unusable
+ * with a message. Returns 0 or -errno: -EINVAL when an address it found
+ * lies inside a fake range (the error text is then the one s5_config_load
+ * gives for a numeric proxy there). A no-op for numeric hosts. */
 int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
 			    s5_freeaddrinfo_fn fai);
 
-/* True when sa is one of the proxy's addresses and port (so a connection
- * there is never proxied). */
+/* True when sa is the address and port of one of the proxies (so a
+ * connection there is never proxied). */
 bool s5_config_is_proxy(const struct s5_config *c, const struct sockaddr *sa,
 			socklen_t len);
 
 /* The proxy address a socket of this domain can reach: its own family,
  * or for an IPv6 socket that is not IPV6_V6ONLY (v6only false) the
  * IPv4-mapped form of an IPv4 proxy. Returns 0 or -EAFNOSUPPORT. */
-int s5_config_pick_proxy(const struct s5_config *c, int domain, bool v6only,
+int s5_config_pick_proxy(const struct s5_proxy *p, int domain, bool v6only,
 			 struct sockaddr_storage *out, socklen_t *len);
+
+/* The proxy a chain or a failover list starts with. */
+static inline const struct s5_proxy *s5_config_first(const struct s5_config *c)
+{
+	return &c->proxy[0];
+}
 
 /* Frees what s5_config_load allocated and wipes the credentials. */
 void s5_config_free(struct s5_config *c);

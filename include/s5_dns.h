@@ -114,6 +114,19 @@ int s5_table_hold(int fd, int min);
  * bytes), held by this process under fd. Returns 0 or -errno of setenv. */
 int s5_table_env_set(const uint8_t *id, int fd);
 
+/* Proxies that failed lately, shared by the tree like the names: key is
+ * a non-zero hash that names a proxy, until_ms the CLOCK_MONOTONIC time
+ * (milliseconds, modulo 2^32) until which it counts as dead; key 0 is a
+ * free entry. Read and written without the lock (src/net/try.c). */
+#define S5_BACKOFF_SLOTS 16
+struct s5_backoff_entry {
+	_Atomic uint32_t key;
+	_Atomic uint32_t until_ms;
+};
+
+/* The pool's S5_BACKOFF_SLOTS entries. */
+struct s5_backoff_entry *s5_pool_backoff(struct s5_pool *p);
+
 /* Unmaps the pool (tests; the library keeps its pool for life). */
 void s5_pool_destroy(struct s5_pool *p);
 

@@ -79,6 +79,14 @@ struct s5_hs {
 				  (s5_proxy_start); the first step checks it */
 	bool give_eintr;       /* reads return -EINTR instead of retrying
 				  (a blocking accept() a signal must end) */
+	/* A chain (s5_hs_chain): the proxies after the first. hop counts
+	 * those entered so far: while hop < n_next the request is a
+	 * CONNECT to next[hop], and its success starts the greeting of
+	 * next[hop] over the same stream. */
+	const struct s5_hop *next;
+	uint8_t n_next, hop;
+	bool pipe_each; /* s5_hs_pipeline: each proxy's messages in one write */
+	bool greeted;   /* the first proxy answered the greeting: it lives */
 };
 
 /* Prepares a handshake. cmd is S5_CMD_CONNECT, S5_CMD_UDP_ASSOCIATE, or 0
@@ -87,6 +95,16 @@ struct s5_hs {
 void s5_hs_init(struct s5_hs *hs, uint8_t cmd, const struct s5_addr *dst,
 		bool auth, const char *user, size_t ulen, const char *pass,
 		size_t plen);
+
+/* Makes hs a chain, right after s5_hs_init (which named the first proxy's
+ * credentials) and before s5_hs_pipeline: next[0..n-1] are the proxies
+ * after the first, in order, and must stay valid while hs runs. The first
+ * proxy is asked to CONNECT to next[0].addr; once it replied, the
+ * greeting, authentication and request go to next[0] through that
+ * stream, and so on; the last proxy gets hs's own request (or, with cmd
+ * 0, the check stops after its authentication). A failure at any proxy
+ * ends the handshake; hs->hop says how far it got. */
+void s5_hs_chain(struct s5_hs *hs, const struct s5_hop *next, size_t n);
 
 /* Opt-in, right after s5_hs_init: the authentication and the request are
  * sent together with the greeting, in one write, which saves one round

@@ -85,6 +85,18 @@ struct s5_addr {
 	} u;
 };
 
+/* One SOCKS5 server as a client talks to it: how a CONNECT sent to the
+ * server before it in a chain names it (IPv4, IPv6 or a name that server
+ * resolves), and the RFC 1929 credentials it takes (auth false: the
+ * no-authentication method). */
+struct s5_hop {
+	struct s5_addr addr;
+	bool auth;
+	uint8_t user_len, pass_len; /* user 1..255 when auth, pass 0..255 */
+	char user[S5_CRED_MAX + 1];
+	char pass[S5_CRED_MAX + 1];
+};
+
 /* A parsed reply to CONNECT / UDP ASSOCIATE (and BIND). */
 struct s5_reply {
 	uint8_t rep;          /* enum s5_rep */

@@ -84,97 +84,249 @@ static void finish_errors(struct loader *ld)
 	strcat(ld->c->error, more);
 }
 
-/* A numeric proxy host needs no lookup: fill the addresses now. */
-static void set_proxy_addr(struct s5_config *c)
+/* A numeric proxy host needs no lookup: fill the addresses now. The
+ * hop address (how a chain's previous proxy names this one) is the
+ * number, or the name for that proxy to resolve. */
+static void set_proxy_addr(struct s5_proxy *p)
 {
+	struct s5_addr *a = &p->hop.addr;
 	uint8_t addr[16];
+	size_t n = strlen(p->url.host);
+	struct s5_msg m;
 	int family;
 
-	family = s5_parse_ip(c->url.host, strlen(c->url.host), addr);
+	family = s5_parse_ip(p->url.host, n, addr);
+	a->port = p->url.port;
 	if (family == AF_INET) {
-		c->proxy4.sin_family = AF_INET;
-		c->proxy4.sin_port = htons(c->url.port);
-		memcpy(&c->proxy4.sin_addr, addr, 4);
-		c->has_proxy4 = true;
+		p->addr4.sin_family = AF_INET;
+		p->addr4.sin_port = htons(p->url.port);
+		memcpy(&p->addr4.sin_addr, addr, 4);
+		p->has4 = true;
+		a->atyp = S5_ATYP_IPV4;
+		memcpy(a->u.v4, addr, 4);
 	} else if (family == AF_INET6) {
-		c->proxy6.sin6_family = AF_INET6;
-		c->proxy6.sin6_port = htons(c->url.port);
-		memcpy(&c->proxy6.sin6_addr, addr, 16);
-		c->has_proxy6 = true;
+		p->addr6.sin6_family = AF_INET6;
+		p->addr6.sin6_port = htons(p->url.port);
+		memcpy(&p->addr6.sin6_addr, addr, 16);
+		p->has6 = true;
+		a->atyp = S5_ATYP_IPV6;
+		memcpy(a->u.v6, addr, 16);
 	} else {
-		c->proxy_is_name = true;
+		p->is_name = true;
+		a->atyp = S5_ATYP_DOMAIN;
+		a->u.dom.name_len = (uint8_t)(n > S5_NAME_MAX ? S5_NAME_MAX : n);
+		memcpy(a->u.dom.name, p->url.host, a->u.dom.name_len);
+		a->u.dom.name[a->u.dom.name_len] = '\0';
+	}
+	s5_msg_init(&m, p->label, sizeof(p->label));
+	s5_msg_str(&m, family == AF_INET6 ? "[" : "");
+	s5_msg_strn(&m, p->url.host, n);
+	s5_msg_str(&m, family == AF_INET6 ? "]:" : ":");
+	s5_msg_uint(&m, p->url.port);
+}
+
+/* Longest entry of a list: a URL with two 255-byte credentials, each
+ * byte percent-encoded, and a name. */
+#define S5_ENTRY_MAX (16 + 6 * S5_CRED_MAX + S5_NAME_MAX + 16)
+
+static bool blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* One entry (n bytes, blanks trimmed) of the list in variable var. */
+static int load_entry(struct loader *ld, const char *var, const char *s,
+		      size_t n, unsigned idx, unsigned total)
+{
+	struct s5_proxy *p = &ld->c->proxy[ld->c->n_proxies];
+	char buf[S5_ENTRY_MAX + 1], err[S5_ERR_MAX], text[S5_ERR_MAX];
+	const char *why;
+	struct s5_msg m;
+	int rc;
+
+	if (n > S5_ENTRY_MAX) {
+		rc = -EINVAL;
+		s5_msg_set(err, sizeof(err), var,
+			   ": an entry is too long", (const char *)NULL);
+	} else {
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		rc = s5_url_parse_var(var, buf, &p->url, err, sizeof(err));
+		explicit_bzero(buf, sizeof(buf));
+	}
+	if (rc) {
+		/* "VAR: proxy 2 of 3: what" for a list. */
+		why = err;
+		if (total > 1 && strncmp(err, var, strlen(var)) == 0 &&
+		    err[strlen(var)] == ':') {
+			s5_msg_init(&m, text, sizeof(text));
+			s5_msg_str(&m, var);
+			s5_msg_str(&m, ": proxy ");
+			s5_msg_uint(&m, idx + 1);
+			s5_msg_str(&m, " of ");
+			s5_msg_uint(&m, total);
+			s5_msg_str(&m, err + strlen(var));
+			why = text;
+		}
+		add_error(ld, why, (const char *)NULL);
+		return rc;
+	}
+	set_proxy_addr(p);
+	ld->c->n_proxies++;
+	return 0;
+}
+
+/* Entries of a comma-separated list, empty ones ignored. */
+static unsigned count_entries(const char *v)
+{
+	unsigned n = 0;
+	const char *e;
+
+	for (;;) {
+		while (blank(*v))
+			v++;
+		e = strchr(v, ',');
+		if (!e)
+			e = v + strlen(v);
+		if (e > v)
+			n++;
+		if (!*e)
+			return n;
+		v = e + 1;
+	}
+}
+
+/* A comma-separated list of proxies (a comma inside a user name or
+ * password is written %2C), blanks around entries and empty entries
+ * ignored. */
+static void load_list(struct loader *ld, const char *var, const char *v)
+{
+	unsigned total = count_entries(v), idx = 0;
+	const char *e;
+	size_t n;
+
+	if (total == 0) {
+		s5_msg_set(ld->c->error, sizeof(ld->c->error), "",
+			   (const char *)NULL);
+		add_value_error(ld, var, "", " holds no proxy");
+		return;
+	}
+	if (total > S5_PROXY_MAX) {
+		char text[S5_ERR_MAX];
+		struct s5_msg m;
+
+		s5_msg_init(&m, text, sizeof(text));
+		s5_msg_str(&m, var);
+		s5_msg_str(&m, ": ");
+		s5_msg_uint(&m, total);
+		s5_msg_str(&m, " proxies; at most ");
+		s5_msg_uint(&m, S5_PROXY_MAX);
+		s5_msg_str(&m, " are taken");
+		add_error(ld, text, (const char *)NULL);
+		return;
+	}
+	for (;;) {
+		while (blank(*v))
+			v++;
+		e = strchr(v, ',');
+		if (!e)
+			e = v + strlen(v);
+		n = (size_t)(e - v);
+		while (n > 0 && blank(v[n - 1]))
+			n--;
+		if (n > 0 && load_entry(ld, var, v, n, idx++, total) < 0)
+			return;
+		if (!*e)
+			return;
+		v = e + 1;
 	}
 }
 
 static void load_proxy(struct loader *ld)
 {
 	const char *v = env_opt(ld, "SOCKS5_PROXY");
-	char err[S5_ERR_MAX];
 
 	if (!v) {
 		add_error(ld, "SOCKS5_PROXY is not set", (const char *)NULL);
 		return;
 	}
-	if (s5_url_parse(v, &ld->c->url, err, sizeof(err))) {
-		add_error(ld, err, (const char *)NULL);
-		return;
-	}
-	set_proxy_addr(ld->c);
+	ld->c->source = S5_SRC_SOCKS5_PROXY;
+	ld->c->source_var = "SOCKS5_PROXY";
+	load_list(ld, "SOCKS5_PROXY", v);
+	if (ld->c->n_proxies == 0)
+		ld->c->usable = false;
 }
 
-static void set_user(struct s5_config *c, const char *s, size_t n)
+static void set_user(struct s5_hop *h, const char *s, size_t n)
 {
-	memcpy(c->user, s, n);
-	c->user[n] = '\0';
-	c->user_len = (uint8_t)n;
-	c->auth = true;
+	memcpy(h->user, s, n);
+	h->user[n] = '\0';
+	h->user_len = (uint8_t)n;
+	h->auth = true;
 }
 
-static void set_pass(struct s5_config *c, const char *s, size_t n)
+static void set_pass(struct s5_hop *h, const char *s, size_t n)
 {
-	memcpy(c->pass, s, n);
-	c->pass[n] = '\0';
-	c->pass_len = (uint8_t)n;
+	memcpy(h->pass, s, n);
+	h->pass[n] = '\0';
+	h->pass_len = (uint8_t)n;
 }
 
-/* SOCKS5_USER and SOCKS5_PASSWORD override the URL's user and password
- * one by one (RFC 1929 limits: user 1..255 bytes, password 0..255). The
- * URL's copies are wiped once taken: only c->user and c->pass remain. */
+/* SOCKS5_USER and SOCKS5_PASSWORD (RFC 1929 limits: user 1..255 bytes,
+ * password 0..255): with one proxy they override the URL's user and
+ * password one by one; with a list they go to the proxies whose URL
+ * names no user. The URL's copies are wiped once taken: only each
+ * proxy's hop keeps them. */
 static void load_credentials(struct loader *ld)
 {
 	const char *u = env(ld, "SOCKS5_USER");
 	const char *p = env(ld, "SOCKS5_PASSWORD");
 	struct s5_config *c = ld->c;
-	size_t n;
+	bool one = c->n_proxies == 1, bad_u = false, bad_p = false;
+	size_t nu = 0, np = 0;
+	struct s5_proxy *px;
+	unsigned i;
 
-	if (c->url.has_user)
-		set_user(c, c->url.user, c->url.user_len);
-	if (c->url.has_pass)
-		set_pass(c, c->url.pass, c->url.pass_len);
-	explicit_bzero(c->url.user, sizeof(c->url.user));
-	explicit_bzero(c->url.pass, sizeof(c->url.pass));
-	c->url.user_len = c->url.pass_len = 0;
 	if (u) {
-		n = strnlen(u, S5_CRED_MAX + 1);
-		if (n == 0)
+		nu = strnlen(u, S5_CRED_MAX + 1);
+		if (nu == 0)
 			add_error(ld, "SOCKS5_USER is set but empty",
 				  (const char *)NULL);
-		else if (n > S5_CRED_MAX)
+		else if (nu > S5_CRED_MAX)
 			add_error(ld, "SOCKS5_USER: longer than 255 bytes",
 				  (const char *)NULL);
-		else
-			set_user(c, u, n);
+		bad_u = nu == 0 || nu > S5_CRED_MAX;
 	}
 	if (p) {
-		n = strnlen(p, S5_CRED_MAX + 1);
-		if (n > S5_CRED_MAX)
+		np = strnlen(p, S5_CRED_MAX + 1);
+		if (np > S5_CRED_MAX)
 			add_error(ld, "SOCKS5_PASSWORD: longer than 255 bytes",
 				  (const char *)NULL);
-		else
-			set_pass(c, p, n);
+		bad_p = np > S5_CRED_MAX;
 	}
-	/* A password nobody will ever send is a mistake worth reporting. */
-	if (!c->auth && c->pass_len > 0)
+	for (i = 0; i < c->n_proxies; i++) {
+		px = &c->proxy[i];
+		if (px->url.has_user)
+			set_user(&px->hop, px->url.user, px->url.user_len);
+		if (px->url.has_pass)
+			set_pass(&px->hop, px->url.pass, px->url.pass_len);
+		explicit_bzero(px->url.user, sizeof(px->url.user));
+		explicit_bzero(px->url.pass, sizeof(px->url.pass));
+		px->url.user_len = px->url.pass_len = 0;
+		if (one || !px->url.has_user) {
+			if (u && !bad_u)
+				set_user(&px->hop, u, nu);
+			if (p && !bad_p)
+				set_pass(&px->hop, p, np);
+		}
+		/* A password nobody will ever send is a mistake worth
+		 * reporting. */
+		if (!px->hop.auth && px->hop.pass_len > 0)
+			add_error(ld, "SOCKS5_PASSWORD is set but there is no "
+				      "user name (set SOCKS5_USER)",
+				  (const char *)NULL);
+	}
+	if (c->n_proxies == 0 && !u && p && !bad_p && np > 0)
 		add_error(ld, "SOCKS5_PASSWORD is set but there is no user "
 			      "name (set SOCKS5_USER)", (const char *)NULL);
 }
@@ -362,6 +514,7 @@ int s5_config_load_from(struct s5_config *c, s5_getenv_fn get, void *ctx,
 	}
 	load_proxy(&ld);
 	load_credentials(&ld);
+	load_switch(&ld, "SOCKS5WRAP_CHAIN", &c->chain);
 	rc = load_no_proxy(&ld);
 	load_timeout(&ld);
 	load_log(&ld);
@@ -391,62 +544,104 @@ int s5_config_load(struct s5_config *c, s5_getenv_fn get, void *ctx)
 }
 
 /* First address of each family from the lookup. */
-static void take_address(struct s5_config *c, const struct addrinfo *ai)
+static void take_address(struct s5_proxy *p, const struct addrinfo *ai)
 {
-	if (ai->ai_family == AF_INET && !c->has_proxy4 && ai->ai_addr &&
-	    ai->ai_addrlen >= (socklen_t)sizeof(c->proxy4)) {
-		memcpy(&c->proxy4, ai->ai_addr, sizeof(c->proxy4));
-		c->proxy4.sin_port = htons(c->url.port);
-		c->has_proxy4 = true;
-	} else if (ai->ai_family == AF_INET6 && !c->has_proxy6 &&
-		   ai->ai_addr &&
-		   ai->ai_addrlen >= (socklen_t)sizeof(c->proxy6)) {
-		memcpy(&c->proxy6, ai->ai_addr, sizeof(c->proxy6));
-		c->proxy6.sin6_port = htons(c->url.port);
-		c->has_proxy6 = true;
+	if (ai->ai_family == AF_INET && !p->has4 && ai->ai_addr &&
+	    ai->ai_addrlen >= (socklen_t)sizeof(p->addr4)) {
+		memcpy(&p->addr4, ai->ai_addr, sizeof(p->addr4));
+		p->addr4.sin_port = htons(p->url.port);
+		p->has4 = true;
+	} else if (ai->ai_family == AF_INET6 && !p->has6 && ai->ai_addr &&
+		   ai->ai_addrlen >= (socklen_t)sizeof(p->addr6)) {
+		memcpy(&p->addr6, ai->ai_addr, sizeof(p->addr6));
+		p->addr6.sin6_port = htons(p->url.port);
+		p->has6 = true;
 	}
 }
 
-static int resolve_failed(struct s5_config *c, const char *why)
+static int resolve_failed(struct s5_config *c, const struct s5_proxy *p,
+			  const char *why)
 {
 	struct s5_msg m;
 
 	c->usable = false;
 	s5_msg_init(&m, c->error, sizeof(c->error));
-	s5_msg_str(&m, "SOCKS5_PROXY: cannot resolve ");
-	s5_msg_quote(&m, c->url.host, strlen(c->url.host));
+	s5_msg_str(&m, c->source_var ? c->source_var : "SOCKS5_PROXY");
+	s5_msg_str(&m, ": cannot resolve ");
+	s5_msg_quote(&m, p->url.host, strlen(p->url.host));
 	s5_msg_str(&m, ": ");
 	s5_msg_str(&m, why);
 	return -EHOSTUNREACH;
 }
 
-int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
-			    s5_freeaddrinfo_fn fai)
+/* One proxy's name: 0, or -errno with the error text in c->error (c is
+ * left usable: the caller decides). */
+static int resolve_one(struct s5_config *c, struct s5_proxy *p,
+		       s5_getaddrinfo_fn gai, s5_freeaddrinfo_fn fai)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	int rc;
 
-	/* Nothing to do for a numeric host, a name already looked up, or a
-	 * configuration that cannot be used anyway (no lookup for nothing). */
-	if (!c->proxy_is_name || c->has_proxy4 || c->has_proxy6 || !c->usable)
-		return 0;
-	/* No default: inside the preload, plain getaddrinfo is our own hook. */
-	if (!gai || !fai)
-		return -EINVAL;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	rc = gai(c->url.host, NULL, &hints, &res);
+	rc = gai(p->url.host, NULL, &hints, &res);
 	if (rc) {
-		resolve_failed(c, gai_strerror(rc));
+		resolve_failed(c, p, gai_strerror(rc));
 		return rc == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
 	}
 	for (ai = res; ai; ai = ai->ai_next)
-		take_address(c, ai);
+		take_address(p, ai);
 	if (res)
 		fai(res);
-	if (!c->has_proxy4 && !c->has_proxy6)
-		return resolve_failed(c, "no IPv4 or IPv6 address");
+	if (!p->has4 && !p->has6)
+		return resolve_failed(c, p, "no IPv4 or IPv6 address");
+	return 0;
+}
+
+int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
+			    s5_freeaddrinfo_fn fai)
+{
+	char first_err[S5_ERR_MAX] = "";
+	unsigned i, n, left = 0;
+	struct s5_proxy *p;
+	int rc, worst = 0;
+
+	if (!c->usable)
+		return 0;
+	/* A chain reaches its first proxy only: the others are named to
+	 * the proxy before them, which resolves them. */
+	n = c->chain ? 1 : c->n_proxies;
+	for (i = 0; i < n && i < S5_PROXY_MAX; i++) {
+		p = &c->proxy[i];
+		/* Nothing to do for a numeric host or a name already
+		 * looked up. */
+		if (!p->is_name || p->has4 || p->has6 || p->unresolved) {
+			left += !p->unresolved;
+			continue;
+		}
+		/* No default: inside the preload, plain getaddrinfo is our
+		 * own hook. */
+		if (!gai || !fai)
+			return -EINVAL;
+		rc = resolve_one(c, p, gai, fai);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0) {
+			p->unresolved = true;
+			if (!first_err[0])
+				memcpy(first_err, c->error, sizeof(first_err));
+			worst = rc;
+			c->usable = true;
+			continue;
+		}
+		left++;
+	}
+	if (left == 0 && worst < 0) {
+		memcpy(c->error, first_err, sizeof(c->error));
+		c->usable = false;
+		return worst;
+	}
 	/* The check s5_config_load made for a numeric proxy, now that the
 	 * addresses are known. */
 	if (s5_fake_net_check(c, "SOCKS5WRAP_FAKE_NET", &c->fake4, c->error,
@@ -468,36 +663,45 @@ static bool same_ip(const struct s5_ip *a, const struct s5_ip *b)
 bool s5_config_is_proxy(const struct s5_config *c, const struct sockaddr *sa,
 			socklen_t len)
 {
+	const struct s5_proxy *p;
 	struct s5_ip ip, proxy;
+	unsigned i;
 
 	if (!c || !s5_ip_from_sockaddr(&ip, sa, len))
 		return false;
-	if (c->has_proxy4 &&
-	    s5_ip_from_sockaddr(&proxy, (const struct sockaddr *)&c->proxy4,
-				sizeof(c->proxy4)) &&
-	    same_ip(&ip, &proxy))
-		return true;
-	return c->has_proxy6 &&
-	       s5_ip_from_sockaddr(&proxy, (const struct sockaddr *)&c->proxy6,
-				   sizeof(c->proxy6)) &&
-	       same_ip(&ip, &proxy);
+	for (i = 0; i < c->n_proxies && i < S5_PROXY_MAX; i++) {
+		p = &c->proxy[i];
+		if (p->has4 &&
+		    s5_ip_from_sockaddr(&proxy,
+					(const struct sockaddr *)&p->addr4,
+					sizeof(p->addr4)) &&
+		    same_ip(&ip, &proxy))
+			return true;
+		if (p->has6 &&
+		    s5_ip_from_sockaddr(&proxy,
+					(const struct sockaddr *)&p->addr6,
+					sizeof(p->addr6)) &&
+		    same_ip(&ip, &proxy))
+			return true;
+	}
+	return false;
 }
 
-int s5_config_pick_proxy(const struct s5_config *c, int domain, bool v6only,
+int s5_config_pick_proxy(const struct s5_proxy *p, int domain, bool v6only,
 			 struct sockaddr_storage *out, socklen_t *len)
 {
-	if (domain == AF_INET && c->has_proxy4) {
-		memcpy(out, &c->proxy4, sizeof(c->proxy4));
-		*len = sizeof(c->proxy4);
+	if (domain == AF_INET && p->has4) {
+		memcpy(out, &p->addr4, sizeof(p->addr4));
+		*len = sizeof(p->addr4);
 		return 0;
 	}
-	if (domain == AF_INET6 && c->has_proxy6) {
-		memcpy(out, &c->proxy6, sizeof(c->proxy6));
-		*len = sizeof(c->proxy6);
+	if (domain == AF_INET6 && p->has6) {
+		memcpy(out, &p->addr6, sizeof(p->addr6));
+		*len = sizeof(p->addr6);
 		return 0;
 	}
-	if (domain == AF_INET6 && c->has_proxy4 && !v6only) {
-		s5_sockaddr_mapped(&c->proxy4, out, len);
+	if (domain == AF_INET6 && p->has4 && !v6only) {
+		s5_sockaddr_mapped(&p->addr4, out, len);
 		return 0;
 	}
 	return -EAFNOSUPPORT;
@@ -508,13 +712,7 @@ void s5_config_free(struct s5_config *c)
 	if (!c)
 		return;
 	s5_exclude_free(&c->exclude);
-	explicit_bzero(c->user, sizeof(c->user));
-	explicit_bzero(c->pass, sizeof(c->pass));
-	explicit_bzero(c->url.user, sizeof(c->url.user));
-	explicit_bzero(c->url.pass, sizeof(c->url.pass));
-	c->user_len = c->pass_len = 0;
-	c->url.user_len = c->url.pass_len = 0;
-	c->auth = false;
+	explicit_bzero(c->proxy, sizeof(c->proxy));
 }
 
 /* Whole seconds, then up to 3 decimals. */

@@ -100,21 +100,29 @@ static const struct special *special_hit(const struct s5_cidr *net)
 	return NULL;
 }
 
-/* One of the proxy's known addresses inside net, in *ip. */
+/* One of the proxies' known addresses inside net, in *ip. */
 static bool proxy_inside(const struct s5_config *c,
 			 const struct s5_cidr *net, struct s5_ip *ip)
 {
-	if (c->has_proxy4 &&
-	    s5_ip_from_sockaddr(ip, (const struct sockaddr *)&c->proxy4,
-				sizeof(c->proxy4)) &&
-	    ip->family == net->family &&
-	    s5_prefix_match(ip->addr, net->addr, net->prefix))
-		return true;
-	return c->has_proxy6 &&
-	       s5_ip_from_sockaddr(ip, (const struct sockaddr *)&c->proxy6,
-				   sizeof(c->proxy6)) &&
-	       ip->family == net->family &&
-	       s5_prefix_match(ip->addr, net->addr, net->prefix);
+	const struct s5_proxy *p;
+	unsigned i;
+
+	for (i = 0; i < c->n_proxies && i < S5_PROXY_MAX; i++) {
+		p = &c->proxy[i];
+		if (p->has4 &&
+		    s5_ip_from_sockaddr(ip, (const struct sockaddr *)&p->addr4,
+					sizeof(p->addr4)) &&
+		    ip->family == net->family &&
+		    s5_prefix_match(ip->addr, net->addr, net->prefix))
+			return true;
+		if (p->has6 &&
+		    s5_ip_from_sockaddr(ip, (const struct sockaddr *)&p->addr6,
+					sizeof(p->addr6)) &&
+		    ip->family == net->family &&
+		    s5_prefix_match(ip->addr, net->addr, net->prefix))
+			return true;
+	}
+	return false;
 }
 
 /* An entry of prefix 0 ("0.0.0.0/0": every IPv4 destination direct) is

@@ -14,13 +14,15 @@
 
 #include "cfg.h"
 
-#define VAR "SOCKS5_PROXY: "
+
+/* The variable error texts name; set per parse (s5_url_parse_var). */
+static _Thread_local const char *var_name = "SOCKS5_PROXY";
 
 static int fail(struct s5_url *out, char *err, size_t errlen, const char *a,
 		const char *b)
 {
 	explicit_bzero(out, sizeof(*out));
-	s5_msg_set(err, errlen, VAR, a, b, (const char *)NULL);
+	s5_msg_set(err, errlen, var_name, ": ", a, b, (const char *)NULL);
 	return -EINVAL;
 }
 
@@ -62,7 +64,8 @@ static int skip_scheme(const char *s, const char **rest, struct s5_url *out,
 	}
 	explicit_bzero(out, sizeof(*out));
 	s5_msg_init(&m, err, errlen);
-	s5_msg_str(&m, VAR "unsupported scheme ");
+	s5_msg_str(&m, var_name);
+	s5_msg_str(&m, ": unsupported scheme ");
 	s5_msg_quote(&m, s, n);
 	s5_msg_str(&m, " (use socks5:// or socks5h://)");
 	return -EINVAL;
@@ -251,9 +254,16 @@ static int parse_hostport(const char *s, struct s5_url *out, char *err,
 
 int s5_url_parse(const char *s, struct s5_url *out, char *err, size_t errlen)
 {
+	return s5_url_parse_var("SOCKS5_PROXY", s, out, err, errlen);
+}
+
+int s5_url_parse_var(const char *var, const char *s, struct s5_url *out,
+		     char *err, size_t errlen)
+{
 	const char *rest, *at;
 	int rc;
 
+	var_name = var ? var : "SOCKS5_PROXY";
 	memset(out, 0, sizeof(*out));
 	s5_msg_set(err, errlen, "", (const char *)NULL);
 	if (!s || !*s)

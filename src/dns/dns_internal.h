@@ -82,6 +82,9 @@ struct s5_pool {
 	uint8_t id[S5_POOL_ID_LEN];
 	struct s5_cidr net4, net6;
 	struct s5p_direct direct[S5_POOL_DIRECT_MAX]; /* lock */
+	/* Proxies that failed lately: no lock, each word atomic (the
+	 * entries are hints, see src/net/try.c). */
+	struct s5_backoff_entry backoff[S5_BACKOFF_SLOTS];
 };
 
 _Static_assert(sizeof(struct s5_cidr) == 22 &&
@@ -90,6 +93,9 @@ _Static_assert(sizeof(struct s5_cidr) == 22 &&
 _Static_assert(sizeof(struct s5p_slot) == 268 &&
 		       _Alignof(struct s5p_slot) == 4,
 	       "struct s5p_slot is part of the shared layout");
+_Static_assert(sizeof(struct s5_backoff_entry) == 8 &&
+		       _Alignof(struct s5_backoff_entry) == 4,
+	       "struct s5_backoff_entry is part of the shared layout");
 _Static_assert(sizeof(struct s5p_direct) == 17,
 	       "struct s5p_direct is part of the shared layout");
 _Static_assert(offsetof(struct s5_pool, lock) == 8 &&
@@ -99,7 +105,8 @@ _Static_assert(offsetof(struct s5_pool, lock) == 8 &&
 		       offsetof(struct s5_pool, id) == 72 &&
 		       offsetof(struct s5_pool, net4) == 88 &&
 		       offsetof(struct s5_pool, direct) == 132 &&
-		       sizeof(struct s5_pool) == 17544,
+		       offsetof(struct s5_pool, backoff) == 17540 &&
+		       sizeof(struct s5_pool) == 17672,
 	       "the pool header's layout is shared by every build");
 
 static inline uint32_t *s5p_buckets(struct s5_pool *p)

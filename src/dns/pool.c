@@ -290,6 +290,11 @@ void s5_pool_id(const struct s5_pool *p, uint8_t *id)
 	memcpy(id, p->id, S5_POOL_ID_LEN);
 }
 
+struct s5_backoff_entry *s5_pool_backoff(struct s5_pool *p)
+{
+	return p->backoff;
+}
+
 void s5_pool_destroy(struct s5_pool *p)
 {
 	/* No pthread_mutex_destroy: a forked child may still map the pool

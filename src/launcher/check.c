@@ -40,8 +40,9 @@ static void format_label(const struct s5_config *c, const struct sockaddr *sa,
 		port = ntohs(s4->sin_port);
 		snprintf(addr, sizeof(addr), "%s:%u", ip, port);
 	}
-	if (c->proxy_is_name)
-		snprintf(buf, cap, "%s (%s)", c->url.host, addr);
+	if (s5_config_first(c)->is_name)
+		snprintf(buf, cap, "%s (%s)", s5_config_first(c)->url.host,
+			 addr);
 	else
 		snprintf(buf, cap, "%s", addr);
 }
@@ -88,8 +89,10 @@ static int try_address(const struct s5_config *c, const struct sockaddr *sa,
 			s5l_strerror(errno));
 		return 1;
 	}
-	s5_hs_init(&hs, 0, NULL, c->auth, c->user, c->user_len, c->pass,
-		   c->pass_len);
+	s5_hs_init(&hs, 0, NULL, s5_config_first(c)->hop.auth,
+		   s5_config_first(c)->hop.user, s5_config_first(c)->hop.user_len,
+		   s5_config_first(c)->hop.pass,
+		   s5_config_first(c)->hop.pass_len);
 	rc = s5_proxy_connect(fd, sa, len, &hs, &s5_io_libc, c->timeout_ms);
 	close(fd);
 	if (rc == 0)
@@ -106,12 +109,14 @@ static int try_all(const struct s5_config *c)
 {
 	int rc = 1;
 
-	if (c->has_proxy4)
-		rc = try_address(c, (const struct sockaddr *)&c->proxy4,
-				 sizeof(c->proxy4));
-	if (rc != 0 && c->has_proxy6)
-		rc = try_address(c, (const struct sockaddr *)&c->proxy6,
-				 sizeof(c->proxy6));
+	if (s5_config_first(c)->has4)
+		rc = try_address(c,
+				 (const struct sockaddr *)&s5_config_first(c)->addr4,
+				 sizeof(struct sockaddr_in));
+	if (rc != 0 && s5_config_first(c)->has6)
+		rc = try_address(c,
+				 (const struct sockaddr *)&s5_config_first(c)->addr6,
+				 sizeof(struct sockaddr_in6));
 	return rc;
 }
 

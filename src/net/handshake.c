@@ -102,6 +102,18 @@ static uint8_t offered_method(const struct s5_hs *hs)
 	return hs->auth ? S5_METHOD_USERPASS : S5_METHOD_NONE;
 }
 
+/* The request the current proxy gets: a CONNECT to the next one of a
+ * chain, or the handshake's own. */
+static uint8_t cur_cmd(const struct s5_hs *hs)
+{
+	return hs->hop < hs->n_next ? S5_CMD_CONNECT : hs->cmd;
+}
+
+static const struct s5_addr *cur_dst(const struct s5_hs *hs)
+{
+	return hs->hop < hs->n_next ? &hs->next[hs->hop].addr : &hs->dst;
+}
+
 static ssize_t build_message(struct s5_hs *hs)
 {
 	uint8_t m;
@@ -114,8 +126,8 @@ static ssize_t build_message(struct s5_hs *hs)
 		return s5_build_userpass(hs->out, sizeof(hs->out), hs->user,
 					 hs->user_len, hs->pass, hs->pass_len);
 	case S5HS_SEND_REQUEST:
-		return s5_build_request(hs->out, sizeof(hs->out), hs->cmd,
-					&hs->dst);
+		return s5_build_request(hs->out, sizeof(hs->out), cur_cmd(hs),
+					cur_dst(hs));
 	default:
 		return 0;
 	}
@@ -167,10 +179,25 @@ void s5_hs_init(struct s5_hs *hs, uint8_t cmd, const struct s5_addr *dst,
 	enter(hs, S5HS_SEND_GREETING);
 }
 
+void s5_hs_chain(struct s5_hs *hs, const struct s5_hop *next, size_t n)
+{
+	if (hs->state != S5HS_SEND_GREETING || hs->out_off != 0 ||
+	    hs->pipelined)
+		return;
+	if (n > UINT8_MAX) {
+		s5_hs_fail(hs, -EINVAL, "proxy chain too long");
+		return;
+	}
+	hs->next = n ? next : NULL;
+	hs->n_next = (uint8_t)n;
+	hs->hop = 0;
+}
+
 void s5_hs_pipeline(struct s5_hs *hs)
 {
 	ssize_t n;
 
+	hs->pipe_each = true;
 	if (hs->state != S5HS_SEND_GREETING || hs->out_off != 0)
 		return;
 	if (hs->auth) {
@@ -183,10 +210,10 @@ void s5_hs_pipeline(struct s5_hs *hs)
 		}
 		hs->out_len += (size_t)n;
 	}
-	if (hs->cmd != 0) {
+	if (cur_cmd(hs) != 0) {
 		n = s5_build_request(hs->out + hs->out_len,
-				     sizeof(hs->out) - hs->out_len, hs->cmd,
-				     &hs->dst);
+				     sizeof(hs->out) - hs->out_len, cur_cmd(hs),
+				     cur_dst(hs));
 		if (n < 0) {
 			s5_hs_fail(hs, (int)n,
 				   phases[S5HS_SEND_REQUEST].bad_why);
@@ -201,13 +228,15 @@ void s5_hs_pipeline(struct s5_hs *hs)
  * pipelined request was sent already and only its reply is missing. */
 static int after_auth(struct s5_hs *hs)
 {
-	if (hs->cmd == 0)
+	if (cur_cmd(hs) == 0)
 		return enter(hs, S5HS_DONE);
 	return enter(hs, hs->pipelined ? S5HS_RECV_REPLY : S5HS_SEND_REQUEST);
 }
 
 static int got_method(struct s5_hs *hs)
 {
+	if (hs->hop == 0)
+		hs->greeted = true;
 	/* Section 3: X'FF' means none of the offered methods is acceptable. */
 	if (hs->method == S5_METHOD_UNACCEPTABLE)
 		return s5_hs_fail(hs, -EACCES,
@@ -230,11 +259,41 @@ static int got_auth(struct s5_hs *hs)
 	return after_auth(hs);
 }
 
+/* A chain's CONNECT to the next proxy succeeded: the stream now reaches
+ * it, and its greeting goes next, with its own credentials. */
+static int next_hop(struct s5_hs *hs)
+{
+	const struct s5_hop *h = &hs->next[hs->hop++];
+
+	hs->auth = h->auth;
+	hs->user = h->auth ? h->user : NULL;
+	hs->user_len = h->auth ? h->user_len : 0;
+	hs->pass = h->auth ? h->pass : NULL;
+	hs->pass_len = h->auth ? h->pass_len : 0;
+	hs->pipelined = false;
+	hs->method = 0;
+	hs->auth_status = 0;
+	memset(&hs->reply, 0, sizeof(hs->reply));
+	if (h->auth && h->user_len == 0)
+		return s5_hs_fail(hs, -EINVAL,
+				  "username or password length out of range");
+	if (enter(hs, S5HS_SEND_GREETING) < 0)
+		return hs->err;
+	if (hs->pipe_each) {
+		s5_hs_pipeline(hs);
+		if (hs->state == S5HS_FAILED)
+			return hs->err;
+	}
+	return 0;
+}
+
 static int got_reply(struct s5_hs *hs)
 {
 	if (hs->reply.rep != S5_REP_SUCCEEDED)
 		return s5_hs_fail(hs, -s5_rep_errno(hs->reply.rep),
 				  s5_rep_str(hs->reply.rep));
+	if (hs->hop < hs->n_next)
+		return next_hop(hs);
 	return enter(hs, S5HS_DONE);
 }
 
@@ -454,7 +513,7 @@ int s5_hs_run(struct s5_hs *hs, int fd, const struct s5_io *io,
 
 bool s5_hs_sent_all(const struct s5_hs *hs)
 {
-	return hs->pipelined && !hs->connecting &&
+	return hs->pipelined && !hs->connecting && hs->hop == hs->n_next &&
 	       (hs->state == S5HS_RECV_METHOD || hs->state == S5HS_RECV_AUTH ||
 		hs->state == S5HS_RECV_REPLY);
 }

@@ -204,6 +204,8 @@ static void init_once_fn(void)
 	s5_logfile_setup(s5_cfg.log_level,
 			 symbols_ok ? s5_cfg.log_file : NULL);
 	s5_pool_early();
+	if (s5_cfg.notice[0])
+		s5log_msg(S5LOG_DEBUG, s5_cfg.notice, NULL);
 	s5_guard_leave();
 }
 
@@ -217,28 +219,54 @@ bool s5_ready(void)
 	return symbols_ok;
 }
 
+/* Whether some proxy the library connects to is given by name. */
+static bool s5_cfg_has_names(void)
+{
+	unsigned i, n = s5_cfg.chain ? 1 : s5_cfg.n_proxies;
+
+	for (i = 0; i < n && i < S5_PROXY_MAX; i++)
+		if (s5_cfg.proxy[i].is_name)
+			return true;
+	return false;
+}
+
+/* The lookup works on a copy (the configuration is read by other threads
+ * meanwhile); it is large, so static, under proxy_lock. */
+static struct s5_config resolve_tmp;
+
 static bool resolve_proxy_locked(void)
 {
-	struct s5_config tmp = s5_cfg;
+	struct s5_config *tmp = &resolve_tmp;
 	int64_t now = s5_now_ms();
+	unsigned i;
 
+	*tmp = s5_cfg;
 	s5_guard_enter();
-	s5_config_resolve_proxy(&tmp, real.getaddrinfo, real.freeaddrinfo);
+	s5_config_resolve_proxy(tmp, real.getaddrinfo, real.freeaddrinfo);
 	s5_guard_leave();
-	if (!tmp.usable) {
+	if (!tmp->usable) {
 		if (proxy_logged_ms < 0 || now - proxy_logged_ms >= 1000) {
 			proxy_logged_ms = now;
-			s5log_msg(S5LOG_ERROR, tmp.error,
+			s5log_msg(S5LOG_ERROR, tmp->error,
 				  "; refusing connections that should go "
 				  "through the proxy until it resolves",
 				  NULL);
 		}
+		explicit_bzero(tmp->proxy, sizeof(tmp->proxy));
 		return false;
 	}
-	s5_cfg.has_proxy4 = tmp.has_proxy4;
-	s5_cfg.has_proxy6 = tmp.has_proxy6;
-	s5_cfg.proxy4 = tmp.proxy4;
-	s5_cfg.proxy6 = tmp.proxy6;
+	for (i = 0; i < S5_PROXY_MAX; i++) {
+		s5_cfg.proxy[i].has4 = tmp->proxy[i].has4;
+		s5_cfg.proxy[i].has6 = tmp->proxy[i].has6;
+		s5_cfg.proxy[i].addr4 = tmp->proxy[i].addr4;
+		s5_cfg.proxy[i].addr6 = tmp->proxy[i].addr6;
+		s5_cfg.proxy[i].unresolved = tmp->proxy[i].unresolved;
+		if (tmp->proxy[i].unresolved)
+			s5log_msg(S5LOG_WARN, "proxy ", tmp->proxy[i].label,
+				  ": its name does not resolve; it is skipped",
+				  NULL);
+	}
+	explicit_bzero(tmp->proxy, sizeof(tmp->proxy));
 	atomic_store_explicit(&proxy_resolved, true, memory_order_release);
 	return true;
 }
@@ -249,7 +277,7 @@ bool s5_proxy_ready(void)
 
 	if (!s5_cfg.usable)
 		return false;
-	if (!s5_cfg.proxy_is_name ||
+	if (!s5_cfg_has_names() ||
 	    atomic_load_explicit(&proxy_resolved, memory_order_acquire))
 		return true;
 	pthread_mutex_lock(&proxy_lock);

@@ -349,6 +349,7 @@ static int run_bind(struct s5_bind *b, int fd, int domain,
 {
 	const struct s5_config *c = &s5_cfg;
 	struct sockaddr_storage proxy;
+	struct s5_try t;
 	socklen_t plen;
 	int64_t t0 = s5_now_ms();
 	int r;
@@ -358,20 +359,24 @@ static int run_bind(struct s5_bind *b, int fd, int domain,
 		s5_report_config_error();
 		return -ECONNREFUSED;
 	}
-	if (s5_pick_proxy(fd, domain, &proxy, &plen) < 0) {
+	if (s5_pick_first(fd, domain, &t, &proxy, &plen) < 0) {
 		s5log_msg(S5LOG_ERROR, "listen: the proxy has no address this "
 				       "socket's family can reach",
 			  (const char *)NULL);
 		return -EAFNOSUPPORT;
 	}
-	s5_hs_init(&b->hs, S5_CMD_BIND, &b->dst, c->auth, c->user,
-		   c->user_len, c->pass, c->pass_len);
-	if (c->pipeline)
-		s5_hs_pipeline(&b->hs);
-	r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &b->hs,
-			     &s5_io_real, c->timeout_ms);
-	s5_hs_wipe(&b->hs);
+	for (;;) {
+		s5_try_hs(&t, &b->hs, S5_CMD_BIND, &b->dst);
+		r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen,
+				     &b->hs, &s5_io_real, c->timeout_ms);
+		s5_hs_wipe(&b->hs);
+		if (r == 0 || s5_pick_next(fd, domain, &t, &b->hs, r, &proxy,
+					   &plen) < 0)
+			break;
+		s5_sock_rewind(fd);
+	}
 	if (r == 0) {
+		s5_try_alive(&t);
 		b->bound = b->hs.reply.bound;
 		r = s5_bnd_sockaddr(fd, domain, &b->bound, &b->local);
 		if (r > 0) {

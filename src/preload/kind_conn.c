@@ -100,6 +100,7 @@ struct s5_conn {
 	unsigned int slot;
 	uint64_t tag;
 	int64_t t0, deadline;
+	struct s5_try try;      /* failover: the proxies left */
 	struct s5_hs hs;
 	socklen_t dlen, plen;
 	struct sockaddr_storage dst, proxy;
@@ -621,6 +622,39 @@ static void finish(struct s5_conn *c, int r)
 	close_copy(c);
 }
 
+/* Failover: the proxy tried is not there (refused, unreachable, silent
+ * until the deadline) and the program was told nothing yet (C_RUN): the
+ * same socket starts again towards the next proxy, with a deadline of
+ * its own. Returns the new step's result, or r when there is no other
+ * proxy to try. c->lock held. */
+static int next_proxy(struct s5_conn *c, int ifd, int r)
+{
+	struct sockaddr_storage proxy;
+	struct s5_addr dst = c->hs.dst;
+	uint8_t cmd = c->hs.cmd;
+	socklen_t plen, dl = sizeof(int);
+	int domain = AF_INET;
+
+	while (r < 0 && r != -EAGAIN && atomic_load(&c->state) == C_RUN) {
+		(void)real.getsockopt(ifd, SOL_SOCKET, SO_DOMAIN, &domain, &dl);
+		if (s5_pick_next(ifd, domain, &c->try, &c->hs, r, &proxy,
+				 &plen) < 0)
+			return r;
+		s5_hs_wipe(&c->hs);
+		s5_sock_rewind(ifd);
+		c->plen = plen;
+		memcpy(&c->proxy, &proxy, plen);
+		s5_try_hs(&c->try, &c->hs, cmd, &dst);
+		c->t0 = s5_now_ms();
+		c->deadline = c->t0 + s5_cfg.timeout_ms;
+		r = s5_proxy_start(ifd, (struct sockaddr *)&proxy, plen,
+				   &c->hs, &s5_io_real_nb);
+		if (r == 0 || r == -EINPROGRESS)
+			r = s5_hs_step(&c->hs, ifd, &s5_io_real_nb);
+	}
+	return r;
+}
+
 /* One step as far as the socket allows. c->lock held. */
 static void step(struct s5_conn *c)
 {
@@ -632,6 +666,8 @@ static void step(struct s5_conn *c)
 	r = s5_hs_step(&c->hs, ifd, &s5_io_real_nb);
 	if (r == -EAGAIN && s5_now_ms() >= c->deadline)
 		r = s5_hs_expire(&c->hs);
+	if (r < 0 && r != -EAGAIN)
+		r = next_proxy(c, ifd, r);
 	atomic_store(&c->want, c->hs.want);
 	if (r != -EAGAIN)
 		finish(c, r);
@@ -746,7 +782,8 @@ static int wait_started(struct s5_conn *c, int fd)
 
 int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		  const struct sockaddr *dst, socklen_t dlen,
-		  const struct s5_hs *hs, bool optimistic, bool show_bnd)
+		  const struct s5_hs *hs, const struct s5_try *t,
+		  bool optimistic, bool show_bnd)
 {
 	const struct s5_config *cfg = &s5_cfg;
 	int flags = real.fcntl(fd, F_GETFL);
@@ -766,6 +803,7 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	pthread_mutex_init(&c->lock, NULL);
 	atomic_store(&c->ifd, -1);
 	c->hs = *hs;
+	c->try = *t;
 	c->t0 = s5_now_ms();
 	c->deadline = c->t0 + cfg->timeout_ms;
 	c->dlen = dlen < sizeof(c->dst) ? dlen : sizeof(c->dst);

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "s5_net.h"
+#include "s5_try.h"
 
 struct s5_conn;
 
@@ -51,11 +52,13 @@ static inline bool s5_conn_idle(uint64_t w)
  * handshake runs on), 0 or -errno when it ended at once, or S5_PASS when
  * it cannot run asynchronously (no room, no copy of the descriptor, epoll
  * sets it cannot read): the caller then runs it blocking. hs is copied
- * (and wiped by the caller as usual). show_bnd: getsockname() is to show
+ * (and wiped by the caller as usual), and t, the proxies left to try
+ * when this one is not there (failover). show_bnd: getsockname() is to show
  * the reply's BND afterwards (s5_tcp_mark). */
 int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 		  const struct sockaddr *dst, socklen_t dlen,
-		  const struct s5_hs *hs, bool optimistic, bool show_bnd);
+		  const struct s5_hs *hs, const struct s5_try *t,
+		  bool optimistic, bool show_bnd);
 
 /* ---- per descriptor: S5_PASS when fd has no such entry ---------------- */
 

@@ -13,6 +13,7 @@
 #include "hook.h"
 #include "kind_conn.h"
 #include "kind_tcp.h"
+#include "names.h"
 #include "tcp.h"
 #include "s5_log.h"
 
@@ -20,12 +21,46 @@
 #define IPPROTO_MPTCP 262
 #endif
 
-int s5_pick_proxy(int fd, int domain, struct sockaddr_storage *out,
-		  socklen_t *len)
+int s5_pick_proxy(int fd, int domain, const struct s5_try *t,
+		  struct sockaddr_storage *out, socklen_t *len)
 {
-	return s5_config_pick_proxy(&s5_cfg, domain,
-				    domain == AF_INET6 && s5_v6only(fd), out,
-				    len);
+	return s5_try_pick(t, domain, domain == AF_INET6 && s5_v6only(fd), out,
+			   len);
+}
+
+int s5_pick_first(int fd, int domain, struct s5_try *t,
+		  struct sockaddr_storage *out, socklen_t *len)
+{
+	s5_try_begin(t, &s5_cfg, s5_pool());
+	for (;;) {
+		if (s5_pick_proxy(fd, domain, t, out, len) == 0)
+			return 0;
+		if (!s5_try_skip(t))
+			return -EAFNOSUPPORT;
+	}
+}
+
+void s5_sock_rewind(int fd)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	socklen_t len = sizeof(int);
+	int err;
+
+	(void)real.connect(fd, &sa, sizeof(sa));
+	(void)real.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+}
+
+int s5_pick_next(int fd, int domain, struct s5_try *t, const struct s5_hs *hs,
+		 int r, struct sockaddr_storage *out, socklen_t *len)
+{
+	if (!s5_try_failed(t, hs, r))
+		return -1;
+	for (;;) {
+		if (s5_pick_proxy(fd, domain, t, out, len) == 0)
+			return 0;
+		if (!s5_try_skip(t))
+			return -1;
+	}
 }
 
 static void log_no_route(const struct sockaddr *dst, socklen_t len,
@@ -63,33 +98,40 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 {
 	const struct s5_config *c = &s5_cfg;
 	struct sockaddr_storage proxy;
+	struct s5_try t;
 	struct s5_hs hs;
 	socklen_t plen;
 	bool show_bnd;
 	int64_t t0;
 	int r;
 
-	if (s5_pick_proxy(fd, domain, &proxy, &plen) < 0) {
+	if (s5_pick_first(fd, domain, &t, &proxy, &plen) < 0) {
 		log_no_route(dst, dlen, domain);
 		return -EAFNOSUPPORT;
 	}
 	show_bnd = !bound_by_program(fd);
-	s5_hs_init(&hs, S5_CMD_CONNECT, target, c->auth, c->user,
-		   c->user_len, c->pass, c->pass_len);
-	if (c->pipeline)
-		s5_hs_pipeline(&hs);
+	s5_try_hs(&t, &hs, S5_CMD_CONNECT, target);
 	if (async) {
 		r = s5_conn_start(fd, (struct sockaddr *)&proxy, plen, dst,
-				  dlen, &hs, c->optimistic, show_bnd);
+				  dlen, &hs, &t, c->optimistic, show_bnd);
 		if (r != S5_PASS) {
 			s5_hs_wipe(&hs);
 			return r;
 		}
 	}
-	t0 = s5_now_ms();
-	r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &hs,
-			     &s5_io_real, c->timeout_ms);
-	s5_hs_wipe(&hs);
+	for (;;) {
+		t0 = s5_now_ms();
+		r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &hs,
+				     &s5_io_real, c->timeout_ms);
+		s5_hs_wipe(&hs);
+		if (r == 0 || s5_pick_next(fd, domain, &t, &hs, r, &proxy,
+					   &plen) < 0)
+			break;
+		/* The next proxy, on the same socket: the failed attempt's
+		 * connection is dissolved first. */
+		s5_sock_rewind(fd);
+		s5_try_hs(&t, &hs, S5_CMD_CONNECT, target);
+	}
 	s5_tcp_log_outcome(target, (struct sockaddr *)&proxy, plen, &hs, r,
 			   s5_now_ms() - t0);
 	if (r < 0) {
@@ -100,6 +142,7 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 		s5_fd_clear(fd);
 		return r;
 	}
+	s5_try_alive(&t);
 	/* Without the entry, getpeername shows the proxy; nothing else
 	 * depends on it. */
 	(void)s5_tcp_mark(fd, dst, dlen,

@@ -8,6 +8,7 @@
 
 #include "route.h"
 #include "s5_net.h"
+#include "s5_try.h"
 
 /* The net layer's I/O seam made of real libc functions (io.c); filled by
  * s5_io_real_init() during start-up, read-only afterwards. */
@@ -16,11 +17,26 @@ extern struct s5_io s5_io_real;
 extern struct s5_io s5_io_real_nb;
 void s5_io_real_init(void);
 
-/* The proxy address a socket of this domain can reach: its own family,
- * or for an IPv6 socket that is not IPV6_V6ONLY the IPv4-mapped form of an
- * IPv4 proxy. Returns 0 or -EAFNOSUPPORT. */
-int s5_pick_proxy(int fd, int domain, struct sockaddr_storage *out,
-		  socklen_t *len);
+/* The address of t's current proxy that a socket of this domain can
+ * reach: its own family, or for an IPv6 socket that is not IPV6_V6ONLY
+ * the IPv4-mapped form of an IPv4 proxy. Returns 0 or -EAFNOSUPPORT. */
+int s5_pick_proxy(int fd, int domain, const struct s5_try *t,
+		  struct sockaddr_storage *out, socklen_t *len);
+
+/* Starts t (s5_try.h) for a new connection on fd and picks the first
+ * proxy this socket can reach. Returns 0 or -EAFNOSUPPORT (none). */
+int s5_pick_first(int fd, int domain, struct s5_try *t,
+		  struct sockaddr_storage *out, socklen_t *len);
+
+/* After hs failed with r: when the proxy is not there and another is
+ * left that this socket can reach, picks it (0); else -1. */
+int s5_pick_next(int fd, int domain, struct s5_try *t, const struct s5_hs *hs,
+		 int r, struct sockaddr_storage *out, socklen_t *len);
+
+/* Makes a TCP socket whose connect failed, or whose proxy was silent,
+ * ready to connect again: connect(AF_UNSPEC) dissolves the association
+ * (Linux), and the error that leaves behind is read and dropped. */
+void s5_sock_rewind(int fd);
 
 /* A stream socket (si) towards dst, an address s5_dst_read() gave:
  * S5_PASS (let libc connect), 0 (connected through the proxy) or -errno.

@@ -27,6 +27,7 @@
 #include "fork.h"
 #include "hook.h"
 #include "kind_internal.h"
+#include "names.h"
 #include "route.h"
 #include "slab.h"
 #include "tcp.h"
@@ -160,36 +161,80 @@ static void log_assoc(const struct sockaddr *proxy, socklen_t plen,
  * decides the relay's (dante answers an IPv4 request with its IPv4 relay
  * even over IPv6): an IPv6 socket asks with "::" when the proxy has an
  * IPv6 address, so an IPV6_V6ONLY socket gets a relay it can reach. */
-static socklen_t assoc_proxy(int family, struct sockaddr_storage *proxy,
+static socklen_t assoc_proxy(const struct s5_proxy *p, int family,
+			     struct sockaddr_storage *proxy,
 			     struct s5_addr *any)
 {
-	const struct s5_config *c = &s5_cfg;
-
 	memset(any, 0, sizeof(*any));
-	if ((family == AF_INET6 && c->has_proxy6) || !c->has_proxy4) {
-		memcpy(proxy, &c->proxy6, sizeof(c->proxy6));
+	if ((family == AF_INET6 && p->has6) || !p->has4) {
+		memcpy(proxy, &p->addr6, sizeof(p->addr6));
 		any->atyp = S5_ATYP_IPV6;
-		return sizeof(c->proxy6);
+		return sizeof(p->addr6);
 	}
-	memcpy(proxy, &c->proxy4, sizeof(c->proxy4));
+	memcpy(proxy, &p->addr4, sizeof(p->addr4));
 	any->atyp = S5_ATYP_IPV4;
-	return sizeof(c->proxy4);
+	return sizeof(p->addr4);
 }
 
-/* A control connection on a fresh internal descriptor, UDP ASSOCIATE on
- * it, and the relay from the reply. The request names 0.0.0.0:0: the
- * client does not know the address the proxy will see (RFC 1928 section
- * 7 allows zeros), and servers match it against their rules as such. */
+/* SOCKS5 has no way to nest UDP ASSOCIATE: the datagrams would go to the
+ * last proxy's relay straight from here, around the others. Said once as
+ * an error, then at info. */
+static bool chain_refuses_udp(void)
+{
+	static _Atomic bool said;
+
+	if (!s5_cfg.chain || s5_cfg.n_proxies < 2)
+		return false;
+	s5log_msg(atomic_exchange(&said, true) ? S5LOG_INFO : S5LOG_ERROR,
+		  "udp datagram refused: SOCKS5 cannot carry UDP through a "
+		  "chain of proxies (SOCKS5WRAP_CHAIN=1)",
+		  (const char *)NULL);
+	return true;
+}
+
+/* One attempt: a control connection on a fresh internal descriptor to
+ * the proxy t names, UDP ASSOCIATE on it. Returns 0 or -errno; the
+ * descriptor is a's ctl_fd either way. */
+static int assoc_try(struct s5_udp_assoc *a, const struct s5_try *t,
+		     int family, struct sockaddr_storage *proxy,
+		     socklen_t *plen, struct s5_hs *hs)
+{
+	struct s5_addr any;
+	int ctl, old;
+
+	*plen = assoc_proxy(s5_try_proxy(t), family, proxy, &any);
+	old = atomic_exchange(&a->ctl_fd, -1);
+	if (old >= 0)
+		s5_internal_close(old);
+	s5_hs_init(hs, 0, NULL, false, NULL, 0, NULL, 0);
+	ctl = real.socket(proxy->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl < 0)
+		return -errno;
+	ctl = s5_internal_adopt(ctl, &a->obj);
+	atomic_store(&a->ctl_fd, ctl);
+	s5_try_hs(t, hs, S5_CMD_UDP_ASSOCIATE, &any);
+	return s5_proxy_connect(ctl, (struct sockaddr *)proxy, *plen, hs,
+				&s5_io_real, s5_cfg.timeout_ms);
+}
+
+/* A control connection, UDP ASSOCIATE on it, and the relay from the
+ * reply; with a failover list, the proxies in turn. The request names
+ * 0.0.0.0:0: the client does not know the address the proxy will see
+ * (RFC 1928 section 7 allows zeros), and servers match it against their
+ * rules as such. */
 static struct s5_udp_assoc *associate(int family, int fd, int *err)
 {
-	const struct s5_config *c = &s5_cfg;
 	struct sockaddr_storage proxy;
 	struct s5_udp_assoc *a;
-	struct s5_addr any;
+	struct s5_try t;
 	struct s5_hs hs;
-	socklen_t plen = assoc_proxy(family, &proxy, &any);
-	int ctl, r;
+	socklen_t plen;
+	int r;
 
+	if (chain_refuses_udp()) {
+		*err = -EPERM;
+		return NULL;
+	}
 	a = s5_slab_alloc(&assoc_slab);
 	if (a == NULL) {
 		*err = -ENOMEM;
@@ -198,22 +243,15 @@ static struct s5_udp_assoc *associate(int family, int fd, int *err)
 	s5_udp_init(&a->u, family);
 	atomic_store(&a->ctl_fd, -1);
 	s5_obj_init(&a->obj, &assoc_ops);
-	ctl = real.socket(proxy.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ctl < 0) {
-		*err = -errno;
-		s5_obj_put(&a->obj);
-		return NULL;
+	s5_try_begin(&t, &s5_cfg, s5_pool());
+	for (;;) {
+		r = assoc_try(a, &t, family, &proxy, &plen, &hs);
+		s5_hs_wipe(&hs);
+		if (r == 0 || !s5_try_failed(&t, &hs, r))
+			break;
 	}
-	ctl = s5_internal_adopt(ctl, &a->obj);
-	atomic_store(&a->ctl_fd, ctl);
-	s5_hs_init(&hs, S5_CMD_UDP_ASSOCIATE, &any, c->auth, c->user,
-		   c->user_len, c->pass, c->pass_len);
-	if (c->pipeline)
-		s5_hs_pipeline(&hs);
-	r = s5_proxy_connect(ctl, (struct sockaddr *)&proxy, plen, &hs,
-			     &s5_io_real, c->timeout_ms);
-	s5_hs_wipe(&hs);
 	if (r == 0) {
+		s5_try_alive(&t);
 		r = s5_udp_set_relay(&a->u, &hs.reply.bound,
 				     (struct sockaddr *)&proxy, plen,
 				     family == AF_INET6 && s5_v6only(fd));

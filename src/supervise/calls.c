@@ -230,9 +230,12 @@ static void proxy_connect(struct sup *s, struct s5s_call *c,
 		return;
 	memcpy(&op->dst, sa, len);
 	op->dlen = len;
-	if (s5_config_pick_proxy(cfg, c->domain,
-				 c->domain == AF_INET6 && v6only(op->call.fd),
-				 &op->proxy, &op->plen) < 0) {
+	s5_try_begin(&op->try, cfg, s->pool);
+	while (s5_try_pick(&op->try, c->domain,
+			   c->domain == AF_INET6 && v6only(op->call.fd),
+			   &op->proxy, &op->plen) < 0) {
+		if (s5_try_skip(&op->try))
+			continue;
 		log_refused("connect", target,
 			    c->domain == AF_INET
 				    ? "the proxy has no IPv4 address for this "
@@ -248,10 +251,7 @@ static void proxy_connect(struct sup *s, struct s5s_call *c,
 		s5s_op_finish(s, op, -r, 0);
 		return;
 	}
-	s5_hs_init(&op->hs, S5_CMD_CONNECT, target, cfg->auth, cfg->user,
-		   cfg->user_len, cfg->pass, cfg->pass_len);
-	if (cfg->pipeline)
-		s5_hs_pipeline(&op->hs);
+	s5_try_hs(&op->try, &op->hs, S5_CMD_CONNECT, target);
 	op->t0 = s5_now_ms();
 	op->deadline = op->t0 + cfg->timeout_ms;
 	r = s5_proxy_start(op->call.fd, (struct sockaddr *)&op->proxy,

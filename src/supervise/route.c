@@ -20,11 +20,18 @@
  * address an ASSOCIATE reply names) lives there too. */
 static bool proxy_host(const struct s5_config *c, const struct s5_addr *a)
 {
-	if (a->atyp == S5_ATYP_IPV4)
-		return c->has_proxy4 &&
-		       memcmp(&c->proxy4.sin_addr, a->u.v4, 4) == 0;
-	return c->has_proxy6 &&
-	       memcmp(&c->proxy6.sin6_addr, a->u.v6, 16) == 0;
+	const struct s5_proxy *p;
+	unsigned i;
+
+	for (i = 0; i < c->n_proxies && i < S5_PROXY_MAX; i++) {
+		p = &c->proxy[i];
+		if (a->atyp == S5_ATYP_IPV4 ? p->has4 &&
+			    memcmp(&p->addr4.sin_addr, a->u.v4, 4) == 0
+					    : p->has6 &&
+			    memcmp(&p->addr6.sin6_addr, a->u.v6, 16) == 0)
+			return true;
+	}
+	return false;
 }
 
 static int unmapped(struct sup *s, struct s5_addr *target)

@@ -32,6 +32,7 @@
 
 #include "s5_config.h"
 #include "s5_net.h"
+#include "s5_try.h"
 #include "s5_proto.h"
 
 struct s5_pool;
@@ -188,6 +189,7 @@ struct s5s_op {
 	int64_t t0, deadline; /* deadline -1: none */
 	short want;
 	struct s5_hs hs;
+	struct s5_try try; /* which proxies are left (s5_try.h) */
 	struct sockaddr_storage dst, proxy;
 	socklen_t dlen, plen;
 	/* sendto/sendmsg with MSG_FASTOPEN: the data to send once
