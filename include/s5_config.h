@@ -126,9 +126,6 @@ struct s5_proxy {
 	bool unresolved; /* failover: its name did not resolve; skipped */
 	struct sockaddr_in addr4;
 	struct sockaddr_in6 addr6;
-	/* How the proxy before it in a chain names it, and the credentials
-	 * (from the URL, or SOCKS5_USER and SOCKS5_PASSWORD). */
-	struct s5_hop hop;
 	/* "host:port" or "[v6]:port" for log lines and --check */
 	char label[S5_NAME_MAX + 10];
 };
@@ -148,6 +145,11 @@ struct s5_config {
 	unsigned n_proxies;
 	bool chain; /* SOCKS5WRAP_CHAIN=1 */
 	struct s5_proxy proxy[S5_PROXY_MAX];
+	/* hop[i]: how the proxy before proxy i in a chain names it, and
+	 * proxy i's credentials (from its URL, or SOCKS5_USER and
+	 * SOCKS5_PASSWORD). An array of its own: a chained handshake walks
+	 * hop[1..n-1] (s5_hs_chain). */
+	struct s5_hop hop[S5_PROXY_MAX];
 	enum s5_proxy_source source;
 	const char *source_var; /* "SOCKS5_PROXY", "ALL_PROXY" or "all_proxy" */
 	/* Said once at start-up (info): a variable that was read but not
@@ -209,6 +211,13 @@ bool s5_config_is_proxy(const struct s5_config *c, const struct sockaddr *sa,
  * IPv4-mapped form of an IPv4 proxy. Returns 0 or -EAFNOSUPPORT. */
 int s5_config_pick_proxy(const struct s5_proxy *p, int domain, bool v6only,
 			 struct sockaddr_storage *out, socklen_t *len);
+
+/* Proxy p's entry in c->hop. */
+static inline const struct s5_hop *s5_config_hop(const struct s5_config *c,
+						 const struct s5_proxy *p)
+{
+	return &c->hop[p - c->proxy];
+}
 
 /* The proxy a chain or a failover list starts with. */
 static inline const struct s5_proxy *s5_config_first(const struct s5_config *c)

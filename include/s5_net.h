@@ -215,7 +215,13 @@ int s5_proxy_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 /* ---- log lines (outcome.c) ---- */
 
 struct s5log_line;
-/* Appends ": ok" or ": why (errno text)" for a finished handshake. */
+/* Appends the proxy's address, and for a chain the proxies after it as
+ * the requests named them: "192.0.2.1:1080 -> 203.0.113.1:1090". */
+void s5_log_via(struct s5log_line *l, const struct sockaddr *proxy,
+		socklen_t plen, const struct s5_hs *hs);
+
+/* Appends ": ok" or ": why (errno text)" for a finished handshake; for a
+ * chain, which of its proxies failed. */
 void s5_log_hs_result(struct s5log_line *l, const struct s5_hs *hs, int r);
 
 /* Logs how a connect through the proxy ended (ms: how long it took):

@@ -87,9 +87,9 @@ static void finish_errors(struct loader *ld)
 /* A numeric proxy host needs no lookup: fill the addresses now. The
  * hop address (how a chain's previous proxy names this one) is the
  * number, or the name for that proxy to resolve. */
-static void set_proxy_addr(struct s5_proxy *p)
+static void set_proxy_addr(struct s5_proxy *p, struct s5_hop *h)
 {
-	struct s5_addr *a = &p->hop.addr;
+	struct s5_addr *a = &h->addr;
 	uint8_t addr[16];
 	size_t n = strlen(p->url.host);
 	struct s5_msg m;
@@ -171,7 +171,7 @@ static int load_entry(struct loader *ld, const char *var, const char *s,
 		add_error(ld, why, (const char *)NULL);
 		return rc;
 	}
-	set_proxy_addr(p);
+	set_proxy_addr(p, &ld->c->hop[ld->c->n_proxies]);
 	ld->c->n_proxies++;
 	return 0;
 }
@@ -285,6 +285,7 @@ static void load_credentials(struct loader *ld)
 	bool one = c->n_proxies == 1, bad_u = false, bad_p = false;
 	size_t nu = 0, np = 0;
 	struct s5_proxy *px;
+	struct s5_hop *h;
 	unsigned i;
 
 	if (u) {
@@ -306,22 +307,23 @@ static void load_credentials(struct loader *ld)
 	}
 	for (i = 0; i < c->n_proxies; i++) {
 		px = &c->proxy[i];
+		h = &c->hop[i];
 		if (px->url.has_user)
-			set_user(&px->hop, px->url.user, px->url.user_len);
+			set_user(h, px->url.user, px->url.user_len);
 		if (px->url.has_pass)
-			set_pass(&px->hop, px->url.pass, px->url.pass_len);
+			set_pass(h, px->url.pass, px->url.pass_len);
 		explicit_bzero(px->url.user, sizeof(px->url.user));
 		explicit_bzero(px->url.pass, sizeof(px->url.pass));
 		px->url.user_len = px->url.pass_len = 0;
 		if (one || !px->url.has_user) {
 			if (u && !bad_u)
-				set_user(&px->hop, u, nu);
+				set_user(h, u, nu);
 			if (p && !bad_p)
-				set_pass(&px->hop, p, np);
+				set_pass(h, p, np);
 		}
 		/* A password nobody will ever send is a mistake worth
 		 * reporting. */
-		if (!px->hop.auth && px->hop.pass_len > 0)
+		if (!h->auth && h->pass_len > 0)
 			add_error(ld, "SOCKS5_PASSWORD is set but there is no "
 				      "user name (set SOCKS5_USER)",
 				  (const char *)NULL);
@@ -713,6 +715,7 @@ void s5_config_free(struct s5_config *c)
 		return;
 	s5_exclude_free(&c->exclude);
 	explicit_bzero(c->proxy, sizeof(c->proxy));
+	explicit_bzero(c->hop, sizeof(c->hop));
 }
 
 /* Whole seconds, then up to 3 decimals. */

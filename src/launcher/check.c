@@ -89,10 +89,8 @@ static int try_address(const struct s5_config *c, const struct sockaddr *sa,
 			s5l_strerror(errno));
 		return 1;
 	}
-	s5_hs_init(&hs, 0, NULL, s5_config_first(c)->hop.auth,
-		   s5_config_first(c)->hop.user, s5_config_first(c)->hop.user_len,
-		   s5_config_first(c)->hop.pass,
-		   s5_config_first(c)->hop.pass_len);
+	s5_hs_init(&hs, 0, NULL, c->hop[0].auth, c->hop[0].user,
+		   c->hop[0].user_len, c->hop[0].pass, c->hop[0].pass_len);
 	rc = s5_proxy_connect(fd, sa, len, &hs, &s5_io_libc, c->timeout_ms);
 	close(fd);
 	if (rc == 0)

@@ -147,13 +147,15 @@ void s5_try_hs(const struct s5_try *t, struct s5_hs *hs, uint8_t cmd,
 {
 	const struct s5_config *c = t->cfg;
 	const struct s5_proxy *p = s5_try_proxy(t);
+	const struct s5_hop *h;
 
 	if (p == NULL)
 		p = &c->proxy[0];
-	s5_hs_init(hs, cmd, dst, p->hop.auth, p->hop.user, p->hop.user_len,
-		   p->hop.pass, p->hop.pass_len);
+	h = s5_config_hop(c, p);
+	s5_hs_init(hs, cmd, dst, h->auth, h->user, h->user_len, h->pass,
+		   h->pass_len);
 	if (c->chain && c->n_proxies > 1)
-		s5_hs_chain(hs, &c->proxy[1].hop, c->n_proxies - 1);
+		s5_hs_chain(hs, &c->hop[1], c->n_proxies - 1);
 	if (c->pipeline)
 		s5_hs_pipeline(hs);
 }

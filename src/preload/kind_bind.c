@@ -324,7 +324,7 @@ static void log_listen(const struct s5_bind *b, const struct sockaddr *proxy,
 	s5log_str(&l, "listen: BIND for ");
 	s5log_s5addr(&l, &b->dst);
 	s5log_str(&l, " via ");
-	s5log_sockaddr(&l, proxy, plen);
+	s5_log_via(&l, proxy, plen, &b->hs);
 	if (r == 0) {
 		s5log_str(&l, ": the proxy listens at ");
 		s5log_sockaddr(&l, (const struct sockaddr *)&b->local,

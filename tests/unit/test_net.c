@@ -343,6 +343,177 @@ static bool contains(const void *hay, size_t n, const char *needle)
 	return memmem(hay, n, needle, strlen(needle)) != NULL;
 }
 
+/* ---- chains (s5_hs_chain) ---- */
+
+/* Proxy 2 at 203.0.113.5:1090 with user "u2"/"p2", proxy 3 by the name
+ * "p3.test":1091 without credentials. */
+static void chain_hops(struct s5_hop h[2])
+{
+	memset(h, 0, 2 * sizeof(*h));
+	h[0].addr.atyp = S5_ATYP_IPV4;
+	h[0].addr.u.v4[0] = 203;
+	h[0].addr.u.v4[1] = 0;
+	h[0].addr.u.v4[2] = 113;
+	h[0].addr.u.v4[3] = 5;
+	h[0].addr.port = 1090;
+	h[0].auth = true;
+	memcpy(h[0].user, "u2", 3);
+	h[0].user_len = 2;
+	memcpy(h[0].pass, "p2", 3);
+	h[0].pass_len = 2;
+	h[1].addr.atyp = S5_ATYP_DOMAIN;
+	memcpy(h[1].addr.u.dom.name, "p3.test", 8);
+	h[1].addr.u.dom.name_len = 7;
+	h[1].addr.port = 1091;
+}
+
+static const uint8_t REQ_HOP2[] = { 5, 1, 0, 1, 203, 0, 113, 5, 0x04, 0x42 };
+static const uint8_t UP_HOP2[] = { 1, 2, 'u', '2', 2, 'p', '2' };
+static const uint8_t REQ_HOP3[] = { 5, 1, 0, 3, 7, 'p', '3', '.', 't', 'e',
+				    's', 't', 0x04, 0x43 };
+
+static void chain_connects_through_each_proxy_with_its_credentials(
+	void **state)
+{
+	uint8_t want[256];
+	struct s5_hop h[2];
+	struct s5_hs hs;
+	size_t n = 0;
+
+	(void)state;
+	chain_hops(h);
+	/* proxy 1: user/pass "user"/"secret", CONNECT to proxy 2 */
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(AUTH_OK, sizeof(AUTH_OK));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	/* proxy 2: "u2"/"p2", CONNECT to proxy 3 by name */
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(AUTH_OK, sizeof(AUTH_OK));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	/* proxy 3: no authentication, the target */
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	srv_after((const uint8_t *)"DATA", 4);
+	init_auth(&hs, S5_CMD_CONNECT);
+	s5_hs_chain(&hs, h, 2);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(hs.state, S5HS_DONE);
+	assert_int_equal(hs.hop, 2);
+	assert_true(hs.greeted);
+#define ADD(x) (memcpy(want + n, x, sizeof(x)), n += sizeof(x))
+	ADD(GREETING_USERPASS);
+	ADD(USERPASS);
+	ADD(REQ_HOP2);
+	ADD(GREETING_USERPASS);
+	ADD(UP_HOP2);
+	ADD(REQ_HOP3);
+	ADD(GREETING_NONE);
+	ADD(REQUEST);
+#undef ADD
+	assert_int_equal(F.sent_len, n);
+	assert_memory_equal(F.sent, want, n);
+	/* the program's bytes after the last reply stay unread */
+	assert_int_equal(F.srv_pos, F.srv_len - 4);
+}
+
+static void chain_failure_at_the_second_proxy_says_which(void **state)
+{
+	static const uint8_t refused[] = { 5, 5, 0, 1, 0, 0, 0, 0, 0, 0 };
+	struct s5_hop h[2];
+	struct s5_hs hs;
+	int r;
+
+	(void)state;
+	chain_hops(h);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(AUTH_OK, sizeof(AUTH_OK));
+	srv_msg(refused, sizeof(refused));
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_chain(&hs, h, 2);
+	r = s5_hs_step(&hs, 3, &fake_io);
+	assert_failed(&hs, r, -ECONNREFUSED);
+	assert_int_equal(hs.hop, 1); /* proxy 2 (hop 1) refused proxy 3 */
+	assert_true(hs.greeted);
+}
+
+static void chain_pipelines_each_proxy_separately(void **state)
+{
+	uint8_t want[256];
+	struct s5_hop h[1];
+	struct s5_hop two[2];
+	struct s5_hs hs;
+	size_t n = 0;
+
+	(void)state;
+	chain_hops(two);
+	h[0] = two[0];
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(AUTH_OK, sizeof(AUTH_OK));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	init_plain(&hs, S5_CMD_CONNECT);
+	s5_hs_chain(&hs, h, 1);
+	s5_hs_pipeline(&hs);
+	/* proxy 1's three messages leave at once; only after its reply
+	 * may proxy 2's go (proxy 1 would otherwise relay them to
+	 * nowhere): the first send is greeting + request to proxy 2. */
+	push(&F.rx, ACT_ERR, 0, EAGAIN);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EAGAIN);
+	assert_false(s5_hs_sent_all(&hs)); /* not the last proxy yet */
+	assert_int_equal(F.sent_len, sizeof(GREETING_NONE) + sizeof(REQ_HOP2));
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+#define ADD(x) (memcpy(want + n, x, sizeof(x)), n += sizeof(x))
+	ADD(GREETING_NONE);
+	ADD(REQ_HOP2);
+	ADD(GREETING_USERPASS);
+	ADD(UP_HOP2);
+	ADD(REQUEST);
+#undef ADD
+	assert_int_equal(F.sent_len, n);
+	assert_memory_equal(F.sent, want, n);
+	assert_int_equal(F.send_calls, 2);
+}
+
+static void chain_check_stops_after_the_last_proxys_authentication(
+	void **state)
+{
+	struct s5_hop h[2];
+	struct s5_hs hs;
+
+	(void)state;
+	chain_hops(h);
+	srv_msg(M_NONE, sizeof(M_NONE));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	srv_msg(M_USERPASS, sizeof(M_USERPASS));
+	srv_msg(AUTH_OK, sizeof(AUTH_OK));
+	srv_msg(REPLY_V4, sizeof(REPLY_V4));
+	srv_msg(M_NONE, sizeof(M_NONE));
+	s5_hs_init(&hs, 0, NULL, false, NULL, 0, NULL, 0);
+	s5_hs_chain(&hs, h, 2);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), 0);
+	assert_int_equal(hs.state, S5HS_DONE);
+	assert_int_equal(hs.hop, 2);
+	assert_int_equal(F.srv_pos, F.srv_len);
+}
+
+static void unanswered_greeting_leaves_greeted_false(void **state)
+{
+	struct s5_hs hs;
+	int r;
+
+	(void)state;
+	srv_msg_cut(M_NONE, 0, sizeof(M_NONE)); /* never comes */
+	init_plain(&hs, S5_CMD_CONNECT);
+	push(&F.rx, ACT_ERR, 0, EAGAIN);
+	assert_int_equal(s5_hs_step(&hs, 3, &fake_io), -EAGAIN);
+	r = s5_hs_expire(&hs);
+	assert_failed(&hs, r, -ETIMEDOUT);
+	assert_false(hs.greeted);
+}
+
 /* ---- the happy paths ---- */
 
 static void handshake_without_auth_sends_greeting_then_request(void **state)
@@ -2055,6 +2226,11 @@ int main(void)
 		T(proxy_connect_over_loopback_with_auth_works),
 		T(libc_connect_wait_reports_a_refused_loopback_port),
 		T(monotonic_clock_does_not_go_back),
+		T(chain_connects_through_each_proxy_with_its_credentials),
+		T(chain_failure_at_the_second_proxy_says_which),
+		T(chain_pipelines_each_proxy_separately),
+		T(chain_check_stops_after_the_last_proxys_authentication),
+		T(unanswered_greeting_leaves_greeted_false),
 		T(async_start_in_progress_then_steps_send_the_greeting),
 		T(async_connect_failure_shows_at_the_step),
 		T(async_start_fails_at_once_with_the_connect_errno),
