@@ -625,8 +625,9 @@ static void finish(struct s5_conn *c, int r)
 /* Failover: the proxy tried is not there (refused, unreachable, silent
  * until the deadline) and the program was told nothing yet (C_RUN): the
  * same socket starts again towards the next proxy, with a deadline of
- * its own. Returns the new step's result, or r when there is no other
- * proxy to try. c->lock held. */
+ * its own. Returns 0 or -EINPROGRESS when the connect to another proxy
+ * began (step on), or the failure when no other proxy is left (r, or
+ * the last one's). c->lock held. */
 static int next_proxy(struct s5_conn *c, int ifd, int r)
 {
 	struct sockaddr_storage proxy;
@@ -635,7 +636,8 @@ static int next_proxy(struct s5_conn *c, int ifd, int r)
 	socklen_t plen, dl = sizeof(int);
 	int domain = AF_INET;
 
-	while (r < 0 && r != -EAGAIN && atomic_load(&c->state) == C_RUN) {
+	while (r < 0 && r != -EINPROGRESS && r != -EAGAIN &&
+	       atomic_load(&c->state) == C_RUN) {
 		(void)real.getsockopt(ifd, SOL_SOCKET, SO_DOMAIN, &domain, &dl);
 		if (s5_pick_next(ifd, domain, &c->try, &c->hs, r, &proxy,
 				 &plen) < 0)
@@ -649,8 +651,6 @@ static int next_proxy(struct s5_conn *c, int ifd, int r)
 		c->deadline = c->t0 + s5_cfg.timeout_ms;
 		r = s5_proxy_start(ifd, (struct sockaddr *)&proxy, plen,
 				   &c->hs, &s5_io_real_nb);
-		if (r == 0 || r == -EINPROGRESS)
-			r = s5_hs_step(&c->hs, ifd, &s5_io_real_nb);
 	}
 	return r;
 }
@@ -663,11 +663,16 @@ static void step(struct s5_conn *c)
 
 	if (!running(c) || c->inherited || ifd < 0)
 		return;
-	r = s5_hs_step(&c->hs, ifd, &s5_io_real_nb);
-	if (r == -EAGAIN && s5_now_ms() >= c->deadline)
-		r = s5_hs_expire(&c->hs);
-	if (r < 0 && r != -EAGAIN)
+	for (;;) {
+		r = s5_hs_step(&c->hs, ifd, &s5_io_real_nb);
+		if (r == -EAGAIN && s5_now_ms() >= c->deadline)
+			r = s5_hs_expire(&c->hs);
+		if (r == 0 || r == -EAGAIN)
+			break;
 		r = next_proxy(c, ifd, r);
+		if (r != 0 && r != -EINPROGRESS)
+			break;
+	}
 	atomic_store(&c->want, c->hs.want);
 	if (r != -EAGAIN)
 		finish(c, r);
@@ -839,6 +844,8 @@ int s5_conn_start(int fd, const struct sockaddr *proxy, socklen_t plen,
 	regs_tag(c);
 	r = s5_proxy_start(atomic_load(&c->ifd), proxy, plen, &c->hs,
 			   &s5_io_real_nb);
+	if (r != 0 && r != -EINPROGRESS)
+		r = next_proxy(c, atomic_load(&c->ifd), r);
 	c->started = r == 0 || r == -EINPROGRESS;
 	if (c->started) {
 		/* As far as the socket allows now: the greeting leaves at
