@@ -6,7 +6,10 @@
  *   byte 0: bits 0-1 command (CONNECT, UDP ASSOCIATE, 0 = check only,
  *           BIND), bit 2 auth, bits 3-4 destination (IPv4, IPv6, name,
  *           255-byte name or, with bit 5, one that cannot be encoded),
- *           bit 6 drive with s5_hs_run instead of s5_hs_step;
+ *           bit 6 drive with s5_hs_run instead of s5_hs_step,
+ *           bit 7 a chain: two more proxies after the first (s5_hs_chain),
+ *           the second by IPv4 address with user "u2"/"p2", the third by
+ *           name without authentication;
  *           after a BIND's first reply, its second from the same script;
  *   byte 1, 2: user and password lengths (auth only).
  * Each recv/send/poll takes one control byte: below 0xf8 it moves
@@ -24,8 +27,10 @@
  *    negative errno, keeps out_off <= out_len, and once ended stays so
  *    without more I/O;
  *  - what it sent is a prefix of greeting, userpass, request as the
- *    builders make them, all of it on success, and on success it read
- *    exactly the server's messages and no byte more.
+ *    builders make them (for each proxy of a chain in turn, the
+ *    request to all but the last a CONNECT to the next), all of it on
+ *    success, and on success it read exactly the server's messages and
+ *    no byte more (one proxy; a chain's replies are only bounded).
  */
 #include <errno.h>
 #include <poll.h>
@@ -43,7 +48,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FD 7
 #define SPECIAL 0xf8
-#define LOG_MAX (S5_GREETING_MAX + S5_USERPASS_MAX + S5_REQUEST_MAX)
+#define HOPS 2 /* proxies after the first, in chain mode */
+#define LOG_MAX ((HOPS + 1) * \
+		 (S5_GREETING_MAX + S5_USERPASS_MAX + S5_REQUEST_MAX))
 
 /* The fake's state: the io functions take no context pointer. */
 static struct {
@@ -54,7 +61,8 @@ static struct {
 	int64_t now;
 	uint8_t sent[LOG_MAX];
 	size_t sent_len;
-	uint8_t got[2 * S5_REPLY_MAX + 4]; /* with BIND's second reply */
+	/* with BIND's second reply, or a chain's replies */
+	uint8_t got[(HOPS + 2) * (S5_REPLY_MAX + 4)];
 	size_t got_len;
 } sc;
 
@@ -313,13 +321,13 @@ static void make_dst(struct s5_addr *dst, unsigned kind)
 	}
 }
 
-/* What a complete exchange sends: greeting, userpass, request. */
-static size_t transcript(uint8_t *buf, size_t cap, const struct s5_hs *hs,
-			 uint8_t cmd, const struct s5_addr *dst,
-			 const char *user, size_t ulen, const char *pass,
-			 size_t plen)
+/* What one proxy's complete exchange sends: greeting, userpass,
+ * request. */
+static size_t transcript(uint8_t *buf, size_t cap, bool auth, uint8_t cmd,
+			 const struct s5_addr *dst, const char *user,
+			 size_t ulen, const char *pass, size_t plen)
 {
-	uint8_t m = hs->auth ? S5_METHOD_USERPASS : S5_METHOD_NONE;
+	uint8_t m = auth ? S5_METHOD_USERPASS : S5_METHOD_NONE;
 	size_t off;
 	ssize_t n;
 
@@ -327,7 +335,7 @@ static size_t transcript(uint8_t *buf, size_t cap, const struct s5_hs *hs,
 	if (n <= 0)
 		__builtin_trap();
 	off = (size_t)n;
-	if (hs->auth) {
+	if (auth) {
 		n = s5_build_userpass(buf + off, cap - off, user, ulen, pass,
 				      plen);
 		if (n <= 0)
@@ -339,6 +347,40 @@ static size_t transcript(uint8_t *buf, size_t cap, const struct s5_hs *hs,
 		if (n > 0)
 			off += (size_t)n;
 	}
+	return off;
+}
+
+/* The hops of chain mode. */
+static void make_hops(struct s5_hop *h)
+{
+	memset(h, 0, HOPS * sizeof(*h));
+	h[0].addr.atyp = S5_ATYP_IPV4;
+	memcpy(h[0].addr.u.v4, "\xcb\x00\x71\x05", 4);
+	h[0].addr.port = 1090;
+	h[0].auth = true;
+	memcpy(h[0].user, "u2", 2);
+	h[0].user_len = 2;
+	memcpy(h[0].pass, "p2", 2);
+	h[0].pass_len = 2;
+	s5_addr_from_name(&h[1].addr, "p3.test", 7, 1091);
+}
+
+/* The whole chain's transcript: each proxy's, the first with the
+ * caller's credentials. */
+static size_t chain_transcript(uint8_t *buf, size_t cap, bool auth,
+			       uint8_t cmd, const struct s5_addr *dst,
+			       const char *user, size_t ulen, const char *pass,
+			       size_t plen, const struct s5_hop *h, size_t n)
+{
+	size_t off, i;
+
+	off = transcript(buf, cap, auth, n ? S5_CMD_CONNECT : cmd,
+			 n ? &h[0].addr : dst, user, ulen, pass, plen);
+	for (i = 0; i < n; i++)
+		off += transcript(buf + off, cap - off, h[i].auth,
+				  i + 1 < n ? S5_CMD_CONNECT : cmd,
+				  i + 1 < n ? &h[i + 1].addr : dst, h[i].user,
+				  h[i].user_len, h[i].pass, h[i].pass_len);
 	return off;
 }
 
@@ -428,12 +470,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const uint8_t cmds[4] = { S5_CMD_CONNECT, S5_CMD_UDP_ASSOCIATE,
 					 0, S5_CMD_BIND };
 	uint8_t expect[LOG_MAX];
+	struct s5_hop hops[HOPS];
 	struct s5_hs *hs;
 	struct s5_addr dst;
 	size_t ulen = 0, plen = 0, elen;
 	char *user = NULL, *pass = NULL;
 	unsigned flags, calls, kind;
-	bool auth;
+	bool auth, chain;
 	uint8_t cmd;
 	int r;
 
@@ -442,6 +485,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flags = data[0];
 	cmd = cmds[flags & 3];
 	auth = flags & 4;
+	chain = flags & 0x80;
+	make_hops(hops);
 	kind = flags >> 3 & 3;
 	make_dst(&dst, kind == 3 && (flags & 0x20) ? 4 : kind);
 	if (auth) {
@@ -475,6 +520,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (hs->state != S5HS_SEND_GREETING)
 		__builtin_trap();
+	if (chain)
+		s5_hs_chain(hs, hops, HOPS);
 	if (flags & 0x40)
 		r = s5_hs_run(hs, FD, &fake_io, sc.now + 600000);
 	else
@@ -489,14 +536,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (s5_hs_step(hs, FD, &fake_io) != r || sc.calls != calls)
 		__builtin_trap();
 
-	elen = transcript(expect, sizeof(expect), hs, cmd, &dst, user, ulen,
-			  pass, plen);
+	elen = chain_transcript(expect, sizeof(expect), auth, cmd, &dst, user,
+				ulen, pass, plen, hops, chain ? HOPS : 0);
 	if (sc.sent_len > elen || memcmp(sc.sent, expect, sc.sent_len) != 0)
 		__builtin_trap();
 	if (r == 0) {
-		if (sc.sent_len != elen)
+		if (sc.sent_len != elen || hs->hop != (chain ? HOPS : 0))
 			__builtin_trap();
-		check_done(hs, cmd);
+		if (!chain)
+			check_done(hs, cmd);
 		if (cmd == S5_CMD_BIND)
 			second_reply(hs, size + 8);
 	}
