@@ -1,6 +1,10 @@
 /* The SOCKS5 client handshake as a resumable state machine: greeting
  * (RFC 1928 section 3), optional username/password (RFC 1929), then one
- * request (section 4) and its reply (section 6).
+ * request (section 4) and its reply (section 6). A chain (s5_hs_chain)
+ * repeats the three for each proxy over the same stream: the request to
+ * every proxy but the last is a CONNECT to the next one, and its success
+ * starts the next greeting, so the callers drive a chain exactly as they
+ * drive one proxy.
  *
  * Each message is built when its send state is entered, so credentials
  * reach hs->out only just before they are sent, and the buffer is wiped
