@@ -206,9 +206,8 @@ static void load_list(struct loader *ld, const char *var, const char *v)
 	size_t n;
 
 	if (total == 0) {
-		s5_msg_set(ld->c->error, sizeof(ld->c->error), "",
-			   (const char *)NULL);
-		add_value_error(ld, var, "", " holds no proxy");
+		add_error(ld, var, " holds no proxy, only commas and blanks",
+			  (const char *)NULL);
 		return;
 	}
 	if (total > S5_PROXY_MAX) {
