@@ -1,29 +1,41 @@
 /* The library's one pthread_atfork entry (fork.h). */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "fork.h"
 
-/* Written by constructors before the program runs; read-only after. */
+/* Written by constructors before the program runs, and by kind_conn.c
+ * on its first use, which may be while another thread forks: hence the
+ * atomic pointers, and prepare() notes which locks it took, so that
+ * parent() releases exactly those (a lock registered after prepare ran
+ * was never taken). Two threads that fork at
+ * once are serialised by the first lock either takes. */
 static struct {
-	pthread_mutex_t *m;
-	void (*child)(void);
+	pthread_mutex_t *_Atomic m;
+	void (*_Atomic child)(void);
 } locks[S5_FORK_ORDERS];
+static bool held[S5_FORK_ORDERS]; /* under the locks themselves */
 
 void s5_fork_lock(enum s5_fork_order order, pthread_mutex_t *m,
 		  void (*child)(void))
 {
-	locks[order].m = m;
-	locks[order].child = child;
+	atomic_store(&locks[order].child, child);
+	atomic_store(&locks[order].m, m);
 }
 
 static void prepare(void)
 {
+	pthread_mutex_t *m;
 	int i;
 
-	for (i = 0; i < S5_FORK_ORDERS; i++)
-		if (locks[i].m != NULL)
-			pthread_mutex_lock(locks[i].m);
+	for (i = 0; i < S5_FORK_ORDERS; i++) {
+		m = atomic_load(&locks[i].m);
+		if (m != NULL)
+			pthread_mutex_lock(m);
+		held[i] = m != NULL;
+	}
 }
 
 static void parent(void)
@@ -31,22 +43,27 @@ static void parent(void)
 	int i;
 
 	for (i = S5_FORK_ORDERS - 1; i >= 0; i--)
-		if (locks[i].m != NULL)
-			pthread_mutex_unlock(locks[i].m);
+		if (held[i])
+			pthread_mutex_unlock(atomic_load(&locks[i].m));
 }
 
 /* In the child only the forking thread exists: a fresh lock is the
- * released one. */
+ * released one, also for a lock registered too late for prepare() (the
+ * thread that may have held it is gone). */
 static void child(void)
 {
+	pthread_mutex_t *m;
+	void (*fn)(void);
 	int i;
 
 	for (i = S5_FORK_ORDERS - 1; i >= 0; i--) {
-		if (locks[i].m == NULL)
+		m = atomic_load(&locks[i].m);
+		if (m == NULL)
 			continue;
-		pthread_mutex_init(locks[i].m, NULL);
-		if (locks[i].child != NULL)
-			locks[i].child();
+		pthread_mutex_init(m, NULL);
+		fn = atomic_load(&locks[i].child);
+		if (fn != NULL)
+			fn();
 	}
 }
 
