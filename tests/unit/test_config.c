@@ -106,16 +106,16 @@ static void proxy_alone_gives_every_default(void **state)
 	(void)state;
 	set("SOCKS5_PROXY", "192.0.2.1");
 	load_ok();
-	assert_string_equal(cfg.url.host, "192.0.2.1");
-	assert_int_equal(cfg.url.port, S5_DEFAULT_PORT);
-	assert_true(cfg.has_proxy4);
-	assert_false(cfg.has_proxy6);
-	assert_false(cfg.proxy_is_name);
-	assert_int_equal(cfg.proxy4.sin_family, AF_INET);
-	assert_int_equal(cfg.proxy4.sin_port, htons(1080));
-	assert_int_equal(cfg.proxy4.sin_addr.s_addr, inet_addr("192.0.2.1"));
-	assert_false(cfg.auth);
-	assert_int_equal(cfg.user_len, 0);
+	assert_string_equal(cfg.proxy[0].url.host, "192.0.2.1");
+	assert_int_equal(cfg.proxy[0].url.port, S5_DEFAULT_PORT);
+	assert_true(cfg.proxy[0].has4);
+	assert_false(cfg.proxy[0].has6);
+	assert_false(cfg.proxy[0].is_name);
+	assert_int_equal(cfg.proxy[0].addr4.sin_family, AF_INET);
+	assert_int_equal(cfg.proxy[0].addr4.sin_port, htons(1080));
+	assert_int_equal(cfg.proxy[0].addr4.sin_addr.s_addr, inet_addr("192.0.2.1"));
+	assert_false(cfg.hop[0].auth);
+	assert_int_equal(cfg.hop[0].user_len, 0);
 	assert_int_equal(cfg.timeout_ms, S5_DEFAULT_TIMEOUT_MS);
 	assert_int_equal(cfg.log_level, S5LOG_ERROR);
 	assert_null(cfg.log_file);
@@ -159,12 +159,12 @@ static void ipv6_proxy_fills_the_ipv6_address(void **state)
 	(void)state;
 	set("SOCKS5_PROXY", "socks5://[2001:db8::7]:9050/");
 	load_ok();
-	assert_false(cfg.has_proxy4);
-	assert_true(cfg.has_proxy6);
-	assert_int_equal(cfg.proxy6.sin6_family, AF_INET6);
-	assert_int_equal(cfg.proxy6.sin6_port, htons(9050));
+	assert_false(cfg.proxy[0].has4);
+	assert_true(cfg.proxy[0].has6);
+	assert_int_equal(cfg.proxy[0].addr6.sin6_family, AF_INET6);
+	assert_int_equal(cfg.proxy[0].addr6.sin6_port, htons(9050));
 	inet_pton(AF_INET6, "2001:db8::7", &want);
-	assert_memory_equal(&cfg.proxy6.sin6_addr, &want, 16);
+	assert_memory_equal(&cfg.proxy[0].addr6.sin6_addr, &want, 16);
 }
 
 static void proxy_name_waits_for_a_lookup(void **state)
@@ -172,11 +172,11 @@ static void proxy_name_waits_for_a_lookup(void **state)
 	(void)state;
 	set("SOCKS5_PROXY", "socks5h://proxy.example:1081");
 	load_ok();
-	assert_true(cfg.proxy_is_name);
-	assert_false(cfg.has_proxy4);
-	assert_false(cfg.has_proxy6);
-	assert_string_equal(cfg.url.host, "proxy.example");
-	assert_int_equal(cfg.url.port, 1081);
+	assert_true(cfg.proxy[0].is_name);
+	assert_false(cfg.proxy[0].has4);
+	assert_false(cfg.proxy[0].has6);
+	assert_string_equal(cfg.proxy[0].url.host, "proxy.example");
+	assert_int_equal(cfg.proxy[0].url.port, 1081);
 }
 
 static void bad_proxy_url_error_names_the_variable(void **state)
@@ -184,7 +184,7 @@ static void bad_proxy_url_error_names_the_variable(void **state)
 	(void)state;
 	set("SOCKS5_PROXY", "http://proxy.example");
 	load_bad("SOCKS5_PROXY: unsupported scheme 'http'");
-	assert_false(cfg.has_proxy4 || cfg.has_proxy6 || cfg.proxy_is_name);
+	assert_false(cfg.proxy[0].has4 || cfg.proxy[0].has6 || cfg.proxy[0].is_name);
 }
 
 static void url_credentials_move_out_of_the_url(void **state)
@@ -194,13 +194,13 @@ static void url_credentials_move_out_of_the_url(void **state)
 	(void)state;
 	set("SOCKS5_PROXY", "socks5://al%69ce:s%3Acret@10.0.0.1:1");
 	load_ok();
-	assert_true(cfg.auth);
-	assert_int_equal(cfg.user_len, 5);
-	assert_string_equal(cfg.user, "alice");
-	assert_int_equal(cfg.pass_len, 6);
-	assert_string_equal(cfg.pass, "s:cret");
-	assert_memory_equal(cfg.url.user, zero, sizeof(zero));
-	assert_memory_equal(cfg.url.pass, zero, sizeof(zero));
+	assert_true(cfg.hop[0].auth);
+	assert_int_equal(cfg.hop[0].user_len, 5);
+	assert_string_equal(cfg.hop[0].user, "alice");
+	assert_int_equal(cfg.hop[0].pass_len, 6);
+	assert_string_equal(cfg.hop[0].pass, "s:cret");
+	assert_memory_equal(cfg.proxy[0].url.user, zero, sizeof(zero));
+	assert_memory_equal(cfg.proxy[0].url.pass, zero, sizeof(zero));
 }
 
 static void environment_credentials_override_the_url(void **state)
@@ -209,14 +209,14 @@ static void environment_credentials_override_the_url(void **state)
 	set("SOCKS5_PROXY", "socks5://alice:one@10.0.0.1");
 	set("SOCKS5_USER", "bob");
 	load_ok();
-	assert_string_equal(cfg.user, "bob");
-	assert_string_equal(cfg.pass, "one");
+	assert_string_equal(cfg.hop[0].user, "bob");
+	assert_string_equal(cfg.hop[0].pass, "one");
 
 	set("SOCKS5_PASSWORD", "two");
 	load_ok();
-	assert_string_equal(cfg.user, "bob");
-	assert_int_equal(cfg.pass_len, 3);
-	assert_string_equal(cfg.pass, "two");
+	assert_string_equal(cfg.hop[0].user, "bob");
+	assert_int_equal(cfg.hop[0].pass_len, 3);
+	assert_string_equal(cfg.hop[0].pass, "two");
 }
 
 static void empty_password_is_allowed(void **state)
@@ -225,9 +225,9 @@ static void empty_password_is_allowed(void **state)
 	set("SOCKS5_PROXY", "socks5://alice:one@10.0.0.1");
 	set("SOCKS5_PASSWORD", "");
 	load_ok();
-	assert_true(cfg.auth);
-	assert_int_equal(cfg.pass_len, 0);
-	assert_string_equal(cfg.pass, "");
+	assert_true(cfg.hop[0].auth);
+	assert_int_equal(cfg.hop[0].pass_len, 0);
+	assert_string_equal(cfg.hop[0].pass, "");
 }
 
 static void user_from_environment_alone_turns_auth_on(void **state)
@@ -237,9 +237,9 @@ static void user_from_environment_alone_turns_auth_on(void **state)
 	set("SOCKS5_USER", "carol");
 	set("SOCKS5_PASSWORD", "pw");
 	load_ok();
-	assert_true(cfg.auth);
-	assert_int_equal(cfg.user_len, 5);
-	assert_int_equal(cfg.pass_len, 2);
+	assert_true(cfg.hop[0].auth);
+	assert_int_equal(cfg.hop[0].user_len, 5);
+	assert_int_equal(cfg.hop[0].pass_len, 2);
 }
 
 static void empty_user_is_an_error(void **state)
@@ -269,7 +269,7 @@ static void credentials_of_256_bytes_are_errors(void **state)
 
 	long_cred[255] = '\0';
 	load_ok();
-	assert_int_equal(cfg.pass_len, 255);
+	assert_int_equal(cfg.hop[0].pass_len, 255);
 }
 
 static void password_without_a_user_is_an_error(void **state)
@@ -287,7 +287,7 @@ static void empty_password_without_a_user_is_harmless(void **state)
 	set("SOCKS5_PROXY", "10.0.0.1");
 	set("SOCKS5_PASSWORD", "");
 	load_ok();
-	assert_false(cfg.auth);
+	assert_false(cfg.hop[0].auth);
 }
 
 static void no_proxy_replaces_the_default_even_when_empty(void **state)
@@ -701,8 +701,8 @@ static void secure_mode_ignores_the_environment(void **state)
 	assert_false(cfg.usable);
 	assert_string_equal(cfg.error,
 			    "environment ignored in a setuid/setgid program");
-	assert_false(cfg.auth);
-	assert_false(cfg.has_proxy4 || cfg.has_proxy6 || cfg.proxy_is_name);
+	assert_false(cfg.hop[0].auth);
+	assert_false(cfg.proxy[0].has4 || cfg.proxy[0].has6 || cfg.proxy[0].is_name);
 	assert_int_equal(cfg.timeout_ms, S5_DEFAULT_TIMEOUT_MS);
 	assert_int_equal(cfg.log_level, S5LOG_ERROR);
 	assert_null(cfg.log_file);
@@ -716,7 +716,7 @@ static void public_load_reads_the_environment_in_a_normal_program(void **state)
 	set("SOCKS5_PROXY", "10.0.0.1:2");
 	assert_int_equal(s5_config_load(&cfg, fake_getenv, &fenv), 0);
 	assert_true(cfg.usable);
-	assert_int_equal(cfg.proxy4.sin_port, htons(2));
+	assert_int_equal(cfg.proxy[0].addr4.sin_port, htons(2));
 }
 
 static void free_wipes_the_credentials(void **state)
@@ -727,11 +727,11 @@ static void free_wipes_the_credentials(void **state)
 	set("SOCKS5_PROXY", "socks5://alice:secret@10.0.0.1");
 	load_ok();
 	s5_config_free(&cfg);
-	assert_false(cfg.auth);
-	assert_int_equal(cfg.user_len, 0);
-	assert_int_equal(cfg.pass_len, 0);
-	assert_memory_equal(cfg.user, zero, sizeof(zero));
-	assert_memory_equal(cfg.pass, zero, sizeof(zero));
+	assert_false(cfg.hop[0].auth);
+	assert_int_equal(cfg.hop[0].user_len, 0);
+	assert_int_equal(cfg.hop[0].pass_len, 0);
+	assert_memory_equal(cfg.hop[0].user, zero, sizeof(zero));
+	assert_memory_equal(cfg.hop[0].pass, zero, sizeof(zero));
 	assert_null(cfg.exclude.cidrs);
 	s5_config_free(&cfg); /* twice is harmless */
 }
@@ -858,13 +858,13 @@ static void proxy_name_lookup_keeps_first_address_of_each_family(void **state)
 	assert_int_equal(fake.hints.ai_socktype, SOCK_STREAM);
 	assert_int_equal(fake.hints.ai_flags, 0);
 	assert_true(cfg.usable);
-	assert_true(cfg.has_proxy4);
-	assert_true(cfg.has_proxy6);
-	assert_int_equal(cfg.proxy4.sin_addr.s_addr,
+	assert_true(cfg.proxy[0].has4);
+	assert_true(cfg.proxy[0].has6);
+	assert_int_equal(cfg.proxy[0].addr4.sin_addr.s_addr,
 			 fake4[0].sin_addr.s_addr);
-	assert_int_equal(cfg.proxy4.sin_port, htons(1081));
-	assert_memory_equal(&cfg.proxy6.sin6_addr, &fake6.sin6_addr, 16);
-	assert_int_equal(cfg.proxy6.sin6_port, htons(1081));
+	assert_int_equal(cfg.proxy[0].addr4.sin_port, htons(1081));
+	assert_memory_equal(&cfg.proxy[0].addr6.sin6_addr, &fake6.sin6_addr, 16);
+	assert_int_equal(cfg.proxy[0].addr6.sin6_port, htons(1081));
 
 	/* Looked up once: a second call does nothing. */
 	assert_int_equal(s5_config_resolve_proxy(&cfg, fake_gai, fake_fai), 0);
