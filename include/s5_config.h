@@ -70,6 +70,8 @@ struct s5_hostpat {
 };
 
 struct s5_exclude {
+	/* A lone "*" in curl's NO_PROXY: every destination is direct. */
+	bool all;
 	size_t n_cidrs, n_hosts;
 	struct s5_cidr *cidrs;    /* malloc'd */
 	struct s5_hostpat *hosts; /* malloc'd */
@@ -93,13 +95,14 @@ bool s5_prefix_match(const uint8_t *a, const uint8_t *net, unsigned prefix);
 int s5_cidr_parse(const char *s, struct s5_cidr *out);
 
 /* True when the address (IPv4-mapped IPv6 counts as IPv4) and port match an
- * entry. */
+ * entry, or always with ex->all. */
 bool s5_exclude_match_addr(const struct s5_exclude *ex,
 			   const struct sockaddr *sa, socklen_t len);
 
 /* True when the host name (case-insensitive, a trailing dot ignored) and
  * port match a host entry. port 0 means "port not known yet" (a name
- * lookup) and matches entries with and without a port. */
+ * lookup) and matches entries with and without a port. Always true
+ * with ex->all. */
 bool s5_exclude_match_name(const struct s5_exclude *ex, const char *name,
 			   uint16_t port);
 
@@ -156,7 +159,9 @@ struct s5_config {
 	 * taken, such as ALL_PROXY with an http:// URL. Empty when none. */
 	char notice[S5_ERR_MAX];
 
-struct s5_exclude exclude;
+	/* SOCKS5WRAP_NO_PROXY, or with ALL_PROXY as the source curl's
+	 * no_proxy / NO_PROXY added to S5_DEFAULT_NO_PROXY. */
+	struct s5_exclude exclude;
 	int timeout_ms;
 	enum s5log_level log_level;
 	const char *log_file; /* points into the environment, or NULL */

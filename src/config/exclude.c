@@ -16,6 +16,10 @@
  * intent is clear and other tools accept it. An IPv4-mapped IPv6 network
  * (::ffff:0:0/96 and longer) is stored as the IPv4 network it covers,
  * because addresses are matched in that form too.
+ *
+ * The list may also be marked "all" (struct s5_exclude): config.c sets it
+ * for a lone "*" in curl's NO_PROXY, and both matchers then say yes to
+ * everything. SOCKS5WRAP_NO_PROXY itself has no such entry.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -343,6 +347,8 @@ bool s5_exclude_match_addr(const struct s5_exclude *ex,
 
 	if (!ex || !s5_ip_from_sockaddr(&ip, sa, len))
 		return false;
+	if (ex->all)
+		return true;
 	for (i = 0; i < ex->n_cidrs; i++) {
 		c = &ex->cidrs[i];
 		if (c->family == ip.family &&
@@ -374,6 +380,8 @@ bool s5_exclude_match_name(const struct s5_exclude *ex, const char *name,
 
 	if (!ex || !name)
 		return false;
+	if (ex->all)
+		return true;
 	n = strnlen(name, S5_NAME_MAX + 2);
 	if (n > 0 && name[n - 1] == '.')
 		n--;
