@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -241,19 +242,115 @@ static void load_list(struct loader *ld, const char *var, const char *v)
 	}
 }
 
+/* Adds "VAR: text" to the notice (one sentence per variable, "; " in
+ * between). */
+static void add_notice(struct loader *ld, const char *var, const char *a,
+		       const char *b, size_t bn, const char *c)
+{
+	char *notice = ld->c->notice;
+	size_t len = strnlen(notice, sizeof(ld->c->notice) - 1);
+	struct s5_msg m;
+
+	/* Continue the text already there (s5_msg_init would empty it). */
+	s5_msg_init(&m, notice + len, sizeof(ld->c->notice) - len);
+	if (len)
+		s5_msg_str(&m, "; ");
+	s5_msg_str(&m, var);
+	s5_msg_str(&m, a);
+	if (b)
+		s5_msg_quote(&m, b, bn);
+	s5_msg_str(&m, c);
+}
+
+/* RFC 3986 section 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+ * Only such a scheme is ever quoted back: the rest of a proxy URL may
+ * hold a password. */
+static size_t scheme_len(const char *v)
+{
+	const char *sep = strstr(v, "://");
+	size_t i, n;
+	char ch;
+
+	if (!sep || sep == v)
+		return 0;
+	n = (size_t)(sep - v);
+	for (i = 0; i < n; i++) {
+		ch = s5_ascii_lower(v[i]);
+		if (!((ch >= 'a' && ch <= 'z') ||
+		      (i > 0 && (s5_ascii_digit(ch) || ch == '+' ||
+				 ch == '-' || ch == '.'))))
+			return 0;
+	}
+	return n;
+}
+
+/* SOCKS5_PROXY: the list of proxies (load_list). When it is unset or
+ * empty, curl's all_proxy and then ALL_PROXY (curl reads the lower-case
+ * one first, and so do we; the first one set and not empty is the only
+ * one looked at). That value is taken only when it is a socks5:// or
+ * socks5h:// URL (or a list of them): both mean the proxy resolves
+ * names, which is already our default, and SOCKS5WRAP_DNS=local still
+ * applies. An http://, socks4:// or scheme-less value is for other
+ * tools: it is ignored with a notice that quotes its scheme only.
+ * A non-empty SOCKS5_PROXY always wins, and ALL_PROXY is then not read. */
 static void load_proxy(struct loader *ld)
 {
-	const char *v = env_opt(ld, "SOCKS5_PROXY");
+	const char *v = env_opt(ld, "SOCKS5_PROXY"), *var = "SOCKS5_PROXY";
+	struct s5_config *c = ld->c;
+	char text[S5_ERR_MAX];
+	const char *lead;
+	struct s5_msg m;
+	size_t n;
 
 	if (!v) {
-		add_error(ld, "SOCKS5_PROXY is not set", (const char *)NULL);
-		return;
+		var = "all_proxy";
+		v = env_opt(ld, var);
+		if (!v) {
+			var = "ALL_PROXY";
+			v = env_opt(ld, var);
+		}
+		if (!v) {
+			add_error(ld, "SOCKS5_PROXY is not set",
+				  (const char *)NULL);
+			return;
+		}
+		for (lead = v; blank(*lead); lead++)
+			;
+		n = scheme_len(lead);
+		if (!((n == 6 && s5_ascii_caseeq(lead, "socks5", 6)) ||
+		      (n == 7 && s5_ascii_caseeq(lead, "socks5h", 7)))) {
+			if (n) {
+				add_notice(ld, var, ": ", lead, n,
+					   " is not a socks5:// or socks5h:// "
+					   "proxy; ignored");
+				s5_msg_init(&m, text, sizeof(text));
+				s5_msg_str(&m, "SOCKS5_PROXY is not set; ");
+				s5_msg_str(&m, var);
+				s5_msg_str(&m, " holds a proxy of scheme ");
+				s5_msg_quote(&m, lead, n);
+				s5_msg_str(&m, ", which socks5wrap cannot use");
+				add_error(ld, text, (const char *)NULL);
+			} else {
+				add_notice(ld, var, ": not a socks5:// or "
+					   "socks5h:// URL; ignored",
+					   NULL, 0, "");
+				add_error(ld, "SOCKS5_PROXY is not set; ",
+					  var, " holds no socks5:// URL",
+					  (const char *)NULL);
+			}
+			return;
+		}
+		c->source = S5_SRC_ALL_PROXY;
+		c->source_var = var;
+		add_notice(ld, "using the proxy from ", var, NULL, 0,
+			   " (SOCKS5_PROXY is not set)");
+	} else {
+		c->source = S5_SRC_SOCKS5_PROXY;
+		c->source_var = var;
 	}
-	ld->c->source = S5_SRC_SOCKS5_PROXY;
-	ld->c->source_var = "SOCKS5_PROXY";
-	load_list(ld, "SOCKS5_PROXY", v);
-	if (ld->c->n_proxies == 0)
-		ld->c->usable = false;
+	load_list(ld, var, v);
+	if (c->n_proxies == 0)
+		c->usable = false;
 }
 
 static void set_user(struct s5_hop *h, const char *s, size_t n)
@@ -332,8 +429,142 @@ static void load_credentials(struct loader *ld)
 			      "name (set SOCKS5_USER)", (const char *)NULL);
 }
 
-/* Unset: the default list. Bad: the error, and the default list too, so
- * that loopback never goes to the proxy. */
+/* Appends what one parsed entry gave to ex (both arrays were sized by
+ * s5_exclude_parse for the entries they hold: grow by what is added). */
+static int add_exclusions(struct s5_exclude *ex, const struct s5_exclude *e)
+{
+	struct s5_cidr *cidrs;
+	struct s5_hostpat *hosts;
+
+	if (e->n_cidrs) {
+		cidrs = realloc(ex->cidrs,
+				(ex->n_cidrs + e->n_cidrs) * sizeof(*cidrs));
+		if (!cidrs)
+			return -ENOMEM;
+		memcpy(cidrs + ex->n_cidrs, e->cidrs,
+		       e->n_cidrs * sizeof(*cidrs));
+		ex->cidrs = cidrs;
+		ex->n_cidrs += e->n_cidrs;
+	}
+	if (e->n_hosts) {
+		hosts = realloc(ex->hosts,
+				(ex->n_hosts + e->n_hosts) * sizeof(*hosts));
+		if (!hosts)
+			return -ENOMEM;
+		memcpy(hosts + ex->n_hosts, e->hosts,
+		       e->n_hosts * sizeof(*hosts));
+		ex->hosts = hosts;
+		ex->n_hosts += e->n_hosts;
+	}
+	return 0;
+}
+
+/* Longest NO_PROXY entry worth parsing: a bracketed IPv6 network with a
+ * port, or a name with a leading "*." and a port. */
+#define S5_NOPROXY_ENTRY_MAX (S5_NAME_MAX + 16)
+
+static bool no_proxy_sep(char ch)
+{
+	return ch == ',' || ch == ' ' || ch == '\t' || ch == '\n' ||
+	       ch == '\r';
+}
+
+/* One entry of curl's no_proxy (n bytes, no separators): 0, 1 when it
+ * was skipped, or -ENOMEM. */
+static int curl_no_proxy_entry(struct s5_exclude *ex, const char *s,
+			       size_t n)
+{
+	char buf[S5_NOPROXY_ENTRY_MAX + 1], err[S5_ERR_MAX];
+	struct s5_exclude e;
+	size_t i;
+	int rc;
+
+	if (n == 1 && s[0] == '*') {
+		ex->all = true;
+		return 0;
+	}
+	if (n > S5_NOPROXY_ENTRY_MAX || memchr(s, '\0', n))
+		return 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	rc = s5_exclude_parse(buf, &e, err, sizeof(err));
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc)
+		return 1;
+	/* curl: "example.com" and ".example.com" both cover the domain and
+	 * every name below it ("*.example.com" too: the parser reads that
+	 * as ".example.com"). */
+	for (i = 0; i < e.n_hosts; i++)
+		e.hosts[i].suffix = true;
+	rc = add_exclusions(ex, &e);
+	s5_exclude_free(&e);
+	return rc;
+}
+
+/* no_proxy, then NO_PROXY (curl's order; the first one set and not empty
+ * is read), added to the default exclusions when the proxy came from
+ * ALL_PROXY: the environment that names a proxy for every tool also
+ * names what must not go through it. curl's syntax: entries separated by
+ * commas and (as recent curl accepts) blanks; a host name, with or
+ * without a leading dot or "*.", covers that domain and every name below
+ * it; an IPv4 or IPv6 address or CIDR (IPv6 bracketed or not) is taken
+ * as is; a lone "*" sends nothing through the proxy. curl has no ports
+ * there; an entry "host:port" is taken with its port (our parser's
+ * meaning: only that port is direct). Dropping the port would send
+ * every port direct, where keeping it only sends more through the proxy,
+ * the safe side. An entry that does not parse is skipped for the same
+ * reason, and the notice names the first and counts them. */
+static int load_curl_no_proxy(struct loader *ld)
+{
+	const char *var = "no_proxy", *v = env_opt(ld, var), *e, *bad = NULL;
+	unsigned skipped = 0;
+	size_t n, bad_n = 0;
+	char num[24];
+	struct s5_msg m;
+	int rc;
+
+	if (!v) {
+		var = "NO_PROXY";
+		v = env_opt(ld, var);
+	}
+	if (!v)
+		return 0;
+	while (*v) {
+		while (no_proxy_sep(*v))
+			v++;
+		for (e = v; *e && !no_proxy_sep(*e); e++)
+			;
+		n = (size_t)(e - v);
+		if (n == 0)
+			break;
+		rc = curl_no_proxy_entry(&ld->c->exclude, v, n);
+		if (rc < 0) {
+			add_error(ld, var, ": out of memory",
+				  (const char *)NULL);
+			return rc;
+		}
+		if (rc > 0 && skipped++ == 0) {
+			bad = v;
+			bad_n = n;
+		}
+		v = e;
+	}
+	if (skipped) {
+		s5_msg_init(&m, num, sizeof(num));
+		s5_msg_str(&m, " (");
+		s5_msg_uint(&m, skipped);
+		s5_msg_str(&m, skipped == 1 ? " entry)" : " entries)");
+		add_notice(ld, var, ": skipped what does not parse, first ",
+			   bad, bad_n, num);
+	}
+	return 0;
+}
+
+/* SOCKS5WRAP_NO_PROXY set (even empty): it alone decides. Unset: the
+ * default list, plus curl's NO_PROXY when the proxy came from ALL_PROXY.
+ * Bad: the error, and the default list too, so that loopback never goes
+ * to the proxy. */
 static int load_no_proxy(struct loader *ld)
 {
 	const char *v = env(ld, "SOCKS5WRAP_NO_PROXY");
@@ -351,9 +582,13 @@ static int load_no_proxy(struct loader *ld)
 	}
 	rc = s5_exclude_parse(S5_DEFAULT_NO_PROXY, &ld->c->exclude, err,
 			      sizeof(err));
-	if (rc)
+	if (rc) {
 		add_error(ld, err, (const char *)NULL);
-	return rc;
+		return rc;
+	}
+	if (!v && ld->c->source == S5_SRC_ALL_PROXY)
+		return load_curl_no_proxy(ld);
+	return 0;
 }
 
 static void load_timeout(struct loader *ld)
