@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config/cfg.h"
@@ -1026,6 +1027,537 @@ static void looked_up_proxy_is_recognised_in_both_families(void **state)
 	assert_false(is_proxy("198.51.100.2", 1080));
 }
 
+
+/* ---- proxy lists -------------------------------------------------------- */
+
+static bool is_excluded6(const char *ip)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+				     .sin6_port = htons(443) };
+
+	assert_int_equal(inet_pton(AF_INET6, ip, &sin6.sin6_addr), 1);
+	return s5_exclude_match_addr(&cfg.exclude, (struct sockaddr *)&sin6,
+				     sizeof(sin6));
+}
+
+static bool excluded_name(const char *name, uint16_t port)
+{
+	return s5_exclude_match_name(&cfg.exclude, name, port);
+}
+
+static void lists_of_one_to_eight_proxies(void **state)
+{
+	char list[256], label[32];
+	unsigned n, i;
+	size_t len;
+
+	(void)state;
+	set("SOCKS5_PROXY", list);
+	for (n = 1; n <= S5_PROXY_MAX; n++) {
+		list[0] = '\0';
+		for (i = 0; i < n; i++) {
+			len = strlen(list);
+			snprintf(list + len, sizeof(list) - len, "%s192.0.2.%u:%u",
+				 i ? "," : "", i + 1, 1000 + i);
+		}
+		load_ok();
+		assert_int_equal(cfg.n_proxies, n);
+		assert_false(cfg.chain);
+		assert_int_equal(cfg.source, S5_SRC_SOCKS5_PROXY);
+		assert_string_equal(cfg.source_var, "SOCKS5_PROXY");
+		assert_string_equal(cfg.notice, "");
+		for (i = 0; i < n; i++) {
+			snprintf(label, sizeof(label), "192.0.2.%u:%u", i + 1,
+				 1000 + i);
+			assert_string_equal(cfg.proxy[i].label, label);
+			assert_true(cfg.proxy[i].has4);
+			assert_false(cfg.proxy[i].has6);
+			assert_false(cfg.proxy[i].is_name);
+			assert_int_equal(ntohs(cfg.proxy[i].addr4.sin_port),
+					 1000 + i);
+			assert_int_equal(cfg.hop[i].addr.atyp, S5_ATYP_IPV4);
+			assert_int_equal(cfg.hop[i].addr.u.v4[3], i + 1);
+			assert_int_equal(cfg.hop[i].addr.port, 1000 + i);
+			assert_false(cfg.hop[i].auth);
+			assert_ptr_equal(s5_config_hop(&cfg, &cfg.proxy[i]),
+					 &cfg.hop[i]);
+		}
+	}
+}
+
+static void nine_proxies_are_refused(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1,192.0.2.2,192.0.2.3,192.0.2.4,"
+			    "192.0.2.5,192.0.2.6,192.0.2.7,192.0.2.8,"
+			    "192.0.2.9");
+	load_bad("SOCKS5_PROXY: 9 proxies; at most 8 are taken");
+	assert_int_equal(cfg.n_proxies, 0);
+	/* Empty entries do not count. */
+	fenv.value[0] = "192.0.2.1,,192.0.2.2,192.0.2.3,192.0.2.4, ,"
+			"192.0.2.5,192.0.2.6,192.0.2.7,192.0.2.8,";
+	load_ok();
+	assert_int_equal(cfg.n_proxies, 8);
+}
+
+static void blanks_and_empty_entries_are_ignored(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", " ,192.0.2.1 ,, \t,\t[2001:db8::1]:9 , ");
+	load_ok();
+	assert_int_equal(cfg.n_proxies, 2);
+	assert_string_equal(cfg.proxy[0].label, "192.0.2.1:1080");
+	assert_string_equal(cfg.proxy[1].label, "[2001:db8::1]:9");
+	assert_true(cfg.proxy[1].has6);
+	assert_false(cfg.proxy[1].has4);
+	assert_int_equal(ntohs(cfg.proxy[1].addr6.sin6_port), 9);
+	assert_int_equal(cfg.hop[1].addr.atyp, S5_ATYP_IPV6);
+	assert_int_equal(cfg.hop[1].addr.u.v6[0], 0x20);
+	assert_int_equal(cfg.hop[1].addr.u.v6[15], 1);
+
+	fenv.value[0] = " , ,\t,";
+	load_bad("SOCKS5_PROXY holds no proxy");
+	assert_int_equal(cfg.n_proxies, 0);
+}
+
+static void list_credentials_per_proxy_and_from_the_environment(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://alice:pw1@192.0.2.1,socks5://192.0.2.2,"
+			    "socks5://bob@192.0.2.3");
+	set("SOCKS5_USER", "envuser");
+	set("SOCKS5_PASSWORD", "envpass");
+	load_ok();
+	assert_int_equal(cfg.n_proxies, 3);
+	assert_true(cfg.hop[0].auth);
+	assert_string_equal(cfg.hop[0].user, "alice");
+	assert_string_equal(cfg.hop[0].pass, "pw1");
+	/* No user in its URL: the environment fills it in. */
+	assert_true(cfg.hop[1].auth);
+	assert_string_equal(cfg.hop[1].user, "envuser");
+	assert_string_equal(cfg.hop[1].pass, "envpass");
+	assert_int_equal(cfg.hop[1].pass_len, 7);
+	/* A user of its own: the environment's password is not its. */
+	assert_true(cfg.hop[2].auth);
+	assert_string_equal(cfg.hop[2].user, "bob");
+	assert_int_equal(cfg.hop[2].pass_len, 0);
+	/* Only the hops keep credentials. */
+	assert_int_equal(cfg.proxy[0].url.user_len, 0);
+	assert_string_equal(cfg.proxy[0].url.pass, "");
+
+	/* One proxy: the environment overrides its URL. */
+	fenv.value[0] = "socks5://alice:pw1@192.0.2.1";
+	load_ok();
+	assert_string_equal(cfg.hop[0].user, "envuser");
+	assert_string_equal(cfg.hop[0].pass, "envpass");
+}
+
+static void list_errors_name_the_entry_and_never_the_password(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "socks5://u:sekrit99@192.0.2.1,"
+			    "socks5://u:sekrit99@192.0.2.2:99999,192.0.2.3");
+	load_bad("SOCKS5_PROXY: proxy 2 of 3");
+	assert_null(strstr(cfg.error, "sekrit99"));
+	assert_null(strstr(cfg.notice, "sekrit99"));
+
+	fenv.value[0] = "192.0.2.1, http://u:sekrit99@192.0.2.2";
+	load_bad("SOCKS5_PROXY: proxy 2 of 2");
+	assert_null(strstr(cfg.error, "sekrit99"));
+}
+
+static void proxy_names_are_domain_hops(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1,Proxy.Example:1081");
+	load_ok();
+	assert_int_equal(cfg.n_proxies, 2);
+	assert_true(cfg.proxy[1].is_name);
+	assert_false(cfg.proxy[1].has4 || cfg.proxy[1].has6);
+	assert_string_equal(cfg.proxy[1].label, "Proxy.Example:1081");
+	assert_int_equal(cfg.hop[1].addr.atyp, S5_ATYP_DOMAIN);
+	assert_int_equal(cfg.hop[1].addr.u.dom.name_len, 13);
+	assert_string_equal(cfg.hop[1].addr.u.dom.name, "Proxy.Example");
+	assert_int_equal(cfg.hop[1].addr.port, 1081);
+}
+
+static void chain_is_0_or_1(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1,192.0.2.2");
+	set("SOCKS5WRAP_CHAIN", "1");
+	load_ok();
+	assert_true(cfg.chain);
+	fenv.value[1] = "0";
+	load_ok();
+	assert_false(cfg.chain);
+	fenv.value[1] = "";
+	load_ok();
+	assert_false(cfg.chain);
+	fenv.value[1] = "yes";
+	load_bad("SOCKS5WRAP_CHAIN: 'yes' is not 0 or 1");
+	assert_false(cfg.chain);
+}
+
+static void every_proxy_of_a_list_is_recognised(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1:1,[2001:db8::2]:2,192.0.2.3:3");
+	load_ok();
+	assert_true(is_proxy("192.0.2.1", 1));
+	assert_true(is_proxy("2001:db8::2", 2));
+	assert_true(is_proxy("192.0.2.3", 3));
+	assert_true(is_proxy("::ffff:192.0.2.3", 3));
+	assert_false(is_proxy("192.0.2.3", 1));
+	assert_false(is_proxy("192.0.2.2", 2));
+}
+
+/* Names starting with "bad" do not resolve; the others get the fake
+ * answers. */
+static int list_gai(const char *node, const char *service,
+		    const struct addrinfo *hints, struct addrinfo **res)
+{
+	if (strncmp(node, "bad", 3) == 0) {
+		fake.calls++;
+		strcpy(fake.node, node);
+		return EAI_NONAME;
+	}
+	return fake_gai(node, service, hints, res);
+}
+
+static void failover_list_skips_a_name_that_fails(void **state)
+{
+	(void)state;
+	fake_answers();
+	set("SOCKS5_PROXY", "bad.example,good.example:1081,192.0.2.1");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, list_gai, fake_fai), 0);
+	assert_int_equal(fake.calls, 2);
+	assert_true(cfg.usable);
+	assert_true(cfg.proxy[0].unresolved);
+	assert_false(cfg.proxy[1].unresolved);
+	assert_true(cfg.proxy[1].has4);
+	assert_true(cfg.proxy[1].has6);
+	assert_true(is_proxy("198.51.100.1", 1081));
+	assert_false(cfg.proxy[2].unresolved);
+}
+
+static void failover_list_where_every_name_fails(void **state)
+{
+	(void)state;
+	fake_answers();
+	set("SOCKS5_PROXY", "bad1.example,bad2.example");
+	load_ok();
+	assert_true(s5_config_resolve_proxy(&cfg, list_gai, fake_fai) < 0);
+	assert_int_equal(fake.calls, 2);
+	assert_false(cfg.usable);
+	assert_true(cfg.proxy[0].unresolved && cfg.proxy[1].unresolved);
+	if (strncmp(cfg.error, "SOCKS5_PROXY: cannot resolve 'bad1.example'",
+		    42) != 0)
+		fail_msg("error '%s'", cfg.error);
+}
+
+static void chain_looks_up_its_first_proxy_only(void **state)
+{
+	(void)state;
+	fake_answers();
+	set("SOCKS5_PROXY", "good.example,bad.example,other.example");
+	set("SOCKS5WRAP_CHAIN", "1");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, list_gai, fake_fai), 0);
+	assert_int_equal(fake.calls, 1);
+	assert_string_equal(fake.node, "good.example");
+	assert_true(cfg.usable);
+	assert_true(cfg.proxy[0].has4);
+	assert_false(cfg.proxy[1].has4 || cfg.proxy[1].has6 ||
+		     cfg.proxy[1].unresolved);
+	assert_int_equal(cfg.hop[1].addr.atyp, S5_ATYP_DOMAIN);
+
+	/* The first of a chain failing leaves nothing to use. */
+	fake_answers();
+	fenv.value[0] = "bad.example,good.example";
+	load_ok();
+	assert_true(s5_config_resolve_proxy(&cfg, list_gai, fake_fai) < 0);
+	assert_false(cfg.usable);
+	assert_non_null(strstr(cfg.error, "'bad.example'"));
+}
+
+static void fake_range_over_any_proxy_of_the_list_is_refused(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1,10.1.2.3:1080");
+	set("SOCKS5WRAP_FAKE_NET", "10.0.0.0/8");
+	load_bad("SOCKS5WRAP_FAKE_NET: 10.0.0.0/8 overlaps the proxy's "
+		 "address (10.1.2.3)");
+
+	/* A looked-up address inside the default range. */
+	memset(&fenv, 0, sizeof(fenv));
+	fake_answers();
+	inet_pton(AF_INET, "198.18.0.9", &fake4[0].sin_addr);
+	set("SOCKS5_PROXY", "192.0.2.1,good.example");
+	load_ok();
+	assert_int_equal(s5_config_resolve_proxy(&cfg, list_gai, fake_fai),
+			 -EINVAL);
+	assert_false(cfg.usable);
+	assert_non_null(strstr(cfg.error, "198.18.0.9"));
+}
+
+/* ---- ALL_PROXY and NO_PROXY ------------------------------------------ */
+
+static void all_proxy_is_read_when_socks5_proxy_is_not_set(void **state)
+{
+	(void)state;
+	set("ALL_PROXY", "socks5h://u:pw@192.0.2.7:1081");
+	load_ok();
+	assert_int_equal(cfg.n_proxies, 1);
+	assert_string_equal(cfg.proxy[0].label, "192.0.2.7:1081");
+	assert_int_equal(cfg.source, S5_SRC_ALL_PROXY);
+	assert_string_equal(cfg.source_var, "ALL_PROXY");
+	assert_string_equal(cfg.notice, "using the proxy from ALL_PROXY "
+					"(SOCKS5_PROXY is not set)");
+	assert_true(cfg.hop[0].auth);
+	assert_string_equal(cfg.hop[0].pass, "pw");
+	assert_int_equal(cfg.dns, S5_DNS_REMOTE);
+
+	/* socks5:// in any case, a list, and local DNS still possible. */
+	fenv.value[0] = "SOCKS5://192.0.2.7, Socks5H://192.0.2.8";
+	set("SOCKS5WRAP_DNS", "local");
+	set("SOCKS5_PROXY", "");
+	load_ok();
+	assert_int_equal(cfg.n_proxies, 2);
+	assert_int_equal(cfg.dns, S5_DNS_LOCAL);
+	assert_int_equal(cfg.source, S5_SRC_ALL_PROXY);
+}
+
+static void lower_case_all_proxy_comes_first(void **state)
+{
+	(void)state;
+	set("all_proxy", "socks5://192.0.2.8");
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	load_ok();
+	assert_string_equal(cfg.proxy[0].label, "192.0.2.8:1080");
+	assert_string_equal(cfg.source_var, "all_proxy");
+	assert_string_equal(cfg.notice, "using the proxy from all_proxy "
+					"(SOCKS5_PROXY is not set)");
+	fenv.value[0] = "";
+	load_ok();
+	assert_string_equal(cfg.proxy[0].label, "192.0.2.9:1080");
+	assert_string_equal(cfg.source_var, "ALL_PROXY");
+	/* An http all_proxy hides ALL_PROXY, as in curl. */
+	fenv.value[0] = "http://192.0.2.8:3128";
+	load_bad("SOCKS5_PROXY is not set; all_proxy holds");
+}
+
+static void all_proxy_errors_name_the_variable_read(void **state)
+{
+	(void)state;
+	set("all_proxy", "socks5://192.0.2.1,socks5://u:sekrit99@[::1");
+	load_bad("all_proxy: proxy 2 of 2");
+	assert_null(strstr(cfg.error, "sekrit99"));
+	assert_int_equal(cfg.source, S5_SRC_ALL_PROXY);
+}
+
+static void other_all_proxy_schemes_are_ignored(void **state)
+{
+	static const char *const values[] = {
+		"http://u:sekrit99@192.0.2.1:3128", "socks4://192.0.2.1",
+		"HTTPS://sekrit99@proxy.example",
+	};
+	static const char *const schemes[] = { "http", "socks4", "HTTPS" };
+	char want[S5_ERR_MAX];
+	size_t i;
+
+	(void)state;
+	set("ALL_PROXY", values[0]);
+	for (i = 0; i < 3; i++) {
+		fenv.value[0] = values[i];
+		snprintf(want, sizeof(want),
+			 "SOCKS5_PROXY is not set; ALL_PROXY holds a proxy of "
+			 "scheme '%s', which socks5wrap cannot use",
+			 schemes[i]);
+		load_bad(want);
+		assert_string_equal(cfg.error, want);
+		snprintf(want, sizeof(want),
+			 "ALL_PROXY: '%s' is not a socks5:// or socks5h:// "
+			 "proxy; ignored", schemes[i]);
+		assert_string_equal(cfg.notice, want);
+		assert_null(strstr(cfg.notice, "sekrit99"));
+		assert_int_equal(cfg.n_proxies, 0);
+		assert_int_equal(cfg.source, S5_SRC_NONE);
+	}
+	/* No scheme at all ("user:pass@host" must not pass as one). */
+	fenv.value[0] = "u:sekrit99@192.0.2.1:1080";
+	load_bad("SOCKS5_PROXY is not set; ALL_PROXY holds no socks5:// URL");
+	assert_string_equal(cfg.notice, "ALL_PROXY: not a socks5:// or "
+					"socks5h:// URL; ignored");
+	fenv.value[0] = "192.0.2.1:1080";
+	load_bad("SOCKS5_PROXY is not set; ALL_PROXY holds no socks5:// URL");
+}
+
+static bool all_proxy_read;
+
+static const char *spying_getenv(const char *name, void *ctx)
+{
+	if (strcmp(name, "ALL_PROXY") == 0 || strcmp(name, "all_proxy") == 0 ||
+	    strcmp(name, "NO_PROXY") == 0 || strcmp(name, "no_proxy") == 0)
+		all_proxy_read = true;
+	return fake_getenv(name, ctx);
+}
+
+static void socks5_proxy_wins_and_curl_variables_are_not_read(void **state)
+{
+	(void)state;
+	set("SOCKS5_PROXY", "192.0.2.1");
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("NO_PROXY", "example.com,192.0.2.0/24");
+	all_proxy_read = false;
+	s5_config_free(&cfg);
+	assert_int_equal(s5_config_load_from(&cfg, spying_getenv, &fenv,
+					     false), 0);
+	assert_true(cfg.usable);
+	assert_false(all_proxy_read);
+	assert_string_equal(cfg.proxy[0].label, "192.0.2.1:1080");
+	assert_int_equal(cfg.source, S5_SRC_SOCKS5_PROXY);
+	assert_string_equal(cfg.notice, "");
+	assert_false(excluded_name("example.com", 80));
+	assert_false(excluded4("192.0.2.5", 80));
+	assert_true(excluded4("127.0.0.1", 80));
+}
+
+static void no_proxy_adds_to_the_default_exclusions(void **state)
+{
+	(void)state;
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("NO_PROXY", " example.com, .corp.test *.wild.test\t203.0.113.0/24,"
+			"[2001:db8::1] 2001:db8:1::/48,,host.test:8080 "
+			"198.51.100.7");
+	load_ok();
+	assert_true(excluded_name("example.com", 0));
+	assert_true(excluded_name("www.example.com", 443));
+	assert_true(excluded_name("WWW.Example.COM.", 443));
+	assert_false(excluded_name("notexample.com", 443));
+	assert_true(excluded_name("corp.test", 0));
+	assert_true(excluded_name("a.b.corp.test", 0));
+	assert_true(excluded_name("wild.test", 0));
+	assert_true(excluded_name("x.wild.test", 0));
+	assert_true(excluded_name("host.test", 8080));
+	assert_true(excluded_name("sub.host.test", 8080));
+	assert_false(excluded_name("host.test", 80));
+	assert_true(excluded4("203.0.113.200", 1));
+	assert_true(excluded4("198.51.100.7", 1));
+	assert_false(excluded4("198.51.100.8", 1));
+	assert_false(excluded4("192.0.2.1", 1));
+	assert_false(excluded_name("other.test", 0));
+	/* The default stays: loopback is never proxied. */
+	assert_true(excluded4("127.0.0.1", 1));
+	assert_true(is_excluded6("::1"));
+	assert_true(is_excluded6("2001:db8::1"));
+	assert_true(is_excluded6("2001:db8:1:2::3"));
+	assert_false(is_excluded6("2001:db8::2"));
+	assert_false(cfg.exclude.all);
+	assert_string_equal(cfg.notice, "using the proxy from ALL_PROXY "
+					"(SOCKS5_PROXY is not set)");
+}
+
+static void lower_case_no_proxy_comes_first(void **state)
+{
+	(void)state;
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("no_proxy", "lower.test");
+	set("NO_PROXY", "upper.test");
+	load_ok();
+	assert_true(excluded_name("lower.test", 0));
+	assert_false(excluded_name("upper.test", 0));
+	fenv.value[1] = "";
+	load_ok();
+	assert_false(excluded_name("lower.test", 0));
+	assert_true(excluded_name("upper.test", 0));
+}
+
+static void no_proxy_star_sends_everything_direct(void **state)
+{
+	struct s5_exclude ex = { .all = true };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	(void)state;
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("NO_PROXY", "example.com, *");
+	load_ok();
+	assert_true(cfg.exclude.all);
+	assert_true(excluded4("192.0.2.200", 80));
+	assert_true(is_excluded6("2001:db8::99"));
+	assert_true(excluded_name("anything.test", 0));
+	/* "*" inside a name is no such entry. */
+	fenv.value[1] = "*example.com";
+	load_ok();
+	assert_false(cfg.exclude.all);
+	assert_false(excluded_name("anything.test", 0));
+
+	assert_true(s5_exclude_match_name(&ex, "x.test", 80));
+	assert_true(s5_exclude_match_addr(&ex, (struct sockaddr *)&sin,
+					  sizeof(sin)));
+	/* Not a socket address at all: still no. */
+	assert_false(s5_exclude_match_addr(&ex, (struct sockaddr *)&sin, 2));
+}
+
+static void bad_no_proxy_entries_are_skipped_with_a_notice(void **state)
+{
+	(void)state;
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("NO_PROXY", "good.test,bad_name!,10.0.0.0/99 host.test:0");
+	load_ok();
+	assert_true(excluded_name("good.test", 0));
+	assert_false(excluded4("10.0.0.1", 1));
+	assert_true(excluded4("127.0.0.1", 1));
+	if (!strstr(cfg.notice, "skipped"))
+		fail_msg("notice '%s'", cfg.notice);
+	assert_non_null(strstr(cfg.notice,
+			       "NO_PROXY: skipped what does not parse, first "
+			       "'bad_name!' (3 entries)"));
+}
+
+static void socks5wrap_no_proxy_alone_decides(void **state)
+{
+	(void)state;
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("NO_PROXY", "example.com,*");
+	set("SOCKS5WRAP_NO_PROXY", "10.0.0.0/8");
+	load_ok();
+	assert_false(cfg.exclude.all);
+	assert_false(excluded_name("example.com", 0));
+	assert_true(excluded4("10.1.1.1", 1));
+	assert_false(excluded4("127.0.0.1", 1));
+	/* Even empty. */
+	fenv.value[2] = "";
+	load_ok();
+	assert_false(excluded_name("example.com", 0));
+	assert_false(cfg.exclude.all);
+}
+
+static void conflicting_proxy_variables(void **state)
+{
+	(void)state;
+	/* An empty SOCKS5_PROXY lets ALL_PROXY and NO_PROXY in. */
+	set("SOCKS5_PROXY", "");
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("no_proxy", "*");
+	set("NO_PROXY", "example.com");
+	load_ok();
+	assert_int_equal(cfg.source, S5_SRC_ALL_PROXY);
+	assert_true(cfg.exclude.all);
+	/* A bad SOCKS5_PROXY does not fall back to ALL_PROXY. */
+	fenv.value[0] = "http://192.0.2.1";
+	load_bad("SOCKS5_PROXY: unsupported scheme 'http'");
+	assert_int_equal(cfg.source, S5_SRC_SOCKS5_PROXY);
+	assert_false(cfg.exclude.all);
+	/* An ignored ALL_PROXY reads no NO_PROXY either. */
+	fenv.value[0] = "";
+	fenv.value[1] = "http://192.0.2.1";
+	load_bad("SOCKS5_PROXY is not set; ALL_PROXY holds");
+	assert_false(cfg.exclude.all);
+	assert_true(excluded4("127.0.0.1", 1));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1077,6 +1609,29 @@ int main(void)
 		T(proxy_is_recognised_by_address_and_port),
 		T(ipv6_proxy_is_recognised),
 		T(looked_up_proxy_is_recognised_in_both_families),
+		T(lists_of_one_to_eight_proxies),
+		T(nine_proxies_are_refused),
+		T(blanks_and_empty_entries_are_ignored),
+		T(list_credentials_per_proxy_and_from_the_environment),
+		T(list_errors_name_the_entry_and_never_the_password),
+		T(proxy_names_are_domain_hops),
+		T(chain_is_0_or_1),
+		T(every_proxy_of_a_list_is_recognised),
+		T(failover_list_skips_a_name_that_fails),
+		T(failover_list_where_every_name_fails),
+		T(chain_looks_up_its_first_proxy_only),
+		T(fake_range_over_any_proxy_of_the_list_is_refused),
+		T(all_proxy_is_read_when_socks5_proxy_is_not_set),
+		T(lower_case_all_proxy_comes_first),
+		T(all_proxy_errors_name_the_variable_read),
+		T(other_all_proxy_schemes_are_ignored),
+		T(socks5_proxy_wins_and_curl_variables_are_not_read),
+		T(no_proxy_adds_to_the_default_exclusions),
+		T(lower_case_no_proxy_comes_first),
+		T(no_proxy_star_sends_everything_direct),
+		T(bad_no_proxy_entries_are_skipped_with_a_notice),
+		T(socks5wrap_no_proxy_alone_decides),
+		T(conflicting_proxy_variables),
 	};
 #undef T
 
