@@ -878,6 +878,10 @@ int s5_config_resolve_proxy(struct s5_config *c, s5_getaddrinfo_fn gai,
 		c->usable = false;
 		return worst;
 	}
+	/* Some proxy is left: the configuration is usable, and error stays
+	 * empty as it is for every usable one (the failed names are marked
+	 * unresolved). */
+	c->error[0] = '\0';
 	/* The check s5_config_load made for a numeric proxy, now that the
 	 * addresses are known. */
 	if (s5_fake_net_check(c, "SOCKS5WRAP_FAKE_NET", &c->fake4, c->error,

@@ -1234,6 +1234,7 @@ static void failover_list_skips_a_name_that_fails(void **state)
 	assert_int_equal(s5_config_resolve_proxy(&cfg, list_gai, fake_fai), 0);
 	assert_int_equal(fake.calls, 2);
 	assert_true(cfg.usable);
+	assert_string_equal(cfg.error, "");
 	assert_true(cfg.proxy[0].unresolved);
 	assert_false(cfg.proxy[1].unresolved);
 	assert_true(cfg.proxy[1].has4);
