@@ -45,6 +45,7 @@ FUZZ_MAXLEN_fuzz_url := 2048
 FUZZ_MAXLEN_fuzz_handshake := 2048
 FUZZ_MAXLEN_fuzz_exclude := 4096
 FUZZ_MAXLEN_fuzz_config := 4096
+FUZZ_MAXLEN_fuzz_proxylist := 4096
 FUZZ_MAXLEN_fuzz_udp_recv := 1200
 # A query (up to 255 bytes, its length in the first byte) and a reply
 # somewhat past the 512 bytes of plain UDP DNS.

@@ -6,13 +6,14 @@
  *  - every field holds a usable value, whatever the input; the error text
  *    is NUL-terminated and printable ASCII, and empty exactly when the
  *    configuration is usable;
- *  - the URL's copies of the credentials are wiped once taken;
+ *  - the URLs' copies of the credentials are wiped once taken (only the
+ *    hops keep them);
  *  - loopback stays excluded unless SOCKS5WRAP_NO_PROXY is a valid list;
  *  - SOCKS5_PASSWORD never shows in the outcome: a password of the same
  *    length with every byte changed gives the same error text;
  *  - s5_config_free wipes the credentials and frees the list (ASan checks
  *    for leaks);
- *  - a usable configuration's fake ranges hold neither loopback nor the
+ *  - a usable configuration's fake ranges hold neither loopback nor any
  *    proxy's addresses, before and after the proxy lookup.
  */
 #include <errno.h>
@@ -165,11 +166,13 @@ static bool in_cidr(const struct s5_cidr *net, const struct sockaddr *sa)
 	       s5_prefix_match(a, net->addr, net->prefix);
 }
 
-/* A usable configuration never takes loopback or its proxy for fake. */
+/* A usable configuration never takes loopback or a proxy for fake. */
 static void check_fake_clear(const struct s5_config *c)
 {
 	struct sockaddr_in lo4 = { .sin_family = AF_INET };
 	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6 };
+	const struct s5_proxy *p;
+	unsigned i;
 
 	if (!c->usable)
 		return;
@@ -178,39 +181,66 @@ static void check_fake_clear(const struct s5_config *c)
 	if (in_cidr(&c->fake4, (const struct sockaddr *)&lo4) ||
 	    in_cidr(&c->fake6, (const struct sockaddr *)&lo6))
 		__builtin_trap();
-	if (c->has_proxy4 &&
-	    in_cidr(&c->fake4, (const struct sockaddr *)&c->proxy4))
-		__builtin_trap();
-	if (c->has_proxy6 &&
-	    in_cidr(&c->fake6, (const struct sockaddr *)&c->proxy6))
-		__builtin_trap();
+	for (i = 0; i < c->n_proxies; i++) {
+		p = &c->proxy[i];
+		if (p->has4 &&
+		    in_cidr(&c->fake4, (const struct sockaddr *)&p->addr4))
+			__builtin_trap();
+		if (p->has6 &&
+		    in_cidr(&c->fake6, (const struct sockaddr *)&p->addr6))
+			__builtin_trap();
+	}
+}
+
+/* Proxies the lookup asks for: every one of a failover list, the first
+ * of a chain. */
+static unsigned looked_up(const struct s5_config *c)
+{
+	return c->chain && c->n_proxies ? 1 : c->n_proxies;
 }
 
 /* Before the lookup a proxy is a name or has addresses; after it, a name
- * has them too. */
+ * that was looked up has them too, or is marked unresolved. */
 static void check_proxy(const struct s5_config *c, bool resolved)
 {
-	if (c->has_proxy4 &&
-	    !s5_config_is_proxy(c, (const struct sockaddr *)&c->proxy4,
-				sizeof(c->proxy4)))
+	const struct s5_proxy *p;
+	unsigned i;
+
+	if (c->n_proxies > S5_PROXY_MAX || (c->usable && c->n_proxies == 0))
 		__builtin_trap();
-	if (c->has_proxy6 &&
-	    !s5_config_is_proxy(c, (const struct sockaddr *)&c->proxy6,
-				sizeof(c->proxy6)))
-		__builtin_trap();
-	if (!c->usable)
-		return;
-	if (!c->url.host[0] || c->url.port == 0)
-		__builtin_trap();
-	if (resolved ? !(c->has_proxy4 || c->has_proxy6) :
-		       c->proxy_is_name == (c->has_proxy4 || c->has_proxy6))
-		__builtin_trap();
+	for (i = 0; i < c->n_proxies; i++) {
+		p = &c->proxy[i];
+		if (p->has4 &&
+		    !s5_config_is_proxy(c, (const struct sockaddr *)&p->addr4,
+					sizeof(p->addr4)))
+			__builtin_trap();
+		if (p->has6 &&
+		    !s5_config_is_proxy(c, (const struct sockaddr *)&p->addr6,
+					sizeof(p->addr6)))
+			__builtin_trap();
+		if (!p->url.host[0] || p->url.port == 0 || !p->label[0] ||
+		    c->hop[i].addr.port != p->url.port)
+			__builtin_trap();
+		if (p->is_name != (c->hop[i].addr.atyp == S5_ATYP_DOMAIN))
+			__builtin_trap();
+		if (!c->usable)
+			continue;
+		if (resolved && p->is_name && i < looked_up(c) ?
+			    !(p->has4 || p->has6 || p->unresolved) :
+			    p->is_name == (p->has4 || p->has6))
+			__builtin_trap();
+	}
 }
 
 static void check_config(const struct s5_config *c, const struct env *e)
 {
+	const struct s5_hop *h;
+	unsigned i;
+
 	if (!memchr(c->error, '\0', sizeof(c->error)) ||
 	    !printable(c->error) || c->usable != !c->error[0])
+		__builtin_trap();
+	if (!memchr(c->notice, '\0', sizeof(c->notice)))
 		__builtin_trap();
 	if (c->timeout_ms <= 0 || c->timeout_ms > 86400000 ||
 	    c->log_level > S5LOG_DEBUG ||
@@ -220,15 +250,21 @@ static void check_config(const struct s5_config *c, const struct env *e)
 	    c->fake4.prefix > 30 || c->fake6.family != AF_INET6 ||
 	    c->fake6.prefix < 1 || c->fake6.prefix > 126)
 		__builtin_trap();
-	/* Only c->user and c->pass hold credentials after loading. */
-	if (c->url.user_len || c->url.pass_len ||
-	    !all_zero(c->url.user, sizeof(c->url.user)) ||
-	    !all_zero(c->url.pass, sizeof(c->url.pass)))
-		__builtin_trap();
-	if (c->auth != (c->user_len > 0) || strlen(c->user) != c->user_len ||
-	    strlen(c->pass) != c->pass_len ||
-	    (c->usable && c->pass_len && !c->auth))
-		__builtin_trap();
+	for (i = 0; i < c->n_proxies && i < S5_PROXY_MAX; i++) {
+		/* Only the hops hold credentials after loading. */
+		if (c->proxy[i].url.user_len || c->proxy[i].url.pass_len ||
+		    !all_zero(c->proxy[i].url.user,
+			      sizeof(c->proxy[i].url.user)) ||
+		    !all_zero(c->proxy[i].url.pass,
+			      sizeof(c->proxy[i].url.pass)))
+			__builtin_trap();
+		h = &c->hop[i];
+		if (h->auth != (h->user_len > 0) ||
+		    strlen(h->user) != h->user_len ||
+		    strlen(h->pass) != h->pass_len ||
+		    (c->usable && h->pass_len && !h->auth))
+			__builtin_trap();
+	}
 	if (!no_proxy_valid(e) && !excludes_loopback(c))
 		__builtin_trap();
 	check_proxy(c, false);
@@ -238,19 +274,23 @@ static void check_config(const struct s5_config *c, const struct env *e)
 static void check_freed(const struct s5_config *c)
 {
 	if (c->exclude.cidrs || c->exclude.hosts || c->exclude.n_cidrs ||
-	    c->exclude.n_hosts || c->auth || c->user_len || c->pass_len ||
-	    !all_zero(c->user, sizeof(c->user)) ||
-	    !all_zero(c->pass, sizeof(c->pass)))
+	    c->exclude.n_hosts || !all_zero(c->hop, sizeof(c->hop)) ||
+	    !all_zero(c->proxy, sizeof(c->proxy)))
 		__builtin_trap();
 }
 
 static void resolve(struct s5_config *c)
 {
-	bool was_usable = c->usable, was_name = c->proxy_is_name;
+	bool was_usable = c->usable, names = false, numbers = false;
+	unsigned i;
 	int rc;
 
+	for (i = 0; i < looked_up(c); i++) {
+		names |= c->proxy[i].is_name;
+		numbers |= !c->proxy[i].is_name;
+	}
 	rc = s5_config_resolve_proxy(c, fake_gai, fake_freeaddrinfo);
-	if (!was_usable || !was_name) {
+	if (!was_usable || !names) {
 		if (rc != 0)
 			__builtin_trap();
 		return;
@@ -265,8 +305,16 @@ static void resolve(struct s5_config *c)
 		    strncmp(c->error, "SOCKS5WRAP_FAKE_NET", 19) != 0)
 			__builtin_trap();
 	} else if (gai_mode == 1 || gai_mode == 2) {
-		if (rc != 0 || !c->usable || !c->has_proxy4 ||
-		    c->has_proxy6 != (gai_mode == 1))
+		if (rc != 0 || !c->usable)
+			__builtin_trap();
+		for (i = 0; i < looked_up(c); i++)
+			if (c->proxy[i].is_name &&
+			    (!c->proxy[i].has4 ||
+			     c->proxy[i].has6 != (gai_mode == 1)))
+				__builtin_trap();
+	} else if (numbers) {
+		/* Failover: the numeric proxies are left. */
+		if (rc != 0 || !c->usable)
 			__builtin_trap();
 	} else if (rc != -EHOSTUNREACH || c->usable || !printable(c->error)) {
 		__builtin_trap();
@@ -291,7 +339,9 @@ static void check_password_hidden(struct env *e, const struct s5_config *c)
 		return;
 	}
 	if (c2.usable != c->usable || strcmp(c2.error, c->error) != 0 ||
-	    c2.pass_len != c->pass_len)
+	    strcmp(c2.notice, c->notice) != 0 ||
+	    c2.n_proxies != c->n_proxies ||
+	    (c->n_proxies && c2.hop[0].pass_len != c->hop[0].pass_len))
 		__builtin_trap();
 	s5_config_free(&c2);
 }
