@@ -162,6 +162,10 @@ struct s5_config {
 	/* SOCKS5WRAP_NO_PROXY, or with ALL_PROXY as the source curl's
 	 * no_proxy / NO_PROXY added to S5_DEFAULT_NO_PROXY. */
 	struct s5_exclude exclude;
+	/* The variable the entries past the default came from (for
+	 * messages): "SOCKS5WRAP_NO_PROXY", "no_proxy", "NO_PROXY", or NULL
+	 * when there are none. */
+	const char *exclude_var;
 	int timeout_ms;
 	enum s5log_level log_level;
 	const char *log_file; /* points into the environment, or NULL */

@@ -3,6 +3,12 @@
  * Every variable is read and checked even after an error, so that one run
  * reports the first problem and how many more there are, and every field
  * of struct s5_config always holds a usable default.
+ *
+ * The proxy list comes from SOCKS5_PROXY, or when that is unset or empty
+ * from curl's all_proxy / ALL_PROXY if it names socks5:// proxies; only
+ * in that second case are curl's no_proxy / NO_PROXY entries added to the
+ * exclusions (unless SOCKS5WRAP_NO_PROXY is set, which always decides
+ * alone). What was read but not taken is said in the notice.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -530,6 +536,7 @@ static int load_curl_no_proxy(struct loader *ld)
 	}
 	if (!v)
 		return 0;
+	ld->c->exclude_var = var;
 	while (*v) {
 		while (no_proxy_sep(*v))
 			v++;
@@ -572,6 +579,7 @@ static int load_no_proxy(struct loader *ld)
 	int rc;
 
 	if (v) {
+		ld->c->exclude_var = "SOCKS5WRAP_NO_PROXY";
 		rc = s5_exclude_parse(v, &ld->c->exclude, err, sizeof(err));
 		if (rc != -EINVAL) {
 			if (rc)

@@ -7,6 +7,10 @@
  * leave the library unable to reach it, and one that covers an exclusion
  * entry would make that entry unreachable. Such a range is a configuration
  * error, reported like any other bad value.
+ *
+ * A lone "*" in curl's NO_PROXY (struct s5_exclude's all) is no entry to
+ * stay clear of: with it every name is excluded, so it is looked up
+ * directly and no fake address is ever handed out.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -161,8 +165,10 @@ int s5_fake_net_check(const struct s5_config *c, const char *var,
 	}
 	entry = exclusion_hit(&c->exclude, net);
 	if (entry) {
-		conflict(&m, err, errlen, var, net,
-			 "an entry of SOCKS5WRAP_NO_PROXY (");
+		conflict(&m, err, errlen, var, net, "an entry of ");
+		s5_msg_str(&m, c->exclude_var ? c->exclude_var :
+						"SOCKS5WRAP_NO_PROXY");
+		s5_msg_str(&m, " (");
 		msg_cidr(&m, entry);
 		s5_msg_str(&m, ")");
 		return -EINVAL;

@@ -1517,6 +1517,16 @@ static void bad_no_proxy_entries_are_skipped_with_a_notice(void **state)
 			       "'bad_name!' (3 entries)"));
 }
 
+static void fake_range_over_a_no_proxy_entry_names_that_variable(void **state)
+{
+	(void)state;
+	set("ALL_PROXY", "socks5://192.0.2.9");
+	set("no_proxy", "example.com 198.19.0.0/16");
+	load_bad("SOCKS5WRAP_FAKE_NET: 198.18.0.0/15 overlaps an entry of "
+		 "no_proxy (198.19.0.0/16)");
+	assert_string_equal(cfg.exclude_var, "no_proxy");
+}
+
 static void socks5wrap_no_proxy_alone_decides(void **state)
 {
 	(void)state;
@@ -1631,6 +1641,7 @@ int main(void)
 		T(lower_case_no_proxy_comes_first),
 		T(no_proxy_star_sends_everything_direct),
 		T(bad_no_proxy_entries_are_skipped_with_a_notice),
+		T(fake_range_over_a_no_proxy_entry_names_that_variable),
 		T(socks5wrap_no_proxy_alone_decides),
 		T(conflicting_proxy_variables),
 	};
