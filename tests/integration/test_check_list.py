@@ -244,3 +244,20 @@ def test_supervised_chain_with_a_dead_second_hop_fails(client, busybox):
     assert r.rc != 0, r
     assert PAGE not in r.stdout, r
     assert client.target_peers() == [], r
+
+
+def test_supervised_failover_past_a_silent_proxy(client, scripted, busybox):
+    # The first proxy takes the connection and never answers the
+    # greeting: the supervisor's deadline passes, and the next proxy of
+    # the list gets the connection with a fresh timeout.
+    silent = scripted("stall")
+    r = client.run_wrapped(
+        [busybox, "wget", "-q", "-O", "-", "http://%s/" % NAME],
+        proxy="%s,%s" % (silent.url, DANTE), opts=["-v", "-t", "1"],
+        timeout=TIMEOUT)
+    assert r.rc == 0, r
+    assert PAGE in r.stdout, r
+    assert page_peer(r.stdout) in PROXY_SIDES, r
+    assert "trying 192.0.2.1:1080" in r.stderr, r
+    # One timeout of about 1 s, not the default 10 s.
+    assert 1.0 <= r.elapsed < 8, r
