@@ -194,9 +194,14 @@ int main(int argc, char **argv)
 	struct s5l_opts o;
 	int rc = s5l_parse_opts(argc, argv, &o);
 
-	if (rc >= 0)
+	if (rc >= 0) {
+		free(o.proxy_joined);
 		return flush_stdout(rc);
+	}
 	rc = s5l_export_opts(&o);
+	/* setenv made its own copy of the proxy list. */
+	free(o.proxy_joined);
+	o.proxy_joined = NULL;
 	if (rc)
 		return rc;
 	if (o.check)
