@@ -67,12 +67,23 @@
 #      what seccomp itself costs). Start-up of the static nop (main
 #      returns 0): directly (the baseline), under socks5wrap (supervised)
 #      and socks5wrap --no-supervise.
+#  12. chain: a chain of two SOCKS5 servers (two s5fwd on loopback, the
+#      second one's echo server the target): TCP connections per second
+#      (connect, 1 byte there and back, close; 5000 at most per run) and
+#      the median time from socket() to the echoed byte, for a direct
+#      connection to the echo server (the baseline), the preload with
+#      SOCKS5WRAP_CHAIN=1, and proxychains4 with the same chain
+#      (strict_chain); and socks5wrap set against proxychains4 directly.
+#      The first server's CONNECTs, the second's CONNECTs and its echoes
+#      must each equal the client's connections. Without proxychains4 the
+#      comparison is skipped and the run says why.
 # proxychains4, when installed, is a further column wherever it applies
 # (2, 3 and 11 do not: it has no UDP, no per-socket state, and no way into
 # a static program).
 #
 # Variables: RUNS (5); ONLY, a list of the groups to run (gai udp mem
-# calls startup tcp ttfb stall asyncio poll supervise; default all), e.g.
+# calls startup tcp ttfb stall asyncio poll supervise chain; default all),
+# e.g.
 # ONLY="stall asyncio poll ttfb"; BASELINE_LIB, another libsocks5wrap.so
 # (say one built before a change) that rows 8 and 9 also measure and set
 # against this build's; BASELINE_REV, a git revision of this repository
@@ -102,7 +113,8 @@ STATIC_PROGRAMS="tcpbench callbench nop"
 say() { echo "bench: $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
-BENCH_GROUPS="gai udp mem calls startup tcp ttfb stall asyncio poll supervise"
+BENCH_GROUPS="gai udp mem calls startup tcp ttfb stall asyncio poll"
+BENCH_GROUPS="$BENCH_GROUPS supervise chain"
 ONLY=${ONLY:-}
 for g in $ONLY; do
 	case " $BENCH_GROUPS " in
@@ -589,6 +601,88 @@ run_tcp() {
 			"$FWD_ECHOES"
 }
 
+# chain_fwd_start: two s5fwd on loopback, the first on 127.0.0.5, the
+# second on 127.0.0.6 with its echo server on 127.0.0.7: CH1_PORT,
+# CH2_PORT, CH_ECHO. chain_fwd_stop: their counts, CH1_CONNECTS,
+# CH2_CONNECTS, CH2_ECHOES.
+chain_fwd_start() {
+	: >"$tmp/ch1.out"
+	: >"$tmp/ch2.out"
+	"$OUT/s5fwd" 127.0.0.5 127.0.0.8 120 >"$tmp/ch1.out" \
+		2>"$tmp/ch1.err" &
+	CH1=$!
+	"$OUT/s5fwd" 127.0.0.6 127.0.0.7 120 >"$tmp/ch2.out" \
+		2>"$tmp/ch2.err" &
+	CH2=$!
+	wait_for "$tmp/ch1.out" echo >/dev/null
+	CH_ECHO=$(wait_for "$tmp/ch2.out" echo)
+	CH1_PORT=$(sed -n 's/^port //p' "$tmp/ch1.out")
+	CH2_PORT=$(sed -n 's/^port //p' "$tmp/ch2.out")
+	is_number "$CH1_PORT" && is_number "$CH2_PORT" && is_number "$CH_ECHO" ||
+		fail "s5fwd (chain) did not start: $(cat "$tmp/ch1.err" \
+			"$tmp/ch2.err")"
+}
+
+chain_fwd_stop() {
+	kill "$CH1" "$CH2" 2>/dev/null
+	wait "$CH1"
+	r1=$?
+	wait "$CH2"
+	r2=$?
+	l1=$(grep "^connects " "$tmp/ch1.out")
+	l2=$(grep "^connects " "$tmp/ch2.out")
+	[ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ -n "$l1" ] && [ -n "$l2" ] ||
+		fail "s5fwd (chain) exit $r1/$r2: $(cat "$tmp/ch1.err" \
+			"$tmp/ch2.err")"
+	CH1_CONNECTS=$(field connects "$l1")
+	CH2_CONNECTS=$(field connects "$l2")
+	CH2_ECHOES=$(field echoes "$l2")
+}
+
+# run_chain direct|preload|pc: connections per second through the chain
+# of two s5fwd (RESULT), and the median µs from socket() to the echoed
+# byte (RESULT2). direct: to the echo server, around both servers.
+run_chain() {
+	pin=$(client_pin split)
+	chain_fwd_start
+	cmd="$OUT/tcpbench plain 127.0.0.7 $CH_ECHO 5000 1"
+	# shellcheck disable=SC2086
+	case $1 in
+	direct)
+		line=$(timeout 60 $pin $cmd 2>"$tmp/err") ;;
+	preload)
+		line=$(timeout 60 $pin env LD_PRELOAD="$LIB" \
+			SOCKS5_PROXY="127.0.0.5:$CH1_PORT,127.0.0.6:$CH2_PORT" \
+			SOCKS5WRAP_CHAIN=1 SOCKS5WRAP_NO_PROXY= $cmd \
+			2>"$tmp/err") ;;
+	pc)
+		printf 'strict_chain\nquiet_mode\n[ProxyList]\n%s\n%s\n' \
+			"socks5 127.0.0.5 $CH1_PORT" \
+			"socks5 127.0.0.6 $CH2_PORT" >"$tmp/pc-chain.conf"
+		line=$(timeout 60 $pin "$PC" -q -f "$tmp/pc-chain.conf" $cmd \
+			2>"$tmp/err") ;;
+	esac
+	rc=$?
+	chain_fwd_stop
+	[ $rc -eq 0 ] || fail "tcpbench chain $1: exit $rc: $(cat "$tmp/err")"
+	n=$(field connections "$line")
+	RESULT=$(field rate "$line")
+	RESULT2=$(field median_us "$line")
+	is_number "$RESULT" && is_number "$n" && [ "$RESULT" != 0 ] &&
+		is_number "$RESULT2" || fail "tcpbench chain $1: bad output: $line"
+	# The proof of the path: through both servers, or (direct) neither;
+	# one more than counted for the client's warm-up.
+	want_n=$((n + 1))
+	[ "$1" = direct ] && want_n=0
+	[ "$CH1_CONNECTS" = "$want_n" ] && [ "$CH2_CONNECTS" = "$want_n" ] ||
+		fail "tcpbench chain $1: client made $n connections (+1" \
+			"warm-up); the servers answered $CH1_CONNECTS and" \
+			"$CH2_CONNECTS CONNECTs"
+	[ "$CH2_ECHOES" = $((n + 1)) ] ||
+		fail "tcpbench chain $1: client made $n connections (+1" \
+			"warm-up); the echo server saw $CH2_ECHOES"
+}
+
 # ttfb direct|preload|pipeline|optimistic|pc plain|poll: ms from socket() to
 # the echoed byte over the delayed link (median of 5 connections), with a
 # blocking connect() (plain) or a non-blocking one and poll(); RESULT ms.
@@ -746,6 +840,17 @@ SLOW_KINDS="native preload"
 [ -n "${BASELINE_LIB:-}" ] && SLOW_KINDS="$SLOW_KINDS base"
 [ -n "$PC" ] && SLOW_KINDS="$SLOW_KINDS pc"
 
+# Group 12: the chain, direct and through socks5wrap, and proxychains4.
+CHAIN_KINDS="direct preload"
+CHAIN_NOTE=
+if [ -n "$PC" ]; then
+	CHAIN_KINDS="$CHAIN_KINDS pc"
+elif want chain; then
+	CHAIN_NOTE="proxychains4 is not installed: the chain rows have no
+proxychains4 column, and socks5wrap vs proxychains4 is skipped."
+	say "$CHAIN_NOTE"
+fi
+
 # Connections per run in the supervisor's group (1 s at most).
 SUP_TCP_COUNT=1500
 
@@ -879,6 +984,14 @@ while [ $round -le "$RUNS" ]; do
 			-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" "$nop" \
 			-- SOCKS5_PROXY=127.0.0.1:1 "$LAUNCHER" --no-supervise \
 			"$nop"
+	fi
+	if want chain; then
+		say "round $round of $RUNS: a chain of two SOCKS5 servers"
+		for k in $CHAIN_KINDS; do
+			run_chain "$k"
+			record "chain_tcp_$k" "$RESULT"
+			record "chain_ttfb_$k" "$RESULT2"
+		done
 	fi
 	round=$((round + 1))
 done
@@ -1076,6 +1189,28 @@ for n in 20 200; do
 			"plain open_connection() + preload" \
 			"async_${n}_preload" ratio 0
 done
+row "TCP connect + 1 byte echoed + close, through a chain of two local SOCKS5 servers" \
+	"connections/s, higher is better" \
+	"direct connect() to the echo server" chain_tcp_direct \
+	"plain connect() + preload, SOCKS5WRAP_CHAIN=1" chain_tcp_preload \
+	ratio 0 chain_tcp_pc
+row "time to first byte (socket() to the echoed byte), chain of two local SOCKS5 servers" \
+	"µs, lower is better" \
+	"direct connect() to the echo server" chain_ttfb_direct \
+	"plain connect() + preload, SOCKS5WRAP_CHAIN=1" chain_ttfb_preload \
+	ratio 1 chain_ttfb_pc
+if [ -n "$PC" ]; then
+	row "chain of two local SOCKS5 servers, connections per second" \
+		"connections/s, higher is better" \
+		"proxychains4, strict_chain" chain_tcp_pc \
+		"plain connect() + preload, SOCKS5WRAP_CHAIN=1" \
+		chain_tcp_preload ratio 0
+	row "chain of two local SOCKS5 servers, time to first byte" \
+		"µs, lower is better" \
+		"proxychains4, strict_chain" chain_ttfb_pc \
+		"plain connect() + preload, SOCKS5WRAP_CHAIN=1" \
+		chain_ttfb_preload ratio 1
+fi
 row "getaddrinfo+freeaddrinfo" "ns/call, lower is better" \
 	"libc, /etc/hosts name" gai_libc \
 	"preload, proxied name (fake address)" gai_fake ratio 0
@@ -1218,6 +1353,7 @@ row "$what" "µs, lower is better" "run directly" sup_start_plain \
 		"$ASYNC_CAP s (the library held the event loop inside" \
 		"connect()): its time times N over the connections it made."
 	[ -n "$ASYNC_NOTE" ] && echo "$ASYNC_NOTE"
+	[ -n "$CHAIN_NOTE" ] && echo "$CHAIN_NOTE"
 	want supervise && echo "Supervisor rows: the programs marked" \
 		"static are built with cc -static; bench/allowall runs one" \
 		"under a seccomp filter of one instruction that allows every" \

@@ -27,6 +27,8 @@ struct s5l_opts {
 	const char *pipeline; /* "1" with --pipeline */
 	const char *optimistic; /* "1" with --optimistic */
 	const char *supervise; /* "on" / "off" with --(no-)supervise */
+	const char *chain; /* "1" / "0" with --(no-)chain */
+	char *proxy_joined; /* malloc'd "a,b" behind proxy after two -p */
 	const char *log_level; /* from -v / -q: "info", "debug", "none" */
 	bool check;
 	char **prog_argv; /* PROGRAM ARGS..., NULL-terminated; NULL if none */

@@ -36,12 +36,20 @@ const char *s5l_getenv(const char *name, void *ctx)
 	"source of nsswitch.conf)\n"
 #endif
 
+static bool set(const char *var)
+{
+	const char *v = getenv(var);
+
+	return v && *v;
+}
+
 int s5l_load_config(struct s5_config *c)
 {
-	const char *proxy = getenv("SOCKS5_PROXY");
 	bool not_found = false;
 
-	if (!proxy || *proxy == '\0') {
+	/* ALL_PROXY and all_proxy stand in for an unset SOCKS5_PROXY; the
+	 * configuration says whether what they hold is usable. */
+	if (!set("SOCKS5_PROXY") && !set("ALL_PROXY") && !set("all_proxy")) {
 		fprintf(stderr, "socks5wrap: no proxy configured (set "
 				"SOCKS5_PROXY or use -p)\n");
 		return S5L_EXIT_OWN;
@@ -157,6 +165,10 @@ static int run(char **prog_argv)
 		rc = s5l_load_config(&c);
 	if (rc)
 		return rc;
+	/* Each process's library says it too, but only once the program
+	 * runs; with -v the user sees it before anything else. */
+	if (c.notice[0] && c.log_level >= S5LOG_INFO)
+		fprintf(stderr, "socks5wrap: %s\n", c.notice);
 	lib = s5l_find_library();
 	rc = lib ? s5l_set_preload(lib) : S5L_EXIT_OWN;
 	free(lib);
@@ -182,9 +194,14 @@ int main(int argc, char **argv)
 	struct s5l_opts o;
 	int rc = s5l_parse_opts(argc, argv, &o);
 
-	if (rc >= 0)
+	if (rc >= 0) {
+		free(o.proxy_joined);
 		return flush_stdout(rc);
+	}
 	rc = s5l_export_opts(&o);
+	/* setenv made its own copy of the proxy list. */
+	free(o.proxy_joined);
+	o.proxy_joined = NULL;
 	if (rc)
 		return rc;
 	if (o.check)

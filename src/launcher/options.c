@@ -22,6 +22,8 @@ enum {
 	OPT_OPTIMISTIC,
 	OPT_SUPERVISE,
 	OPT_NO_SUPERVISE,
+	OPT_CHAIN,
+	OPT_NO_CHAIN,
 };
 
 /* '+' stops at the first non-option: options after PROGRAM are its own.
@@ -45,6 +47,8 @@ static const struct option long_opts[] = {
 	{ "optimistic", no_argument, NULL, OPT_OPTIMISTIC },
 	{ "supervise", no_argument, NULL, OPT_SUPERVISE },
 	{ "no-supervise", no_argument, NULL, OPT_NO_SUPERVISE },
+	{ "chain", no_argument, NULL, OPT_CHAIN },
+	{ "no-chain", no_argument, NULL, OPT_NO_CHAIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -59,7 +63,15 @@ static const char help_text[] =
 	"lookups sent through a SOCKS5 proxy.\n"
 	"\n"
 	"  -p, --proxy=URL         the proxy: host[:port], [v6addr][:port] or\n"
-	"                          socks5://[user@]host[:port] (SOCKS5_PROXY)\n"
+	"                          socks5://[user@]host[:port]; repeat it or\n"
+	"                          give a comma-separated list for several\n"
+	"                          (at most 8, in this order): each new\n"
+	"                          connection takes the first that answers\n"
+	"                          (SOCKS5_PROXY)\n"
+	"      --chain             go through every proxy of the list in\n"
+	"                          turn, the last one reaching the target;\n"
+	"                          UDP is refused (SOCKS5WRAP_CHAIN=1)\n"
+	"      --no-chain          failover, the default (SOCKS5WRAP_CHAIN=0)\n"
 	"  -u, --user=USER         user name for the proxy (SOCKS5_USER)\n"
 	"  -n, --no-proxy=LIST     addresses, networks and names to reach\n"
 	"                          directly, comma-separated\n"
@@ -93,7 +105,8 @@ static const char help_text[] =
 	"  -q, --quiet             the library logs nothing, not even errors\n"
 	"      --log-file=FILE     library log lines go to FILE, not stderr\n"
 	"                          (SOCKS5WRAP_LOG_FILE)\n"
-	"      --check             connect to the proxy, authenticate, report\n"
+	"      --check             connect to each proxy, authenticate, report;\n"
+	"                          for a chain, also the whole chain\n"
 	"  -h, --help              show this help and exit\n"
 	"      --version           show the version and exit\n"
 	"\n"
@@ -103,7 +116,8 @@ static const char help_text[] =
 	"\n"
 	"Exit status: PROGRAM's own, or 125 when socks5wrap itself fails,\n"
 	"126 when PROGRAM cannot be executed, 127 when it is not found.\n"
-	"--check exits 0 when the proxy accepted us, 1 when not.\n";
+	"--check exits 0 when a proxy of a failover list accepted us (the\n"
+	"whole chain with --chain), 1 when not.\n";
 
 static void print_usage_hint(void)
 {
@@ -134,7 +148,7 @@ static const char *without_var(const char *err, const char *var)
 	return err;
 }
 
-static int check_proxy(const char *name, const char *v, bool *warned)
+static int check_one_proxy(const char *name, const char *v, bool *warned)
 {
 	struct s5_url url;
 	char err[S5_ERR_MAX];
@@ -155,6 +169,88 @@ static int check_proxy(const char *name, const char *v, bool *warned)
 			"other users can see in the process list; pass it in "
 			"SOCKS5_PASSWORD instead\n", name);
 	}
+	return 0;
+}
+
+/* Proxies given so far, over every -p. */
+static unsigned n_proxies;
+
+/* One -p value: a URL or a comma-separated list of them (blanks around
+ * entries and empty entries ignored, as SOCKS5_PROXY reads it). Each
+ * entry is checked here so that the message names the option. */
+static int check_proxy(const char *name, const char *v, bool *warned)
+{
+	const char *e;
+	unsigned here = 0;
+	int rc;
+
+	for (;;) {
+		size_t n;
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		e = strchr(v, ',');
+		if (!e)
+			e = v + strlen(v);
+		n = (size_t)(e - v);
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n > 0) {
+			char *one = strndup(v, n);
+
+			if (!one) {
+				fprintf(stderr, "socks5wrap: out of memory\n");
+				return S5L_EXIT_OWN;
+			}
+			rc = check_one_proxy(name, one, warned);
+			explicit_bzero(one, n);
+			free(one);
+			if (rc)
+				return rc;
+			here++;
+			if (++n_proxies > S5_PROXY_MAX) {
+				fprintf(stderr,
+					"socks5wrap: %s: more than %d proxies "
+					"in all\n", name, S5_PROXY_MAX);
+				return S5L_EXIT_OWN;
+			}
+		}
+		if (!*e)
+			break;
+		v = e + 1;
+	}
+	if (here == 0) {
+		fprintf(stderr, "socks5wrap: %s: no proxy, only commas and "
+			"blanks\n", name);
+		return S5L_EXIT_OWN;
+	}
+	return 0;
+}
+
+/* Appends v to the list of -p values: "a" then "a,b". */
+static int add_proxy(struct s5l_opts *o, const char *v)
+{
+	size_t old = o->proxy ? strlen(o->proxy) : 0;
+	char *n;
+
+	if (!o->proxy) {
+		o->proxy = v;
+		return 0;
+	}
+	n = malloc(old + 1 + strlen(v) + 1);
+	if (!n) {
+		fprintf(stderr, "socks5wrap: out of memory\n");
+		return S5L_EXIT_OWN;
+	}
+	memcpy(n, o->proxy, old);
+	n[old] = ',';
+	strcpy(n + old + 1, v);
+	if (o->proxy_joined) {
+		explicit_bzero(o->proxy_joined, old);
+		free(o->proxy_joined);
+	}
+	o->proxy_joined = n;
+	o->proxy = n;
 	return 0;
 }
 
@@ -239,9 +335,11 @@ static int take_value(struct s5l_opts *o, int c, const char *name,
 		      const char *v, bool *pass_warned)
 {
 	switch (c) {
-	case 'p':
-		o->proxy = v;
-		return check_proxy(name, v, pass_warned);
+	case 'p': {
+		int rc = check_proxy(name, v, pass_warned);
+
+		return rc ? rc : add_proxy(o, v);
+	}
 	case 'u':
 		o->user = v;
 		return check_user(name, v);
@@ -344,6 +442,7 @@ int s5l_parse_opts(int argc, char **argv, struct s5l_opts *o)
 	int verbose = 0;
 
 	memset(o, 0, sizeof(*o));
+	n_proxies = 0;
 	opterr = 0;
 	for (;;) {
 		int longindex = -1, rc;
@@ -373,6 +472,12 @@ int s5l_parse_opts(int argc, char **argv, struct s5l_opts *o)
 			break;
 		case OPT_NO_SUPERVISE:
 			o->supervise = "off";
+			break;
+		case OPT_CHAIN:
+			o->chain = "1";
+			break;
+		case OPT_NO_CHAIN:
+			o->chain = "0";
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -423,6 +528,7 @@ int s5l_export_opts(const struct s5l_opts *o)
 		{ "SOCKS5WRAP_PIPELINE", o->pipeline },
 		{ "SOCKS5WRAP_OPTIMISTIC", o->optimistic },
 		{ "SOCKS5WRAP_SUPERVISE", o->supervise },
+		{ "SOCKS5WRAP_CHAIN", o->chain },
 	};
 	size_t i;
 

@@ -299,6 +299,39 @@ static void direct_connect(struct sup *s, struct s5s_call *c,
 	s5s_op_finish(s, op, -r, 0);
 }
 
+bool s5s_proxy_next(struct sup *s, struct s5s_op *op, int r)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	struct s5_addr dst = op->hs.dst;
+	socklen_t elen = sizeof(int);
+	int domain = op->call.domain, err;
+
+	/* Bounded: each round moves the try one proxy further. */
+	while (r < 0 && r != -EINPROGRESS) {
+		if (!s5_try_failed(&op->try, &op->hs, r))
+			return false;
+		while (s5_try_pick(&op->try, domain,
+				   domain == AF_INET6 && v6only(op->call.fd),
+				   &op->proxy, &op->plen) < 0)
+			if (!s5_try_skip(&op->try))
+				return false;
+		/* The failed attempt's association is dissolved first, and
+		 * its error read, so that the next connect starts clean. */
+		(void)connect(op->call.fd, &sa, sizeof(sa));
+		(void)getsockopt(op->call.fd, SOL_SOCKET, SO_ERROR, &err,
+				 &elen);
+		s5_hs_wipe(&op->hs);
+		s5_try_hs(&op->try, &op->hs, S5_CMD_CONNECT, &dst);
+		op->t0 = s5_now_ms();
+		op->deadline = op->t0 + s->cfg->timeout_ms;
+		r = s5_proxy_start(op->call.fd, (struct sockaddr *)&op->proxy,
+				   op->plen, &op->hs, &s5_io_libc);
+	}
+	/* Connecting, or connected at once: the greeting waits for room. */
+	op->want = op->hs.want ? op->hs.want : POLLOUT;
+	return true;
+}
+
 /* A TCP connect (or MSG_FASTOPEN send) towards sa. */
 static void tcp_connect(struct sup *s, struct s5s_call *c,
 			const struct sockaddr *sa, socklen_t len, int route,

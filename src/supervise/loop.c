@@ -71,14 +71,18 @@ static void log_proxy_outcome(struct s5s_op *op, int r)
 			   op->plen, &op->hs, r, s5_now_ms() - op->t0);
 }
 
-/* A handshake that failed: the socket may be connected to the proxy with
- * the exchange half done. Shut it down so nothing the program writes next
- * reaches the proxy as raw bytes. */
-static void proxy_failed(struct sup *s, struct s5s_op *op, int r)
+/* A handshake that failed: the next proxy of a failover list when this
+ * one was not there; else the socket may be connected to the proxy with
+ * the exchange half done: shut it down so nothing the program writes next
+ * reaches the proxy as raw bytes. Returns true when op is finished. */
+static bool proxy_failed(struct sup *s, struct s5s_op *op, int r)
 {
+	if (s5s_proxy_next(s, op, r))
+		return false;
 	log_proxy_outcome(op, r);
 	shutdown(op->call.fd, SHUT_RDWR);
 	s5s_op_finish(s, op, -r, 0);
+	return true;
 }
 
 static int so_error(int fd)
@@ -106,10 +110,9 @@ bool s5s_op_step(struct sup *s, struct s5s_op *op, short revents)
 			op->want = op->hs.want;
 			return false;
 		}
-		if (r < 0) {
-			proxy_failed(s, op, r);
-			return true;
-		}
+		if (r < 0)
+			return proxy_failed(s, op, r);
+		s5_try_alive(&op->try);
 		log_proxy_outcome(op, 0);
 		s5s_peers_put(&s->peers, fd, (struct sockaddr *)&op->dst,
 			      op->dlen, (struct sockaddr *)&op->proxy,
@@ -151,8 +154,10 @@ static void expire_ops(struct sup *s, int64_t now)
 			i++;
 			continue;
 		}
-		/* op leaves the list: the same i holds another next. */
-		proxy_failed(s, op, s5_hs_expire(&op->hs));
+		/* op leaves the list (the same i holds another next), or
+		 * goes on with the next proxy and a fresh deadline. */
+		if (!proxy_failed(s, op, s5_hs_expire(&op->hs)))
+			i++;
 	}
 }
 

@@ -174,6 +174,13 @@ bool s5s_call_valid(struct sup *s, const struct s5s_call *c);
 
 void s5s_handle(struct sup *s, struct s5s_call *c);
 
+/* After the handshake of op failed with r: when the proxy was not there
+ * and the list has another (s5_try_failed), dissolves the socket's
+ * association and starts the handshake with the next proxy, with a fresh
+ * deadline. Returns true when op goes on, false when r stands. */
+struct s5s_op;
+bool s5s_proxy_next(struct sup *s, struct s5s_op *op, int r);
+
 /* ---- loop.c: pending operations -------------------------------------- */
 
 enum s5s_op_kind {

@@ -82,14 +82,40 @@ static bool in_argv(const char *v, char *const *argv, int argc)
 	return false;
 }
 
+/* A list of URLs, commas between them; blanks around entries and empty
+ * entries are ignored, and one entry at least is there. */
 static bool proxy_ok(const char *v)
 {
 	struct s5_url u;
-	char err[S5_ERR_MAX];
-	int rc = s5_url_parse(v, &u, err, sizeof(err));
+	char err[S5_ERR_MAX], one[1024];
+	unsigned n = 0;
+	int rc = 0;
 
-	explicit_bzero(&u, sizeof(u));
-	return rc == 0;
+	for (;;) {
+		const char *e = strchr(v, ',');
+		size_t len;
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (!e)
+			e = v + strlen(v);
+		len = e > v ? (size_t)(e - v) : 0;
+		while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+			len--;
+		if (len >= sizeof(one))
+			return false;
+		if (len > 0) {
+			memcpy(one, v, len);
+			one[len] = '\0';
+			rc |= s5_url_parse(one, &u, err, sizeof(err));
+			explicit_bzero(&u, sizeof(u));
+			n++;
+		}
+		if (!*e)
+			break;
+		v = e + 1;
+	}
+	return rc == 0 && n > 0 && n <= S5_PROXY_MAX;
 }
 
 static bool no_proxy_ok(const char *v)
@@ -111,7 +137,9 @@ static bool either(const char *v, const char *a, const char *b)
 static void check_values(const struct s5l_opts *o, char *const *argv,
 			 int argc)
 {
-	const char *vals[] = { o->proxy,    o->user, o->no_proxy, o->timeout,
+	/* After two -p, proxy is the joined copy, not a word of argv. */
+	const char *vals[] = { o->proxy_joined ? NULL : o->proxy,
+			       o->user, o->no_proxy, o->timeout,
 			       o->log_file, o->dns,  o->udp };
 	size_t i, n;
 	int ms;
@@ -132,7 +160,9 @@ static void check_values(const struct s5l_opts *o, char *const *argv,
 		__builtin_trap();
 	if (!either(o->dns, "remote", "local") ||
 	    !either(o->udp, "proxy", "block") ||
-	    (o->pipeline && strcmp(o->pipeline, "1") != 0))
+	    (o->pipeline && strcmp(o->pipeline, "1") != 0) ||
+	    (o->chain && strcmp(o->chain, "1") != 0 &&
+	     strcmp(o->chain, "0") != 0))
 		__builtin_trap();
 	if (o->log_level && strcmp(o->log_level, "info") != 0 &&
 	    strcmp(o->log_level, "debug") != 0 &&
@@ -221,6 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (memcmp(saved, argv, sizeof(argv[0]) * (size_t)(argc + 1)) != 0)
 		__builtin_trap();
 	check_outcome(rc, &o, argv, argc, &out, &err);
+	free(o.proxy_joined);
 
 	free(out.buf);
 	free(err.buf);
