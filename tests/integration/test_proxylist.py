@@ -530,15 +530,34 @@ def test_chain_with_closed_second_hop_fails_without_fallback(client, inner):
     assert "%s.%d" % (TARGET4, ECHO) not in w1.text(0)
 
 
-def test_chain_refuses_udp(client, inner):
-    r = run(client, client_script("udp_client.py", "fail", TARGET4, ECHO),
-            [DANTE, in4(IN_DANTE)], chain=True)
+UDP_CONNECT = r"""
+import errno, json, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print(json.dumps({"connect": "ok"}))
+except OSError as e:
+    print(json.dumps({"connect": errno.errorcode.get(e.errno, str(e))}))
+"""
+
+
+@pytest.mark.parametrize("how", ["sendto", "connect"])
+def test_chain_refuses_udp(client, inner, how):
+    w = window(client.lab.proxies["dante"])
+    if how == "sendto":
+        cmd = client_script("udp_client.py", "fail", TARGET4, ECHO)
+    else:
+        cmd = [PYTHON, "-c", UDP_CONNECT, TARGET4, str(ECHO)]
+    r = run(client, cmd, [DANTE, in4(IN_DANTE)], chain=True)
     assert r.rc == 0, r
     out = r.json()
-    text = repr(out)
-    assert "EPERM" in text, r
-    assert "chain" in r.stderr and "UDP" in r.stderr, r
+    if how == "sendto":
+        assert [s["error"] for s in out["sends"]] == ["EPERM", "EPERM"], r
+    else:
+        assert out == {"connect": "EPERM"}, r
+    assert re.search(r"UDP.*chain", r.stderr), r
     assert client.target_peers() == []
+    assert "udpassociate" not in w.text(), "dante was asked for UDP"
 
 
 def test_launcher_chain_option(client, inner):
