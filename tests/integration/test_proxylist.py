@@ -604,7 +604,8 @@ def test_http_all_proxy_is_ignored_and_connections_are_refused(client):
     r = client.run_direct(echo(TARGET4), env=env)
     assert r.rc == 0, r
     assert r.json()["errno"] == errno.ECONNREFUSED, r
-    assert "ALL_PROXY" in r.stderr and "ignored" in r.stderr, r
+    # The log names the variable and the scheme it could not take.
+    assert re.search(r"ALL_PROXY.*http", r.stderr), r
     assert client.target_peers() == []
     # The launcher, given only that, says there is no usable proxy.
     r = client.run_wrapped(echo(TARGET4), proxy=None,
