@@ -225,6 +225,43 @@ def test_stalled_first_proxy_fails_over_after_the_timeout(client, scripted):
     assert sp.url in r.stderr and "192.0.2.1:1080" in r.stderr, r
 
 
+def test_each_silent_proxy_gets_the_full_timeout(client, scripted):
+    a, b = scripted("stall"), scripted("stall")
+    r = run(client, echo(TARGET4), [a.url, b.url, DANTE],
+            env={"SOCKS5WRAP_TIMEOUT": "1"})
+    out = assert_echo_ok(r, TARGET4)
+    assert 1.8 <= out["elapsed"] <= 4.5, r
+    assert asked(a) == ["greeting"] and asked(b) == ["greeting"], (
+        a.records(), b.records())
+    assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
+
+
+def test_eight_proxies_blanks_ignored_the_last_one_carries(client):
+    # Seven closed ports of the proxy host (each answers with a reset),
+    # written with blanks and empty entries around them.
+    client.capture.allow("tcp", 1992, 1998)
+    closed = ["192.0.2.1:%d" % p for p in range(1992, 1999)]
+    listed = " , ".join(closed[:3]) + ", ,," + " ,".join(closed[3:]) + \
+        " , %s ,  " % DANTE
+    r = run(client, echo(TARGET4), listed)
+    out = assert_echo_ok(r, TARGET4)
+    assert out["elapsed"] < 2.0, r
+    assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
+    for c in closed:
+        assert c in r.stderr, r
+
+
+def test_nine_proxies_are_refused(client):
+    listed = ",".join(["192.0.2.1:%d" % p for p in range(1991, 1999)] +
+                      [DANTE])
+    r = run(client, echo(TARGET4), listed)
+    # The launcher refuses the configuration, or the program runs and its
+    # connection is refused; either way nothing goes anywhere.
+    assert r.rc != 0 or r.json()["result"] != "ok", r
+    assert re.search(r"at most 8|9 proxies", r.stderr), r
+    assert client.target_peers() == []
+
+
 # Connects to HOST PORT once per line on stdin ("go"), echoes a line and
 # prints one JSON line per connection; ends at "end" or EOF (bounded).
 TWICE = r"""
@@ -421,6 +458,8 @@ CHAINS = [
      cred(in4(IN_DANTE_USER)), "dante-user", topo.PROXY4_T),
     ("dante>micro-user", DANTE, "dante", cred(in4(IN_MICRO_USER)),
      "micro-user", topo.PROXY4_T),
+    ("dante-user>micro", cred("192.0.2.1:1081"), "dante-user",
+     in4(IN_MICRO), "micro", topo.PROXY4_T),
     ("dante>micro-by-name", DANTE, "dante", "%s:%d" % (HOP_NAME, IN_MICRO),
      "micro", topo.PROXY4_T),
     ("micro>dante-by-name", MICRO, "micro", "%s:%d" % (HOP_NAME, IN_DANTE),
@@ -527,6 +566,7 @@ def test_chain_with_closed_second_hop_fails_without_fallback(client, inner):
     assert out["errno"] == errno.ECONNREFUSED, r
     assert client.target_peers() == []
     assert dotted(in4(IN_CLOSED)) in w1.text()
+    assert in4(IN_CLOSED) in r.stderr, r
     assert "%s.%d" % (TARGET4, ECHO) not in w1.text(0)
 
 
@@ -581,15 +621,17 @@ def corp_get(host):
     ("ALL_PROXY", "socks5h://192.0.2.1:1080"),
     ("all_proxy", "socks5://192.0.2.1:1080"),
     ("all_proxy", "socks5://192.0.2.1:1082"),
+    ("ALL_PROXY", "socks5h://%s:%s@192.0.2.1:1081" % (TEST_USER,
+                                                     TEST_PASSWORD_URL)),
 ])
 def test_all_proxy_alone(client, var, url):
-    name = "micro" if url.endswith("1082") else "dante"
+    name = {"1082": "micro", "1081": "dante-user"}.get(url[-4:], "dante")
     w = window(client.lab.proxies[name])
     r = run(client, echo(TARGET4), None, env={var: url})
     assert_echo_ok(r, TARGET4)
     assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
     text = w.text()
-    if name == "dante":
+    if name != "micro":
         assert "%s.%d" % (TARGET4, ECHO) in text, text
     else:
         assert micro_saw(text, topo.CLIENT4, TARGET4, ECHO), text
@@ -624,10 +666,12 @@ def test_socks5_proxy_wins_over_all_proxy(client):
     assert "%s.%d" % (TARGET4, ECHO) not in wd.text(0)
 
 
-@pytest.mark.parametrize("var", ["NO_PROXY", "no_proxy"])
-def test_no_proxy_address_goes_direct_others_through_proxy(client, var):
+@pytest.mark.parametrize("var,entry", [("NO_PROXY", "192.0.2.1"),
+                                       ("no_proxy", "192.0.2.0/24")])
+def test_no_proxy_address_goes_direct_others_through_proxy(client, var,
+                                                           entry):
     client.capture.allow("tcp", 8080)
-    env = {"ALL_PROXY": "socks5://192.0.2.1:1080", var: "192.0.2.1"}
+    env = {"ALL_PROXY": "socks5://192.0.2.1:1080", var: entry}
     r = run(client, corp_get(topo.PROXY4_C), None, env=env)
     assert r.rc == 0, r
     assert "peer 192.0.2.2 " in r.json()["received"], r
@@ -674,4 +718,16 @@ def test_socks5wrap_no_proxy_overrides_no_proxy(client):
     received = r.json()["received"]
     assert "peer 192.0.2.2 " not in received, r
     assert [a for a, _ in client.corp_http_peers()] != ["192.0.2.2"]
+    assert "192.0.2.1.8080" in dante.text()
+
+
+def test_no_proxy_does_not_apply_to_socks5_proxy(client):
+    # curl's NO_PROXY belongs with ALL_PROXY: a proxy from SOCKS5_PROXY
+    # keeps the library's own exclusions only.
+    client.capture.allow("tcp", 8080)
+    dante = window(client.lab.proxies["dante"])
+    r = run(client, corp_get(topo.PROXY4_C), DANTE,
+            env={"NO_PROXY": "192.0.2.1"})
+    assert r.rc == 0, r
+    assert "peer 192.0.2.2 " not in r.json()["received"], r
     assert "192.0.2.1.8080" in dante.text()
