@@ -24,7 +24,7 @@ import pytest
 
 import proxies
 import topo
-from harness import DANTE, MICRO, PYTHON, client_script
+from harness import DANTE, MICRO, PYTHON, client_script, library_path
 from proxies import TEST_PASSWORD_URL, TEST_USER
 
 TARGET4, TARGET6 = "203.0.113.7", "fd00:5357:3::7"
@@ -109,11 +109,11 @@ def micro_saw(text, src, dst_host, dst_port):
         re.escape(src), re.escape(dst_host), dst_port), text) is not None
 
 
-def run(client, cmd, proxy_list, env=None, chain=False, timeout=30, opts=(),
-        level="info", input=None):
+def run(client, cmd, proxy_list, env=None, chain=False, timeout=30,
+        input=None):
     """cmd under the launcher with SOCKS5_PROXY=proxy_list (a list is
     joined with commas; None leaves SOCKS5_PROXY unset)."""
-    e = {"SOCKS5WRAP_LOG": level}
+    e = {"SOCKS5WRAP_LOG": "info"}
     if proxy_list is not None:
         e["SOCKS5_PROXY"] = (proxy_list if isinstance(proxy_list, str)
                              else ",".join(proxy_list))
@@ -121,14 +121,14 @@ def run(client, cmd, proxy_list, env=None, chain=False, timeout=30, opts=(),
         e["SOCKS5WRAP_CHAIN"] = "1"
     e.update(env or {})
     return client.run_wrapped(cmd, proxy=None, env=e, timeout=timeout,
-                              opts=opts, input=input)
+                              input=input)
 
 
 def echo(dst, text="over the list\n", *extra):
     return client_script("tcp_client.py", dst, ECHO, "--send", text, *extra)
 
 
-def assert_echo_ok(r, dst, text="over the list\n"):
+def assert_echo_ok(r, text="over the list\n"):
     assert r.rc == 0, r
     out = r.json()
     assert out["result"] == "ok", r
@@ -144,7 +144,7 @@ def assert_target_saw(client, peers, what="tcp/%d" % ECHO, count=None):
         assert len(seen) == count, seen
 
 
-# ---- servers of this module ------------------------------------------------
+# ---- servers of this module ----
 
 @pytest.fixture(scope="module")
 def inner(lab):
@@ -187,7 +187,7 @@ def inner(lab):
             f.write(saved)
 
 
-# ---- 1. failover -------------------------------------------------------------
+# ---- 1. failover ----
 
 def test_closed_first_proxy_fails_over_to_dante_curl(client, tmp_path):
     dante = window(client.lab.proxies["dante"])
@@ -217,7 +217,7 @@ def test_stalled_first_proxy_fails_over_after_the_timeout(client, scripted):
     sp = scripted("stall")
     r = run(client, echo(TARGET4), [sp.url, DANTE],
             env={"SOCKS5WRAP_TIMEOUT": "1"})
-    out = assert_echo_ok(r, TARGET4)
+    out = assert_echo_ok(r)
     # The stalled proxy had its full second, no more than a few.
     assert 0.8 <= out["elapsed"] <= 3.5, r
     assert asked(sp) == ["greeting"], sp.records()
@@ -229,7 +229,7 @@ def test_each_silent_proxy_gets_the_full_timeout(client, scripted):
     a, b = scripted("stall"), scripted("stall")
     r = run(client, echo(TARGET4), [a.url, b.url, DANTE],
             env={"SOCKS5WRAP_TIMEOUT": "1"})
-    out = assert_echo_ok(r, TARGET4)
+    out = assert_echo_ok(r)
     assert 1.8 <= out["elapsed"] <= 4.5, r
     assert asked(a) == ["greeting"] and asked(b) == ["greeting"], (
         a.records(), b.records())
@@ -244,7 +244,7 @@ def test_eight_proxies_blanks_ignored_the_last_one_carries(client):
     listed = " , ".join(closed[:3]) + ", ,," + " ,".join(closed[3:]) + \
         " , %s ,  " % DANTE
     r = run(client, echo(TARGET4), listed)
-    out = assert_echo_ok(r, TARGET4)
+    out = assert_echo_ok(r)
     assert out["elapsed"] < 2.0, r
     assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
     for c in closed:
@@ -413,7 +413,7 @@ def test_failover_for_blocking_and_nonblocking_connects(client, scripted,
         extra = ["--nonblocking"] if how == "poll" else []
         r = run(client, echo(TARGET4, "over the list\n", *extra),
                 [url, DANTE], env=env)
-        out = assert_echo_ok(r, TARGET4)
+        out = assert_echo_ok(r)
     if first == "stall":
         assert out["elapsed"] >= 0.8, r
     assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
@@ -444,7 +444,7 @@ def test_dig_fails_over_for_udp(client):
     assert "query[A] www.test from 203.0.113.1" in log, log
 
 
-# ---- 2. chains ---------------------------------------------------------------
+# ---- 2. chains ----
 
 # (id, first proxy URL, name of the first proxy's server in lab.proxies,
 #  second hop URL, name of the second in `inner`, the address the second
@@ -507,7 +507,7 @@ def test_two_proxy_chain(client, inner, case, dst):
     second = inner[name2]
     w1, w2 = window(first), window(second)
     r = run(client, echo(dst), [url1, url2], chain=True)
-    out = assert_echo_ok(r, dst)
+    out = assert_echo_ok(r)
     if dst != "www.test":
         assert out["peer"] == [dst, ECHO], r
         peers = {PROXY_SIDE[dst]}
@@ -545,7 +545,7 @@ def test_three_proxy_chain(client, inner):
     w2, w3 = window(inner["micro"]), window(inner["dante"])
     chain = [DANTE, in4(IN_MICRO), in4(IN_DANTE)]
     r = run(client, echo(TARGET4), chain, chain=True)
-    assert_echo_ok(r, TARGET4)
+    assert_echo_ok(r)
     assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
     t1, t2, t3 = w1.text(), w2.text(), w3.text()
     assert dotted(in4(IN_MICRO)) in t1, t1
@@ -605,11 +605,11 @@ def test_launcher_chain_option(client, inner):
     r = client.run_wrapped(echo(TARGET4), proxy="%s,%s" % (DANTE,
                                                          in4(IN_MICRO)),
                            opts=["--chain", "-v"])
-    assert_echo_ok(r, TARGET4)
+    assert_echo_ok(r)
     assert micro_saw(w2.text(), topo.PROXY4_T, TARGET4, ECHO), w2.text()
 
 
-# ---- 3. ALL_PROXY and NO_PROXY -------------------------------------------------
+# ---- 3. ALL_PROXY and NO_PROXY ----
 
 def corp_get(host):
     """An HTTP GET of the proxy host's self-naming server (192.0.2.1:8080)."""
@@ -628,7 +628,7 @@ def test_all_proxy_alone(client, var, url):
     name = {"1082": "micro", "1081": "dante-user"}.get(url[-4:], "dante")
     w = window(client.lab.proxies[name])
     r = run(client, echo(TARGET4), None, env={var: url})
-    assert_echo_ok(r, TARGET4)
+    assert_echo_ok(r)
     assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
     text = w.text()
     if name != "micro":
@@ -640,7 +640,6 @@ def test_all_proxy_alone(client, var, url):
 def test_http_all_proxy_is_ignored_and_connections_are_refused(client):
     # Through the library alone (no launcher, which would refuse to start
     # without a proxy): the program runs and its proxied connect fails.
-    from harness import library_path
     env = {"LD_PRELOAD": library_path(), "SOCKS5WRAP_LOG": "info",
            "ALL_PROXY": "http://192.0.2.1:3128"}
     r = client.run_direct(echo(TARGET4), env=env)
@@ -661,7 +660,7 @@ def test_socks5_proxy_wins_over_all_proxy(client):
     wm = window(client.lab.proxies["micro"])
     r = run(client, echo(TARGET4), MICRO,
             env={"ALL_PROXY": "socks5://192.0.2.1:1080"})
-    assert_echo_ok(r, TARGET4)
+    assert_echo_ok(r)
     assert micro_saw(wm.text(), topo.CLIENT4, TARGET4, ECHO), wm.text()
     assert "%s.%d" % (TARGET4, ECHO) not in wd.text(0)
 
@@ -677,7 +676,7 @@ def test_no_proxy_address_goes_direct_others_through_proxy(client, var,
     assert "peer 192.0.2.2 " in r.json()["received"], r
     assert [a for a, _ in client.corp_http_peers()] == ["192.0.2.2"]
     r = run(client, echo(TARGET4), None, env=env)
-    assert_echo_ok(r, TARGET4)
+    assert_echo_ok(r)
     assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
 
 
@@ -692,7 +691,7 @@ def test_no_proxy_domain_goes_direct(client, entry):
     assert [a for a, _ in client.corp_http_peers()] == ["192.0.2.2"]
     assert {q["name"] for q in client.trap_queries()} == {"app.corp.test"}
     r = run(client, echo("www.test"), None, env=env)
-    assert_echo_ok(r, "www.test")
+    assert_echo_ok(r)
     assert_target_saw(client, set(PROXY_SIDE.values()), count=1)
     assert "www.test" not in {q["name"] for q in client.trap_queries()}
 
