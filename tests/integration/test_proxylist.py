@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+import ftp_target
 import proxies
 import topo
 from harness import DANTE, MICRO, PYTHON, client_script, library_path
@@ -598,6 +599,51 @@ def test_chain_refuses_udp(client, inner, how):
     assert re.search(r"UDP.*chain", r.stderr), r
     assert client.target_peers() == []
     assert "udpassociate" not in w.text(), "dante was asked for UDP"
+
+
+def test_chain_does_not_fall_back_to_a_later_proxy_alone(client):
+    # In a chain a dead first proxy is the end: the second is not a
+    # stand-in (it is a hop, reached only through the first).
+    dante = window(client.lab.proxies["dante"])
+    r = run(client, echo(TARGET4), [CLOSED, DANTE], chain=True)
+    assert r.rc == 0, r
+    assert r.json()["errno"] == errno.ECONNREFUSED, r
+    assert client.target_peers() == []
+    assert "192.0.2.1.1080" not in dante.text()
+
+
+@pytest.fixture(scope="module")
+def ftp_server(lab):
+    srv = ftp_target.FtpTarget(lab.topo, lifetime=300)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_bind_through_a_chain_is_made_at_the_last_proxy(client, inner,
+                                                         ftp_server,
+                                                         tmp_path):
+    # Active FTP: curl's data listener becomes a BIND. The FTP server
+    # connects only to the address the control connection came from, so
+    # the transfer works only if the BIND was made where the CONNECT
+    # ended: at the chain's last proxy.
+    ftp_server.mark()
+    w1, w2 = window(client.lab.proxies["dante"]), window(inner["dante"])
+    out = str(tmp_path / "copy")
+    r = run(client, ["curl", "-q", "-sS", "-m", "20", "--ftp-port", "-",
+                     "-o", out, "ftp://%s/%s" % (TARGET4,
+                                                ftp_target.SMALL_NAME)],
+            [DANTE, in4(IN_DANTE)], chain=True)
+    assert r.rc == 0, r
+    with open(out, "rb") as f:
+        assert f.read() == ftp_server.files[ftp_target.SMALL_NAME], r
+    t1, t2 = w1.text(), w2.text()
+    assert "tcp/bind" in t2, t2
+    assert "tcp/bind" not in t1, t1
+    assert dotted(in4(IN_DANTE)) in t1, t1
+    data = ftp_server.events("data")
+    assert data and {d["peer"][0] for d in data} == {topo.PROXY4_T}, data
 
 
 def test_launcher_chain_option(client, inner):
