@@ -354,6 +354,22 @@ def test_a_proxy_that_answers_with_a_reply_code_is_not_skipped(client,
     assert "%s.%d" % (TARGET4, ECHO) not in log, log
 
 
+@pytest.mark.parametrize("mode,errname", [("method-ff", "EACCES"),
+                                           ("garbage-method", "EPROTO")])
+def test_a_proxy_that_answered_the_greeting_is_not_skipped(client, scripted,
+                                                           mode, errname):
+    # It is there and said something, if only no or nonsense: the list
+    # does not hide a proxy that misbehaves.
+    sp = scripted(mode)
+    dante = window(client.lab.proxies["dante"])
+    r = run(client, echo(TARGET4), [sp.url, DANTE])
+    assert r.rc == 0, r
+    assert r.json()["result"] == errname, r
+    assert asked(sp) == ["greeting"], sp.records()
+    assert client.target_peers() == []
+    assert "%s.%d" % (TARGET4, ECHO) not in dante.text()
+
+
 def test_rejected_credentials_are_not_skipped(client, scripted):
     sp = scripted("auth-reject")
     dante = window(client.lab.proxies["dante"])
