@@ -190,7 +190,7 @@ def inner(lab):
 
 # ---- 1. failover ----
 
-def test_closed_first_proxy_fails_over_to_dante_curl(client, tmp_path):
+def test_closed_first_proxy_fails_over_to_dante_curl(client):
     dante = window(client.lab.proxies["dante"])
     r = run(client, CURL + ["http://%s/" % TARGET4], [CLOSED, DANTE])
     assert r.rc == 0, r
