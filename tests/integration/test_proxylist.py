@@ -237,6 +237,16 @@ def test_each_silent_proxy_gets_the_full_timeout(client, scripted):
     assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
 
 
+def test_a_proxy_of_the_other_family_is_passed_over(client):
+    # An AF_INET socket cannot reach an IPv6-only proxy: the list goes on
+    # to the next, without a timeout.
+    r = run(client, echo(TARGET4), ["[fd00:5357:1::1]:1080", DANTE])
+    out = assert_echo_ok(r)
+    assert out["elapsed"] < 1.0, r
+    assert_target_saw(client, {PROXY_SIDE[TARGET4]}, count=1)
+    assert re.search(r"via 192\.0\.2\.1:1080: ok", r.stderr), r
+
+
 def test_eight_proxies_blanks_ignored_the_last_one_carries(client):
     # Seven closed ports of the proxy host (each answers with a reset),
     # written with blanks and empty entries around them.
@@ -319,14 +329,23 @@ def test_proxy_killed_mid_run_the_next_connection_fails_over(client):
     assert url in res.stderr, res
 
 
-def test_a_process_tree_pays_the_timeout_once(client, scripted):
+@pytest.mark.parametrize("how", ["launcher", "preload"])
+def test_a_process_tree_pays_the_timeout_once(client, scripted, how):
     timeout = 2
     sp = scripted("stall")
     one = " ".join(shlex.quote(a) for a in echo(TARGET4, "tree\n"))
     script = "for i in 1 2 3 4; do %s || exit 1; done" % one
+    env = {"SOCKS5WRAP_TIMEOUT": str(timeout)}
     t0 = time.monotonic()
-    r = run(client, ["sh", "-c", script], [sp.url, DANTE],
-            env={"SOCKS5WRAP_TIMEOUT": str(timeout)}, timeout=60)
+    if how == "launcher":
+        r = run(client, ["sh", "-c", script], [sp.url, DANTE], env=env,
+                timeout=60)
+    else:
+        # No launcher: the tree is whatever shares the preloaded library
+        # from one first process (sh) down.
+        env.update(LD_PRELOAD=library_path(), SOCKS5WRAP_LOG="info",
+                   SOCKS5_PROXY="%s,%s" % (sp.url, DANTE))
+        r = client.run_direct(["sh", "-c", script], env=env, timeout=60)
     wall = time.monotonic() - t0
     assert r.rc == 0, r
     outs = [l for l in r.stdout.splitlines() if l.startswith("{")]
