@@ -31,13 +31,16 @@ MICRO_USER_PORT = 1083
 LOG_RULE = "  log: error connect disconnect\n"
 
 
-def dante_config(log, errlog, port, method, udp_ports):
+def dante_config(log, errlog, port, method, udp_ports, internal=None):
+    """internal: the addresses it listens on (default: the proxy host's
+    client side, both families)."""
     rule_log = LOG_RULE
+    listen = "".join("internal: %s port = %d\n" % (a, port) for a in
+                     (internal or (topo.PROXY4_C, topo.PROXY6_C)))
     return (
         "logoutput: %(log)s\n"
         "errorlog: %(errlog)s\n"
-        "internal: %(pc4)s port = %(port)d\n"
-        "internal: %(pc6)s port = %(port)d\n"
+        "%(listen)s"
         "external: %(pt4)s\n"
         "external: %(pt6)s\n"
         "socksmethod: %(method)s\n"
@@ -52,7 +55,7 @@ def dante_config(log, errlog, port, method, udp_ports):
         "socks pass {\n  from: 0/0 to: 0/0\n  command: bindreply udpreply\n"
         "%(rl)s}\n"
     ) % dict(log=log, errlog=errlog, port=port, method=method, udp=udp_ports,
-             pc4=topo.PROXY4_C, pc6=topo.PROXY6_C, pt4=topo.PROXY4_T,
+             listen=listen, pt4=topo.PROXY4_T,
              pt6=topo.PROXY6_T, rl=rule_log)
 
 
@@ -88,20 +91,30 @@ def open_dante_ports(t, port, udp_ports):
     t.open_port("udp", *(int(p) for p in udp_ports.split("-")))
 
 
+def client_side(addr):
+    return addr in (topo.PROXY4_C, topo.PROXY6_C)
+
+
 class Dante:
-    def __init__(self, t, name, port, method, udp_ports, lifetime=600):
+    def __init__(self, t, name, port, method, udp_ports, lifetime=600,
+                 internal=None):
+        """internal: the addresses to listen on; by default the proxy
+        host's client side. Only ports there are declared to the leak
+        capture: a server on the target side is for other proxies."""
         self.topo = t
         self.name = name
         self.port = port
         self.udp_ports = udp_ports
         self.lifetime = lifetime
-        open_dante_ports(t, port, udp_ports)
+        self.internal = tuple(internal or (topo.PROXY4_C, topo.PROXY6_C))
+        if any(client_side(a) for a in self.internal):
+            open_dante_ports(t, port, udp_ports)
         self.conf = os.path.join(t.workdir, "%s.conf" % name)
         self.log_path = os.path.join(t.workdir, "%s-socks.log" % name)
         self.errlog_path = os.path.join(t.workdir, "%s-error.log" % name)
         with open(self.conf, "w") as f:
             f.write(dante_config(self.log_path, self.errlog_path, port, method,
-                                 udp_ports))
+                                 udp_ports, self.internal))
         # -V checks the addresses too, so it must run in the proxy namespace.
         cp = topo.run([DANTED, "-V", "-f", self.conf], ns=t.proxy,
                       check=False)
@@ -116,9 +129,12 @@ class Dante:
         t = self.topo
         self.proc = t.spawn(self.name, t.proxy, [DANTED, "-f", self.conf],
                             lifetime=self.lifetime)
+        # From the proxy host itself when it listens on the target side.
+        ns = t.client if all(client_side(a) for a in self.internal) \
+            else t.proxy
         try:
-            t.wait_tcp(t.client, [(topo.PROXY4_C, self.port),
-                                  (topo.PROXY6_C, self.port)], proc=self.proc)
+            t.wait_tcp(ns, [(a, self.port) for a in self.internal],
+                       proc=self.proc)
         except topo.SetupError as e:
             raise topo.SetupError("%s\n--- %s ---\n%s" % (
                 e, self.errlog_path, self.log_text(errors=True)))
@@ -146,15 +162,20 @@ class Dante:
 
 
 class Microsocks:
-    def __init__(self, t, name, port, user=None, password=None, lifetime=600):
+    def __init__(self, t, name, port, user=None, password=None, lifetime=600,
+                 host=topo.PROXY4_C):
+        """host: the one address it listens on (see Dante's internal)."""
         self.name = name
         self.port = port
-        t.open_port("tcp", port)
-        args = [MICROSOCKS, "-i", topo.PROXY4_C, "-p", str(port)]
+        self.host = host
+        if client_side(host):
+            t.open_port("tcp", port)
+        args = [MICROSOCKS, "-i", host, "-p", str(port)]
         if user is not None:
             args += ["-u", user, "-P", password]
         self.proc = t.spawn(name, t.proxy, args, lifetime=lifetime)
-        t.wait_tcp(t.client, [(topo.PROXY4_C, port)], proc=self.proc)
+        t.wait_tcp(t.client if client_side(host) else t.proxy,
+                   [(host, port)], proc=self.proc)
 
     def log_text(self, errors=False):
         return self.proc.log_text()
