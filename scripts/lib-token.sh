@@ -13,8 +13,10 @@
 # and run with LD_LIBRARY_PATH=/s5w-lib-token/$LIB and prints its library
 # search path as the loader expanded it (dlinfo(3), RTLD_DI_SERINFO).
 # LIB_TOKEN32 stays empty, and LIB_TOKEN32_WHY says why, when no 32-bit
-# program can be built or run here, or when both loaders expand $LIB the
-# same way (one LD_PRELOAD entry could not then tell them apart).
+# program can be built here, when one is built but this kernel cannot run
+# it (no IA32 emulation: nothing 32-bit could be used or tested then), or
+# when both loaders expand $LIB the same way (one LD_PRELOAD entry could
+# not then tell them apart).
 #
 # Usage: sh scripts/lib-token.sh WORKDIR M32 CC [FLAGS...]
 #   M32: 0 to leave the 32-bit build out, anything else to try it.
@@ -59,13 +61,25 @@ int main(void)
 PROBE
 
 # token NAME FLAGS...: the expansion for programs built with FLAGS, or
-# nothing (the build's or the run's messages are in WORKDIR/NAME.log).
+# nothing (the build's or the run's messages are in WORKDIR/NAME.log, and
+# WORKDIR/NAME exists only when the build succeeded).
 token() {
 	name=$1
 	shift
+	rm -f "$work/$name"
 	"$@" -o "$work/$name" "$work/probe.c" -ldl >"$work/$name.log" 2>&1 &&
 		env -u LD_PRELOAD LD_LIBRARY_PATH='/s5w-lib-token/$LIB' \
 			"$work/$name" 2>>"$work/$name.log"
+}
+
+# kernel_refused NAME: whether the kernel would not execute the program
+# that was built. execve(2) then fails with ENOEXEC, and env's execvp(3)
+# hands the file to /bin/sh, which reports a syntax error on the ELF
+# bytes; an env that does not fall back reports the error itself.
+kernel_refused() {
+	[ -f "$work/$1" ] &&
+		grep -qE 'Exec format error|Syntax error|syntax error|cannot execute binary file' \
+			"$work/$1.log"
 }
 
 native=$(token probe "$@")
@@ -77,7 +91,9 @@ elif [ "$m32" = 0 ]; then
 	why="M32=0"
 else
 	t32=$(token probe32 "$@" -m32)
-	if [ -z "$t32" ]; then
+	if [ -z "$t32" ] && kernel_refused probe32; then
+		why="this kernel cannot run 32-bit x86 programs (no IA32 emulation; $1 -m32 builds them, see $work/probe32.log)"
+	elif [ -z "$t32" ]; then
 		why="$1 -m32 cannot build or run a program (gcc-multilib; see $work/probe32.log)"
 	elif [ "$t32" = "$native" ]; then
 		why="both dynamic loaders expand \$LIB to $t32"

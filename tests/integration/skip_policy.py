@@ -23,6 +23,12 @@ ACCEPTED = [
      "Chromium crashes at start with the ASan-built library preloaded, and "
      "spins for minutes with libasan preloaded first (test_tree.py); the "
      "plain pass runs the test"),
+    (r"^this kernel cannot run 32-bit x86 programs \(no IA32 emulation\)",
+     "a kernel built without IA32 emulation, or booted with "
+     "ia32_emulation=0, refuses every 32-bit x86 program (execve fails "
+     "with ENOEXEC, int $0x80 is killed by SIGSEGV): no package makes the "
+     "32-bit library usable or testable there, and with IA32 emulation "
+     "the tests run and a missing 32-bit library fails"),
 ]
 
 

@@ -360,13 +360,18 @@ def test_connect_address_flipped_by_another_thread(client, c_static):
     assert_only_proxy_reached(client, r)
 
 
-def test_static_c_foreign_abi_connects_are_refused(client, c_static):
+@pytest.mark.parametrize("abi", ["i386", "x32"])
+def test_static_c_foreign_abi_connects_are_refused(client, c_static, abi):
     # int $0x80 (i386) and x32 system calls: a filter written for the
-    # x86-64 numbers would let them through untouched.
-    r = run(client, [c_static, "foreign", TARGET4, HTTP])
+    # x86-64 numbers would let them through untouched. One run per ABI: a
+    # kernel without IA32 emulation kills the client at int $0x80 before
+    # the filter sees the call, which leaves only the x32 call testable.
+    if abi == "i386" and platform.machine() == "x86_64":
+        harness.skip_without_ia32()
+    r = run(client, [c_static, "foreign", TARGET4, HTTP, abi])
     assert r.rc == 0, r
     want = "ENOSYS" if platform.machine() == "x86_64" else "unsupported"
-    assert r.json() == {"i386": want, "x32": want}, r
+    assert r.json() == {abi: want}, r
     assert client.target_peers() == [], r
 
 

@@ -69,12 +69,15 @@
  *       direct) and ADDR:PORT (proxied), so that the address the
  *       supervisor checks may not be the one the kernel reads if it lets
  *       the call run. Reports how many connected and each errno's count.
- *   supervise_client foreign ADDR PORT
+ *   supervise_client foreign ADDR PORT [ABI]
  *       connect(2) to ADDR:PORT (an IPv4 address) through the other ABIs
  *       an x86-64 kernel may offer: the i386 system call (int $0x80, the
  *       address in memory below 4 GiB) and the x32 one (the x32 bit set
  *       on the number), each on a fresh socket; reports each errno name
- *       (i386 and x32 are "unsupported" on other machines).
+ *       (i386 and x32 are "unsupported" on other machines). With ABI
+ *       (i386 or x32) only that one is tried and reported: a kernel
+ *       without IA32 emulation kills the process at int $0x80, before any
+ *       filter sees the call, so the x32 call must be able to go alone.
  *   supervise_client stay HOST PORT
  *       Fetches from HOST:PORT and reports its parent's pid (ppid); then,
  *       for each line on stdin, fetches again ("addr": from HOST:PORT,
@@ -693,9 +696,14 @@ static const char *x32_connect(const struct sockaddr_in *sa)
 }
 #endif
 
-static int mode_foreign(const char *host, const char *port)
+static int mode_foreign(const char *host, const char *port, const char *abi)
 {
 	const char *by_i386 = "unsupported", *x32 = "unsupported";
+	int try_i386 = !abi || strcmp(abi, "i386") == 0;
+	int try_x32 = !abi || strcmp(abi, "x32") == 0;
+
+	if (!try_i386 && !try_x32)
+		return 2;
 #ifdef __x86_64__
 	/* The i386 call takes 32-bit pointers: the address goes below 4 GiB. */
 	struct sockaddr_in *sa = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -709,13 +717,20 @@ static int mode_foreign(const char *host, const char *port)
 	sa->sin_port = htons((unsigned short)atoi(port));
 	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
 		return 2;
-	by_i386 = i386_connect(sa);
-	x32 = x32_connect(sa);
+	if (try_i386)
+		by_i386 = i386_connect(sa);
+	if (try_x32)
+		x32 = x32_connect(sa);
 #else
 	(void)host;
 	(void)port;
 #endif
-	printf("{\"i386\": \"%s\", \"x32\": \"%s\"}\n", by_i386, x32);
+	if (try_i386 && try_x32)
+		printf("{\"i386\": \"%s\", \"x32\": \"%s\"}\n", by_i386, x32);
+	else if (try_i386)
+		printf("{\"i386\": \"%s\"}\n", by_i386);
+	else
+		printf("{\"x32\": \"%s\"}\n", x32);
 	return 0;
 }
 
@@ -782,8 +797,8 @@ int main(int argc, char **argv)
 		return mode_udp(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "flip") == 0)
 		return mode_flip(argv[2], argv[3], atoi(argv[4]));
-	if (argc == 4 && strcmp(argv[1], "foreign") == 0)
-		return mode_foreign(argv[2], argv[3]);
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "foreign") == 0)
+		return mode_foreign(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 4 && strcmp(argv[1], "stay") == 0)
 		return mode_stay(argv[2], argv[3]);
 	fprintf(stderr,
