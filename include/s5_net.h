@@ -86,7 +86,7 @@ struct s5_hs {
 	const struct s5_hop *next;
 	uint8_t n_next, hop;
 	bool pipe_each; /* s5_hs_pipeline: each proxy's messages in one write */
-	bool greeted;   /* the first proxy answered the greeting: it lives */
+	bool greeted;   /* the first proxy sent a byte: something answers */
 };
 
 /* Prepares a handshake. cmd is S5_CMD_CONNECT, S5_CMD_UDP_ASSOCIATE, or 0

@@ -8,7 +8,8 @@
  * in time is marked dead for S5_BACKOFF_MS in the back-off table, which
  * the tree's name table holds (src/dns/pool.c), so that every process of
  * the tree skips it, and the next proxy is tried with a fresh deadline.
- * A proxy that answered is alive: its reply code, or its refusal of the
+ * A proxy that answered anything is alive (even bytes that are not SOCKS5):
+ * its reply code, or its refusal of the
  * credentials, ends the connection as with one proxy.
  */
 #ifndef S5_TRY_H

@@ -239,8 +239,6 @@ static int after_auth(struct s5_hs *hs)
 
 static int got_method(struct s5_hs *hs)
 {
-	if (hs->hop == 0)
-		hs->greeted = true;
 	/* Section 3: X'FF' means none of the offered methods is acceptable. */
 	if (hs->method == S5_METHOD_UNACCEPTABLE)
 		return s5_hs_fail(hs, -EACCES,
@@ -389,6 +387,10 @@ static int fill_in(struct s5_hs *hs, int fd, const struct s5_io *io)
 		ask = need - hs->in_len;
 		n = io->recv(fd, hs->in + hs->in_len, ask, 0);
 		if (n > 0 && (size_t)n <= ask) {
+			/* Any byte, even one that is not SOCKS5, shows that
+			 * something answers there (try.c does not skip it). */
+			if (hs->hop == 0)
+				hs->greeted = true;
 			hs->in_len += (size_t)n;
 			continue;
 		}

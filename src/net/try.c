@@ -175,7 +175,7 @@ static bool proxy_absent(const struct s5_hs *hs, int r)
 	case ENETDOWN:
 	case ECONNRESET:
 	case EPIPE:
-	case EPROTO: /* closed before it answered the greeting */
+	case EPROTO: /* closed before it sent a byte */
 		return true;
 	default:
 		return false;
