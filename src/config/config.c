@@ -437,32 +437,37 @@ static void load_credentials(struct loader *ld)
 
 /* Appends what one parsed entry gave to ex (both arrays were sized by
  * s5_exclude_parse for the entries they hold: grow by what is added). */
+/* Appends k elements of size bytes at src to the malloc'd array *arr of
+ * *n. Returns 0 or -ENOMEM (the array is left as it was). */
+static int append(void **arr, size_t *n, const void *src, size_t k,
+		  size_t size)
+{
+	char *grown;
+
+	if (k == 0)
+		return 0;
+	grown = realloc(*arr, (*n + k) * size);
+	if (!grown)
+		return -ENOMEM;
+	memcpy(grown + *n * size, src, k * size);
+	*arr = grown;
+	*n += k;
+	return 0;
+}
+
 static int add_exclusions(struct s5_exclude *ex, const struct s5_exclude *e)
 {
-	struct s5_cidr *cidrs;
-	struct s5_hostpat *hosts;
+	void *cidrs = ex->cidrs, *hosts = ex->hosts;
+	int rc;
 
-	if (e->n_cidrs) {
-		cidrs = realloc(ex->cidrs,
-				(ex->n_cidrs + e->n_cidrs) * sizeof(*cidrs));
-		if (!cidrs)
-			return -ENOMEM;
-		memcpy(cidrs + ex->n_cidrs, e->cidrs,
-		       e->n_cidrs * sizeof(*cidrs));
-		ex->cidrs = cidrs;
-		ex->n_cidrs += e->n_cidrs;
-	}
-	if (e->n_hosts) {
-		hosts = realloc(ex->hosts,
-				(ex->n_hosts + e->n_hosts) * sizeof(*hosts));
-		if (!hosts)
-			return -ENOMEM;
-		memcpy(hosts + ex->n_hosts, e->hosts,
-		       e->n_hosts * sizeof(*hosts));
-		ex->hosts = hosts;
-		ex->n_hosts += e->n_hosts;
-	}
-	return 0;
+	rc = append(&cidrs, &ex->n_cidrs, e->cidrs, e->n_cidrs,
+		    sizeof(*e->cidrs));
+	ex->cidrs = cidrs;
+	if (rc == 0)
+		rc = append(&hosts, &ex->n_hosts, e->hosts, e->n_hosts,
+			    sizeof(*e->hosts));
+	ex->hosts = hosts;
+	return rc;
 }
 
 /* Longest NO_PROXY entry worth parsing: a bracketed IPv6 network with a

@@ -514,6 +514,20 @@ static void unanswered_greeting_leaves_greeted_false(void **state)
 	assert_false(hs.greeted);
 }
 
+static void garbage_for_a_greeting_counts_as_an_answer(void **state)
+{
+	static const uint8_t http[] = { 'H', 'T' };
+	struct s5_hs hs;
+	int r;
+
+	(void)state;
+	srv_msg(http, sizeof(http));
+	init_plain(&hs, S5_CMD_CONNECT);
+	r = s5_hs_step(&hs, 3, &fake_io);
+	assert_failed(&hs, r, -EPROTO);
+	assert_true(hs.greeted); /* something answers there: not skipped */
+}
+
 /* ---- the happy paths ---- */
 
 static void handshake_without_auth_sends_greeting_then_request(void **state)
@@ -2231,6 +2245,7 @@ int main(void)
 		T(chain_pipelines_each_proxy_separately),
 		T(chain_check_stops_after_the_last_proxys_authentication),
 		T(unanswered_greeting_leaves_greeted_false),
+		T(garbage_for_a_greeting_counts_as_an_answer),
 		T(async_start_in_progress_then_steps_send_the_greeting),
 		T(async_connect_failure_shows_at_the_step),
 		T(async_start_fails_at_once_with_the_connect_errno),
