@@ -1047,7 +1047,7 @@ static bool excluded_name(const char *name, uint16_t port)
 
 static void lists_of_one_to_eight_proxies(void **state)
 {
-	char list[256], label[32];
+	char list[256] = "", label[32];
 	unsigned n, i;
 	size_t len;
 
