@@ -392,6 +392,16 @@ class Client:
         argv = [topo.IP, "netns", "exec", self.topo.client] + list(cmd)
         return self._run(argv, self._env(env), timeout, input)
 
+    def run_preloaded(self, cmd, env, timeout=30):
+        """cmd in the client namespace with the library in LD_PRELOAD and
+        no launcher (env's variables added); with SANITIZE=1, libasan
+        goes first as the launcher's runs have it."""
+        san = sanitizer_env(cmd[0])
+        pre = [p for p in (san.get("LD_PRELOAD"), library_path()) if p]
+        full = dict(san, **env)
+        full["LD_PRELOAD"] = ":".join(pre)
+        return self.run_direct(cmd, env=full, timeout=timeout)
+
 
 class Interactive:
     """A client program driven line by line: send() writes one line to

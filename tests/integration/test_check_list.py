@@ -18,6 +18,7 @@ import pytest
 
 import harness
 import proxies
+import sanitizers
 import topo
 from harness import DANTE, DANTE_USER, MICRO
 
@@ -40,6 +41,11 @@ def clean_env(**extra):
            if not k.startswith(harness.SCRUB_PREFIXES)
            and k not in harness.SCRUB_NAMES
            and k not in ("ALL_PROXY", "NO_PROXY", "no_proxy")}
+    # SANITIZE=1: the program the launcher runs (env, say) is not built
+    # with ASan; the sanitizers' options let the library load libasan.
+    if sanitizers.enabled():
+        env.update(ASAN_OPTIONS=sanitizers.ASAN_OPTIONS,
+                   UBSAN_OPTIONS=sanitizers.UBSAN_OPTIONS)
     env.update(extra)
     return env
 

@@ -58,13 +58,7 @@ def sctp_shim(tmp_path_factory):
 
 
 def run_preloaded(client, cmd, env, timeout=30):
-    """cmd in the client namespace with the library in LD_PRELOAD and no
-    launcher; with SANITIZE=1, libasan goes first as harness.py does."""
-    san = harness.sanitizer_env(cmd[0])
-    pre = [p for p in (san.get("LD_PRELOAD"), harness.library_path()) if p]
-    full = dict(san, **env)
-    full["LD_PRELOAD"] = ":".join(pre)
-    return client.run_direct(cmd, env=full, timeout=timeout)
+    return client.run_preloaded(cmd, env, timeout=timeout)
 
 
 def ok_json(r):

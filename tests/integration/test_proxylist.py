@@ -25,7 +25,7 @@ import pytest
 import ftp_target
 import proxies
 import topo
-from harness import DANTE, MICRO, PYTHON, client_script, library_path
+from harness import DANTE, MICRO, PYTHON, client_script
 from proxies import TEST_PASSWORD_URL, TEST_USER
 
 TARGET4, TARGET6 = "203.0.113.7", "fd00:5357:3::7"
@@ -343,9 +343,9 @@ def test_a_process_tree_pays_the_timeout_once(client, scripted, how):
     else:
         # No launcher: the tree is whatever shares the preloaded library
         # from one first process (sh) down.
-        env.update(LD_PRELOAD=library_path(), SOCKS5WRAP_LOG="info",
+        env.update(SOCKS5WRAP_LOG="info",
                    SOCKS5_PROXY="%s,%s" % (sp.url, DANTE))
-        r = client.run_direct(["sh", "-c", script], env=env, timeout=60)
+        r = client.run_preloaded(["sh", "-c", script], env, timeout=60)
     wall = time.monotonic() - t0
     assert r.rc == 0, r
     outs = [l for l in r.stdout.splitlines() if l.startswith("{")]
@@ -721,9 +721,8 @@ def test_all_proxy_alone(client, var, url):
 def test_http_all_proxy_is_ignored_and_connections_are_refused(client):
     # Through the library alone (no launcher, which would refuse to start
     # without a proxy): the program runs and its proxied connect fails.
-    env = {"LD_PRELOAD": library_path(), "SOCKS5WRAP_LOG": "info",
-           "ALL_PROXY": "http://192.0.2.1:3128"}
-    r = client.run_direct(echo(TARGET4), env=env)
+    env = {"SOCKS5WRAP_LOG": "info", "ALL_PROXY": "http://192.0.2.1:3128"}
+    r = client.run_preloaded(echo(TARGET4), env)
     assert r.rc == 0, r
     assert r.json()["errno"] == errno.ECONNREFUSED, r
     # The log names the variable and the scheme it could not take.
