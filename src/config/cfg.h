@@ -49,6 +49,10 @@ bool s5_ascii_digit(char c);
 /* True when the first n bytes of a and b are equal ignoring ASCII case. */
 bool s5_ascii_caseeq(const char *a, const char *b, size_t n);
 
+/* True when the n bytes at s are a URL scheme (RFC 3986 section 3.1:
+ * ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), any case). */
+bool s5_url_is_scheme(const char *s, size_t n);
+
 /* Parses n bytes as a decimal port 1..65535 (digits only: no sign, no
  * blanks). Returns 0, or -EINVAL. */
 int s5_parse_port(const char *s, size_t n, uint16_t *port);

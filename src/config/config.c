@@ -183,24 +183,38 @@ static int load_entry(struct loader *ld, const char *var, const char *s,
 	return 0;
 }
 
+/* The next entry of a comma-separated list at *v, blanks around it
+ * trimmed: true with *s and *n (maybe 0 bytes: an empty entry), *v moved
+ * past it; false at the end. */
+static bool next_entry(const char **v, const char **s, size_t *n)
+{
+	const char *p = *v, *e;
+
+	if (p == NULL)
+		return false;
+	while (blank(*p))
+		p++;
+	e = strchr(p, ',');
+	if (!e)
+		e = p + strlen(p);
+	*s = p;
+	*n = (size_t)(e - p);
+	while (*n > 0 && blank(p[*n - 1]))
+		(*n)--;
+	*v = *e ? e + 1 : NULL;
+	return true;
+}
+
 /* Entries of a comma-separated list, empty ones ignored. */
 static unsigned count_entries(const char *v)
 {
-	unsigned n = 0;
-	const char *e;
+	unsigned total = 0;
+	const char *s;
+	size_t n;
 
-	for (;;) {
-		while (blank(*v))
-			v++;
-		e = strchr(v, ',');
-		if (!e)
-			e = v + strlen(v);
-		if (e > v)
-			n++;
-		if (!*e)
-			return n;
-		v = e + 1;
-	}
+	while (next_entry(&v, &s, &n))
+		total += n > 0;
+	return total;
 }
 
 /* A comma-separated list of proxies (a comma inside a user name or
@@ -209,7 +223,7 @@ static unsigned count_entries(const char *v)
 static void load_list(struct loader *ld, const char *var, const char *v)
 {
 	unsigned total = count_entries(v), idx = 0;
-	const char *e;
+	const char *s;
 	size_t n;
 
 	if (total == 0) {
@@ -231,21 +245,9 @@ static void load_list(struct loader *ld, const char *var, const char *v)
 		add_error(ld, text, (const char *)NULL);
 		return;
 	}
-	for (;;) {
-		while (blank(*v))
-			v++;
-		e = strchr(v, ',');
-		if (!e)
-			e = v + strlen(v);
-		n = (size_t)(e - v);
-		while (n > 0 && blank(v[n - 1]))
-			n--;
-		if (n > 0 && load_entry(ld, var, v, n, idx++, total) < 0)
+	while (next_entry(&v, &s, &n))
+		if (n > 0 && load_entry(ld, var, s, n, idx++, total) < 0)
 			return;
-		if (!*e)
-			return;
-		v = e + 1;
-	}
 }
 
 /* Adds "VAR: text" to the notice (one sentence per variable, "; " in
@@ -268,26 +270,15 @@ static void add_notice(struct loader *ld, const char *var, const char *a,
 	s5_msg_str(&m, c);
 }
 
-/* RFC 3986 section 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
- * Only such a scheme is ever quoted back: the rest of a proxy URL may
- * hold a password. */
+/* The length of v's "scheme://" prefix when it is a scheme (RFC 3986,
+ * s5_url_is_scheme), else 0. Only such a scheme is ever quoted back: the
+ * rest of a proxy URL may hold a password. */
 static size_t scheme_len(const char *v)
 {
 	const char *sep = strstr(v, "://");
-	size_t i, n;
-	char ch;
+	size_t n = sep ? (size_t)(sep - v) : 0;
 
-	if (!sep || sep == v)
-		return 0;
-	n = (size_t)(sep - v);
-	for (i = 0; i < n; i++) {
-		ch = s5_ascii_lower(v[i]);
-		if (!((ch >= 'a' && ch <= 'z') ||
-		      (i > 0 && (s5_ascii_digit(ch) || ch == '+' ||
-				 ch == '-' || ch == '.'))))
-			return 0;
-	}
-	return n;
+	return n && s5_url_is_scheme(v, n) ? n : 0;
 }
 
 /* SOCKS5_PROXY: the list of proxies (load_list). When it is unset or

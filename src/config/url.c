@@ -27,7 +27,7 @@ static int fail(struct s5_url *out, char *err, size_t errlen, const char *a,
 }
 
 /* RFC 3986 section 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). */
-static bool is_scheme(const char *s, size_t n)
+bool s5_url_is_scheme(const char *s, size_t n)
 {
 	size_t i;
 	char c;
@@ -54,7 +54,7 @@ static int skip_scheme(const char *s, const char **rest, struct s5_url *out,
 	size_t n;
 
 	*rest = s;
-	if (!sep || !is_scheme(s, (size_t)(sep - s)))
+	if (!sep || !s5_url_is_scheme(s, (size_t)(sep - s)))
 		return 0;
 	n = (size_t)(sep - s);
 	if ((n == 6 && s5_ascii_caseeq(s, "socks5", 6)) ||
