@@ -56,6 +56,22 @@ bool s5_try_failed(struct s5_try *t, const struct s5_hs *hs, int r);
  * address family). True when another proxy is left. */
 bool s5_try_skip(struct s5_try *t);
 
+/* The address of the first proxy from the current one on that a socket
+ * of this domain can reach (s5_try_pick, s5_try_skip past the others).
+ * Returns 0 or -EAFNOSUPPORT (none left). */
+int s5_try_pick_any(struct s5_try *t, int domain, bool v6only,
+		    struct sockaddr_storage *out, socklen_t *len);
+
+/* After hs failed with r on the TCP socket fd: when the proxy is not
+ * there (s5_try_failed) and another one this socket can reach is left,
+ * picks its address into out and makes fd ready to connect again:
+ * connect(AF_UNSPEC) through io dissolves the failed attempt (Linux; the
+ * socket's options and bound address stay), and the error that leaves
+ * is read and dropped. Returns 0, or -1 when there is nothing to try. */
+int s5_try_next(struct s5_try *t, const struct s5_hs *hs, int r, int fd,
+		int domain, bool v6only, const struct s5_io *io,
+		struct sockaddr_storage *out, socklen_t *len);
+
 /* The proxy answered: forget a back-off it had. */
 void s5_try_alive(const struct s5_try *t);
 

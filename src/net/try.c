@@ -228,6 +228,33 @@ bool s5_try_skip(struct s5_try *t)
 	return true;
 }
 
+int s5_try_pick_any(struct s5_try *t, int domain, bool v6only,
+		    struct sockaddr_storage *out, socklen_t *len)
+{
+	for (;;) {
+		if (s5_try_pick(t, domain, v6only, out, len) == 0)
+			return 0;
+		if (!s5_try_skip(t))
+			return -EAFNOSUPPORT;
+	}
+}
+
+int s5_try_next(struct s5_try *t, const struct s5_hs *hs, int r, int fd,
+		int domain, bool v6only, const struct s5_io *io,
+		struct sockaddr_storage *out, socklen_t *len)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	socklen_t elen = sizeof(int);
+	int err;
+
+	if (!s5_try_failed(t, hs, r) ||
+	    s5_try_pick_any(t, domain, v6only, out, len) < 0)
+		return -1;
+	(void)io->connect(fd, &sa, sizeof(sa));
+	(void)io->getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	return 0;
+}
+
 void s5_try_alive(const struct s5_try *t)
 {
 	const struct s5_proxy *p = s5_try_proxy(t);

@@ -373,7 +373,6 @@ static int run_bind(struct s5_bind *b, int fd, int domain,
 		if (r == 0 || s5_pick_next(fd, domain, &t, &b->hs, r, &proxy,
 					   &plen) < 0)
 			break;
-		s5_sock_rewind(fd);
 	}
 	if (r == 0) {
 		s5_try_alive(&t);

@@ -643,7 +643,6 @@ static int next_proxy(struct s5_conn *c, int ifd, int r)
 				 &plen) < 0)
 			return r;
 		s5_hs_wipe(&c->hs);
-		s5_sock_rewind(ifd);
 		c->plen = plen;
 		memcpy(&c->proxy, &proxy, plen);
 		s5_try_hs(&c->try, &c->hs, cmd, &dst);

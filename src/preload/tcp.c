@@ -21,46 +21,20 @@
 #define IPPROTO_MPTCP 262
 #endif
 
-int s5_pick_proxy(int fd, int domain, const struct s5_try *t,
-		  struct sockaddr_storage *out, socklen_t *len)
-{
-	return s5_try_pick(t, domain, domain == AF_INET6 && s5_v6only(fd), out,
-			   len);
-}
-
 int s5_pick_first(int fd, int domain, struct s5_try *t,
 		  struct sockaddr_storage *out, socklen_t *len)
 {
 	s5_try_begin(t, &s5_cfg, s5_pool());
-	for (;;) {
-		if (s5_pick_proxy(fd, domain, t, out, len) == 0)
-			return 0;
-		if (!s5_try_skip(t))
-			return -EAFNOSUPPORT;
-	}
-}
-
-void s5_sock_rewind(int fd)
-{
-	struct sockaddr sa = { .sa_family = AF_UNSPEC };
-	socklen_t len = sizeof(int);
-	int err;
-
-	(void)real.connect(fd, &sa, sizeof(sa));
-	(void)real.getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	return s5_try_pick_any(t, domain, domain == AF_INET6 && s5_v6only(fd),
+			       out, len);
 }
 
 int s5_pick_next(int fd, int domain, struct s5_try *t, const struct s5_hs *hs,
 		 int r, struct sockaddr_storage *out, socklen_t *len)
 {
-	if (!s5_try_failed(t, hs, r))
-		return -1;
-	for (;;) {
-		if (s5_pick_proxy(fd, domain, t, out, len) == 0)
-			return 0;
-		if (!s5_try_skip(t))
-			return -1;
-	}
+	return s5_try_next(t, hs, r, fd, domain,
+			   domain == AF_INET6 && s5_v6only(fd), &s5_io_real,
+			   out, len);
 }
 
 static void log_no_route(const struct sockaddr *dst, socklen_t len,
@@ -124,12 +98,10 @@ static int proxy_connect(int fd, int domain, const struct sockaddr *dst,
 		r = s5_proxy_connect(fd, (struct sockaddr *)&proxy, plen, &hs,
 				     &s5_io_real, c->timeout_ms);
 		s5_hs_wipe(&hs);
+		/* The next proxy, on the same socket. */
 		if (r == 0 || s5_pick_next(fd, domain, &t, &hs, r, &proxy,
 					   &plen) < 0)
 			break;
-		/* The next proxy, on the same socket: the failed attempt's
-		 * connection is dissolved first. */
-		s5_sock_rewind(fd);
 		s5_try_hs(&t, &hs, S5_CMD_CONNECT, target);
 	}
 	s5_tcp_log_outcome(target, (struct sockaddr *)&proxy, plen, &hs, r,

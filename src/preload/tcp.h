@@ -17,26 +17,18 @@ extern struct s5_io s5_io_real;
 extern struct s5_io s5_io_real_nb;
 void s5_io_real_init(void);
 
-/* The address of t's current proxy that a socket of this domain can
- * reach: its own family, or for an IPv6 socket that is not IPV6_V6ONLY
- * the IPv4-mapped form of an IPv4 proxy. Returns 0 or -EAFNOSUPPORT. */
-int s5_pick_proxy(int fd, int domain, const struct s5_try *t,
-		  struct sockaddr_storage *out, socklen_t *len);
-
-/* Starts t (s5_try.h) for a new connection on fd and picks the first
- * proxy this socket can reach. Returns 0 or -EAFNOSUPPORT (none). */
+/* Starts t (s5_try.h) for a new connection on fd and picks the address
+ * of the first proxy this socket can reach: its own family, or for an
+ * IPv6 socket that is not IPV6_V6ONLY the IPv4-mapped form of an IPv4
+ * proxy. Returns 0 or -EAFNOSUPPORT (none). */
 int s5_pick_first(int fd, int domain, struct s5_try *t,
 		  struct sockaddr_storage *out, socklen_t *len);
 
 /* After hs failed with r: when the proxy is not there and another is
- * left that this socket can reach, picks it (0); else -1. */
+ * left that this socket can reach, picks it and readies fd to connect
+ * again (s5_try_next) and returns 0; else -1. */
 int s5_pick_next(int fd, int domain, struct s5_try *t, const struct s5_hs *hs,
 		 int r, struct sockaddr_storage *out, socklen_t *len);
-
-/* Makes a TCP socket whose connect failed, or whose proxy was silent,
- * ready to connect again: connect(AF_UNSPEC) dissolves the association
- * (Linux), and the error that leaves behind is read and dropped. */
-void s5_sock_rewind(int fd);
 
 /* A stream socket (si) towards dst, an address s5_dst_read() gave:
  * S5_PASS (let libc connect), 0 (connected through the proxy) or -errno.

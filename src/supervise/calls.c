@@ -231,11 +231,9 @@ static void proxy_connect(struct sup *s, struct s5s_call *c,
 	memcpy(&op->dst, sa, len);
 	op->dlen = len;
 	s5_try_begin(&op->try, cfg, s->pool);
-	while (s5_try_pick(&op->try, c->domain,
-			   c->domain == AF_INET6 && v6only(op->call.fd),
-			   &op->proxy, &op->plen) < 0) {
-		if (s5_try_skip(&op->try))
-			continue;
+	if (s5_try_pick_any(&op->try, c->domain,
+			    c->domain == AF_INET6 && v6only(op->call.fd),
+			    &op->proxy, &op->plen) < 0) {
 		log_refused("connect", target,
 			    c->domain == AF_INET
 				    ? "the proxy has no IPv4 address for this "
@@ -301,25 +299,15 @@ static void direct_connect(struct sup *s, struct s5s_call *c,
 
 bool s5s_proxy_next(struct sup *s, struct s5s_op *op, int r)
 {
-	struct sockaddr sa = { .sa_family = AF_UNSPEC };
 	struct s5_addr dst = op->hs.dst;
-	socklen_t elen = sizeof(int);
-	int domain = op->call.domain, err;
+	int domain = op->call.domain;
 
 	/* Bounded: each round moves the try one proxy further. */
 	while (r < 0 && r != -EINPROGRESS) {
-		if (!s5_try_failed(&op->try, &op->hs, r))
+		if (s5_try_next(&op->try, &op->hs, r, op->call.fd, domain,
+				domain == AF_INET6 && v6only(op->call.fd),
+				&s5_io_libc, &op->proxy, &op->plen) < 0)
 			return false;
-		while (s5_try_pick(&op->try, domain,
-				   domain == AF_INET6 && v6only(op->call.fd),
-				   &op->proxy, &op->plen) < 0)
-			if (!s5_try_skip(&op->try))
-				return false;
-		/* The failed attempt's association is dissolved first, and
-		 * its error read, so that the next connect starts clean. */
-		(void)connect(op->call.fd, &sa, sizeof(sa));
-		(void)getsockopt(op->call.fd, SOL_SOCKET, SO_ERROR, &err,
-				 &elen);
 		s5_hs_wipe(&op->hs);
 		s5_try_hs(&op->try, &op->hs, S5_CMD_CONNECT, &dst);
 		op->t0 = s5_now_ms();
